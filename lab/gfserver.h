@@ -1,0 +1,71 @@
+/*
+ * gfserver.h: the server side of the GETFILE protocol.
+ *
+ * A server listens on one TCP port and hands each accepted connection to
+ * one of a fixed pool of worker threads. The worker parses the request and,
+ * if it is well formed, calls the registered handler with the requested
+ * path. The handler answers with exactly one gfs_sendheader() and then,
+ * for GF_OK, exactly the declared number of bytes through gfs_send().
+ *
+ * Guarantees:
+ *  - A malformed request (wrong scheme or method, missing path, a path not
+ *    starting with '/', extra spaces, binary junk, or a header longer than
+ *    GF_MAX_HEADER bytes) is answered "GETFILE INVALID\r\n\r\n" and closed;
+ *    the handler is never called for it.
+ *  - A client that stalls mid-header is dropped after GF_CLIENT_TIMEOUT_S.
+ *  - A client that hangs up mid-response never kills the process (SIGPIPE
+ *    is not raised) and never leaks the worker: gfs_send() returns -1 and
+ *    the handler should give up.
+ *  - The server never sends more bytes than the header declared. If the
+ *    handler returns having sent fewer, the connection is closed early so
+ *    the client sees a short body.
+ */
+#ifndef GFSERVER_H
+#define GFSERVER_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#define GF_MAX_HEADER 4096
+#define GF_CLIENT_TIMEOUT_S 5
+
+typedef enum {
+	GF_OK,
+	GF_FILE_NOT_FOUND,
+	GF_ERROR,
+	GF_INVALID,
+} gfstatus_t;
+
+typedef struct gfserver gfserver_t;
+typedef struct gfcontext gfcontext_t;
+
+/* Called on a worker thread, once per well-formed request. */
+typedef void (*gfhandler_t)(gfcontext_t *ctx, const char *path, void *arg);
+
+/* Returns NULL and prints a reason if the port cannot be bound. */
+gfserver_t *gfserver_create(unsigned short port, int nworkers,
+			    gfhandler_t handler, void *arg);
+
+/* Accepts and serves until gfserver_stop(); returns after every worker
+ * has finished its current request and exited. */
+void gfserver_serve(gfserver_t *srv);
+
+/* Safe to call from any thread (not from a signal handler): makes
+ * gfserver_serve() stop accepting and return. */
+void gfserver_stop(gfserver_t *srv);
+
+void gfserver_destroy(gfserver_t *srv);
+
+/* Sends the response header. For GF_OK, len is the exact body length that
+ * must follow; for the other statuses len is ignored and the connection is
+ * closed after the header. Returns 0, or -1 if the client is gone. */
+int gfs_sendheader(gfcontext_t *ctx, gfstatus_t status, size_t len);
+
+/* Sends body bytes. Never sends past the declared length (returns -1 if
+ * asked to). Returns the number of bytes sent, or -1 if the client is gone. */
+ssize_t gfs_send(gfcontext_t *ctx, const void *data, size_t len);
+
+/* Gives up on this response: the connection is closed at once. */
+void gfs_abort(gfcontext_t *ctx);
+
+#endif

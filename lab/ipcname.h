@@ -1,0 +1,36 @@
+/*
+ * ipcname.h: the names of every POSIX IPC object of the lab.
+ *
+ * All names derive from one prefix: "/ipclab.<uid>" by default, or the
+ * value of the environment variable IPCLAB_PREFIX (which must start with
+ * '/', contain no other '/', and be at most IPCNAME_PREFIX_MAX bytes). Two
+ * users, or two grading runs with different prefixes, never collide.
+ *
+ *   request queue:  <prefix>.cmd
+ *   segment i of proxy pid P:  <prefix>.seg.<P>.<i>
+ *
+ * A segment name carries its owner's pid, so several proxies can share
+ * one cache without clashing, and ipcls can tell whose object it is.
+ */
+#ifndef IPCNAME_H
+#define IPCNAME_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#define IPCNAME_PREFIX_MAX 64
+#define IPCNAME_MAX 128	/* any name below, with its NUL, fits in this */
+
+/* Writes the prefix. Returns 0, or -1 (and prints why) if IPCLAB_PREFIX
+ * is set but not a valid name. */
+int ipcname_prefix(char *out, size_t size);
+
+int ipcname_queue(char *out, size_t size);
+
+int ipcname_segment(char *out, size_t size, pid_t owner, unsigned index);
+
+/* Returns 1 if name is a well-formed segment name under this prefix, so
+ * a process can refuse a name from its peer that is not one of ours. */
+int ipcname_is_segment(const char *name);
+
+#endif
