@@ -6,7 +6,8 @@
  * without holding it all in memory.
  *
  * Guarantees:
- *  - The status is parsed strictly; anything else is GFC_MALFORMED.
+ *  - The status is parsed strictly; anything else is GFC_MALFORMED, and
+ *    so is a connection closed before a whole header arrived.
  *  - A body shorter than the declared length (the server closed early) is
  *    reported as GFC_SHORT_BODY, with the bytes that did arrive already
  *    passed to the callback.
@@ -40,7 +41,9 @@ typedef struct {
 
 /* Fetches path from server:port. timeout_ms bounds the connect and each
  * read. Returns 0 when a response (of any status) was read whole, -1
- * otherwise; resp says which. */
+ * otherwise; resp says which. If cb returns -1, gfc_get() stops and
+ * returns -1 with resp->result GFC_OK and received_len < declared_len.
+ * path is sent as given; a malformed one gets GFC_INVALID back. */
 int gfc_get(const char *server, unsigned short port, const char *path,
 	    int timeout_ms, gfc_body_cb cb, void *arg, gfc_response_t *resp);
 

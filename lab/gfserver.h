@@ -18,7 +18,13 @@
  *    the handler should give up.
  *  - The server never sends more bytes than the header declared. If the
  *    handler returns having sent fewer, the connection is closed early so
- *    the client sees a short body.
+ *    the client sees a short body. If it returns without sending a header
+ *    at all, the client gets "GETFILE ERROR\r\n\r\n".
+ *  - A client that stops reading blocks a worker for at most 10 s: then
+ *    gfs_send() fails.
+ *  - One request per connection. The listening socket is bound to every
+ *    interface (0.0.0.0) with SO_REUSEADDR. Nothing spins: an idle server
+ *    uses no CPU.
  */
 #ifndef GFSERVER_H
 #define GFSERVER_H
@@ -51,9 +57,13 @@ gfserver_t *gfserver_create(unsigned short port, int nworkers,
 void gfserver_serve(gfserver_t *srv);
 
 /* Safe to call from any thread (not from a signal handler): makes
- * gfserver_serve() stop accepting and return. */
+ * gfserver_serve() stop accepting, shuts down the sockets of requests in
+ * flight (so a handler blocked in gfs_send() gets -1), and return once
+ * every worker has exited. */
 void gfserver_stop(gfserver_t *srv);
 
+/* Frees everything; call after gfserver_serve() has returned (or
+ * instead of serving at all). */
 void gfserver_destroy(gfserver_t *srv);
 
 /* Sends the response header. For GF_OK, len is the exact body length that

@@ -3,8 +3,9 @@
  *
  * All names derive from one prefix: "/ipclab.<uid>" by default, or the
  * value of the environment variable IPCLAB_PREFIX (which must start with
- * '/', contain no other '/', and be at most IPCNAME_PREFIX_MAX bytes). Two
- * users, or two grading runs with different prefixes, never collide.
+ * '/', be at most IPCNAME_PREFIX_MAX bytes, and hold only letters, digits,
+ * '.', '_' and '-' after the '/'). Two users, or two grading runs with
+ * different prefixes, never collide.
  *
  *   request queue:  <prefix>.cmd
  *   segment i of proxy pid P:  <prefix>.seg.<P>.<i>
@@ -25,12 +26,20 @@
  * is set but not a valid name. */
 int ipcname_prefix(char *out, size_t size);
 
+/* These two return 0, or -1 if the prefix is invalid (printed), owner is
+ * not > 0, or the name does not fit in size bytes. */
 int ipcname_queue(char *out, size_t size);
 
 int ipcname_segment(char *out, size_t size, pid_t owner, unsigned index);
 
 /* Returns 1 if name is a well-formed segment name under this prefix, so
- * a process can refuse a name from its peer that is not one of ours. */
+ * a process can refuse a name from its peer that is not one of ours:
+ * exactly what ipcname_segment() writes (owner > 0, decimal numbers with
+ * no sign or leading zeros), shorter than IPCNAME_MAX. */
 int ipcname_is_segment(const char *name);
+
+/* As ipcname_is_segment(), but returns 0 and stores the owner's pid and
+ * the index (either pointer may be NULL), or returns -1. For ipcls. */
+int ipcname_segment_owner(const char *name, pid_t *owner, unsigned *index);
 
 #endif

@@ -1,0 +1,23 @@
+/*
+ * gfnet.h: the few socket helpers the GETFILE server and client share.
+ *
+ * Time is measured on CLOCK_MONOTONIC in milliseconds, so a deadline is
+ * not moved by changes to the wall clock.
+ */
+#ifndef GFNET_H
+#define GFNET_H
+
+#include <stddef.h>
+
+long gfnet_now_ms(void);
+
+/* Waits until fd has one of events (POLLIN, POLLOUT) or deadline_ms
+ * passes; a hang-up or error on fd counts as ready, so the next call
+ * reports it. Returns 1 if ready, 0 on timeout, -1 on error. */
+int gfnet_wait(int fd, short events, long deadline_ms);
+
+/* Sends all of buf. Returns 0, or -1 if the peer is gone or the socket's
+ * send timeout (SO_SNDTIMEO) expired. Never raises SIGPIPE. */
+int gfnet_send_all(int fd, const void *buf, size_t len);
+
+#endif

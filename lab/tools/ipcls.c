@@ -1,0 +1,241 @@
+/*
+ * ipcls: lists (and with --clean removes) the POSIX IPC objects of this
+ * user's ipclab prefix: the proxy's shared-memory segments and the
+ * cache's request queue.
+ *
+ *   shm  <name>  <bytes>  owner <pid> (alive|dead)
+ *   mq   <name>  msgs <n>/<max>
+ *
+ * Stdout holds only those lines (or "no ipclab objects for prefix P"), so
+ * scripts can count them; advice for the reader goes to stderr.
+ *
+ * Linux shows a shared-memory object named "/x" as the file /dev/shm/x, so
+ * segments are found by reading that folder. The queue has one known name,
+ * so it is simply opened (read-only, never received from) and asked for
+ * its attributes; that works whether or not /dev/mqueue is mounted.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <mqueue.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ipcname.h"
+
+#define SHM_DIR "/dev/shm"
+
+struct segment {
+	char name[IPCNAME_MAX];
+	pid_t owner;
+	unsigned index;
+	long long bytes;
+};
+
+struct listing {
+	struct segment *segs;
+	size_t nsegs;
+	int dead_owners;	/* segments whose owner is gone */
+	int removed_live;	/* --clean removed segments of a running process */
+	int problems;		/* objects that could not be read or removed */
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: ipcls [--clean] [-h]\n");
+}
+
+static void help(void)
+{
+	usage(stdout);
+	printf("Lists the shared-memory segments and the message queue of this ipclab prefix.\n"
+	       "  --clean  remove them (stop webproxy and simplecached first)\n"
+	       "  -h       show this help\n"
+	       "The prefix is $IPCLAB_PREFIX, or /ipclab.<your uid> when it is unset.\n");
+}
+
+/*
+ * Whether pid is a running process. kill(pid, 0) also succeeds for a
+ * zombie (exited, not yet reaped by its parent), so the state letter in
+ * /proc/<pid>/stat is checked as well when /proc is there.
+ */
+static int process_alive(pid_t pid)
+{
+	char path[64], buf[512], *paren;
+	FILE *f;
+	size_t n;
+
+	if (kill(pid, 0) != 0 && errno != EPERM)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return 1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* "pid (comm) S ...": comm may hold ')' so take the last one. */
+	paren = strrchr(buf, ')');
+	if (paren != NULL && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X'))
+		return 0;
+	return 1;
+}
+
+static int by_owner_then_index(const void *a, const void *b)
+{
+	const struct segment *x = a, *y = b;
+
+	if (x->owner != y->owner)
+		return x->owner < y->owner ? -1 : 1;
+	return (x->index > y->index) - (x->index < y->index);
+}
+
+/* Collects this prefix's segments from SHM_DIR, sorted by owner and index. */
+static int find_segments(struct listing *l)
+{
+	DIR *d = opendir(SHM_DIR);
+	struct dirent *e;
+	size_t cap = 0;
+
+	if (d == NULL) {
+		fprintf(stderr, "ipcls: cannot read %s: %s\n", SHM_DIR, strerror(errno));
+		return -1;
+	}
+	while ((e = readdir(d)) != NULL) {
+		struct segment s;
+		struct stat st;
+
+		if (strlen(e->d_name) + 2 > sizeof(s.name))
+			continue;
+		snprintf(s.name, sizeof(s.name), "/%s", e->d_name);
+		if (ipcname_segment_owner(s.name, &s.owner, &s.index) != 0)
+			continue;
+		s.bytes = fstatat(dirfd(d), e->d_name, &st, 0) == 0 ? (long long)st.st_size : -1;
+		if (l->nsegs == cap) {
+			struct segment *more;
+
+			cap = cap ? 2 * cap : 16;
+			more = realloc(l->segs, cap * sizeof(*more));
+			if (more == NULL) {
+				fprintf(stderr, "ipcls: out of memory\n");
+				closedir(d);
+				return -1;
+			}
+			l->segs = more;
+		}
+		l->segs[l->nsegs++] = s;
+	}
+	closedir(d);
+	if (l->nsegs > 0)
+		qsort(l->segs, l->nsegs, sizeof(*l->segs), by_owner_then_index);
+	return 0;
+}
+
+static void show_segment(struct listing *l, const struct segment *s, int clean)
+{
+	int alive = process_alive(s->owner);
+
+	if (!alive)
+		l->dead_owners++;
+	printf("shm  %s  %lld  owner %ld (%s)\n", s->name, s->bytes,
+	       (long)s->owner, alive ? "alive" : "dead");
+	if (!clean)
+		return;
+	if (shm_unlink(s->name) != 0 && errno != ENOENT) {
+		fprintf(stderr, "ipcls: cannot remove %s: %s\n", s->name, strerror(errno));
+		l->problems++;
+		return;
+	}
+	printf("removed shm %s\n", s->name);
+	if (alive)
+		l->removed_live++;
+}
+
+/* Returns 1 if the queue exists (and was shown), else 0. */
+static int show_queue(struct listing *l, const char *name, int clean)
+{
+	struct mq_attr attr;
+	mqd_t q = mq_open(name, O_RDONLY | O_NONBLOCK);
+
+	if (q == (mqd_t)-1 && errno == ENOENT)
+		return 0;
+	if (q == (mqd_t)-1) {
+		printf("mq   %s  (cannot open: %s)\n", name, strerror(errno));
+		l->problems++;
+	} else if (mq_getattr(q, &attr) != 0) {
+		printf("mq   %s  (cannot read attributes: %s)\n", name, strerror(errno));
+		l->problems++;
+		mq_close(q);
+	} else {
+		printf("mq   %s  msgs %ld/%ld\n", name, attr.mq_curmsgs, attr.mq_maxmsg);
+		mq_close(q);
+	}
+	if (!clean)
+		return 1;
+	if (mq_unlink(name) != 0 && errno != ENOENT) {
+		fprintf(stderr, "ipcls: cannot remove %s: %s\n", name, strerror(errno));
+		l->problems++;
+		return 1;
+	}
+	printf("removed mq %s\n", name);
+	return 1;
+}
+
+static void advise(const struct listing *l, int have_queue, int clean)
+{
+	if (clean) {
+		if (l->removed_live > 0)
+			fprintf(stderr, "ipcls: warning: %d removed segment(s) belonged to a webproxy "
+				"that is still running; it can no longer serve through them: restart it\n",
+				l->removed_live);
+		if (l->problems > 0)
+			fprintf(stderr, "ipcls: some objects could not be removed; "
+				"are they someone else's? (ls -l /dev/shm /dev/mqueue)\n");
+		return;
+	}
+	if (l->dead_owners > 0)
+		fprintf(stderr, "ipcls: %d segment(s) belong to a webproxy that is gone; "
+			"they only waste memory: remove them with ipcls --clean\n",
+			l->dead_owners);
+	if (have_queue)
+		fprintf(stderr, "ipcls: if no simplecached is running, the queue is left over "
+			"from a crash (a new simplecached replaces it); remove it with ipcls --clean\n");
+}
+
+int main(int argc, char **argv)
+{
+	struct listing l = { 0 };
+	char prefix[IPCNAME_PREFIX_MAX + 1], queue[IPCNAME_MAX];
+	int clean = 0, have_queue, status;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--clean") == 0) {
+			clean = 1;
+		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			help();
+			return 0;
+		} else {
+			fprintf(stderr, "ipcls: unknown argument '%s'\n", argv[i]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (ipcname_prefix(prefix, sizeof(prefix)) != 0 ||
+	    ipcname_queue(queue, sizeof(queue)) != 0)
+		return 1;
+
+	status = find_segments(&l);
+	for (size_t i = 0; i < l.nsegs; i++)
+		show_segment(&l, &l.segs[i], clean);
+	have_queue = show_queue(&l, queue, clean);
+	if (l.nsegs == 0 && !have_queue)
+		printf("no ipclab objects for prefix %s\n", prefix);
+	advise(&l, have_queue, clean);
+	free(l.segs);
+	return status != 0 || l.problems > 0;
+}

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# deps.sh [test|demo|bench|handouts]: makes sure the system packages the kit
+# needs are present. Installs the missing ones with apt-get when root (or with
+# passwordless sudo); otherwise prints the exact command and stops.
+set -euo pipefail
+purpose=${1:-test}
+
+# Each entry: a command (or file) to look for, and the Debian package with it.
+needs=(
+	"cc build-essential" "make make" "bats bats" "timeout coreutils"
+	"sha256sum coreutils" "unshare util-linux" "nsenter util-linux"
+	"setpriv util-linux" "ps procps"
+	"/usr/lib/bats/bats-support/load.bash bats-support"
+	"/usr/lib/bats/bats-assert/load.bash bats-assert"
+)
+case $purpose in
+test) needs+=("valgrind valgrind" "jq jq") ;;
+bench) needs+=("gnuplot gnuplot-nox") ;;
+handouts) needs+=("pandoc pandoc" "dot graphviz") ;;
+esac
+
+missing=()
+for entry in "${needs[@]}"; do
+	what=${entry%% *}
+	pkg=${entry#* }
+	if [[ $what == /* ]]; then
+		[ -e "$what" ] && continue
+	else
+		command -v "$what" >/dev/null 2>&1 && continue
+	fi
+	[[ " ${missing[*]-} " == *" $pkg "* ]] || missing+=("$pkg")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+install_cmd="apt-get update && apt-get install -y --no-install-recommends ${missing[*]}"
+if [ "$(id -u)" -eq 0 ]; then
+	sudo_cmd=()
+elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+	sudo_cmd=(sudo -n)
+else
+	echo "ipclab needs these packages: ${missing[*]}" >&2
+	echo "Install them with:  sudo sh -c '$install_cmd'" >&2
+	exit 1
+fi
+echo "installing ${missing[*]} ..." >&2
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq </dev/null
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null >/dev/null
