@@ -1,0 +1,160 @@
+/*
+ * handle_with_cache.c: the proxy's work for one client request. Take a free
+ * segment, ask the cache (over its queue) to fill it with the file, and
+ * stream the file to the client one chunk at a time, taking turns with the
+ * cache on the segment as shm_channel.h describes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <mqueue.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cache-student.h"
+#include "gfserver.h"
+#include "shm_channel.h"
+
+void handle_with_cache(gfcontext_t *ctx, const char *path, void *arg);
+
+/* How a transfer ended, as far as the segment is concerned. */
+enum segment_state {
+	TURN_HELD,	/* the proxy holds the turn: the segment is reusable */
+	TURN_LOST,	/* the cache may still hold it: replace the segment */
+};
+
+static void sleep_ms(int ms)
+{
+	struct timespec t = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&t, NULL);
+}
+
+/*
+ * The queue belongs to the cache, which may not have started yet or may
+ * be restarting: look for it every QUEUE_RETRY_MS, up to QUEUE_WAIT_MS.
+ * Opening it for every request means a restarted cache is simply found.
+ */
+static mqd_t open_cache_queue(const atomic_bool *stopping)
+{
+	char name[IPCNAME_MAX];
+	int waited = 0;
+
+	if (ipcname_queue(name, sizeof(name)) != 0)
+		return (mqd_t)-1;
+	/*
+	 * TODO(open the command channel):
+	 * Open the cache's queue (its name is in `name`) for writing.
+	 * The cache may not be running yet: while mq_open fails with
+	 * ENOENT, sleep QUEUE_RETRY_MS and try again, for at most
+	 * QUEUE_WAIT_MS in all. Never spin. Read mq_open(3).
+	 */
+	(void)stopping;
+	(void)waited;
+	(void)sleep_ms;
+	return (mqd_t)-1;
+}
+
+static int send_request(const char *path, const struct segment *seg,
+			const atomic_bool *stopping)
+{
+	struct cache_request req;
+	struct timespec deadline;
+	mqd_t q = open_cache_queue(stopping);
+	int rc;
+
+	if (q == (mqd_t)-1) {
+		fprintf(stderr, "webproxy: no cache queue: %s\n",
+			errno ? strerror(errno) : "gave up waiting");
+		return -1;
+	}
+	memset(&req, 0, sizeof(req));
+	req.kind = REQUEST_FILE;
+	req.generation = seg->generation;
+	snprintf(req.segment, sizeof(req.segment), "%s", seg->name);
+	snprintf(req.path, sizeof(req.path), "%s", path);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += QUEUE_SEND_TIMEOUT_MS / 1000;
+	/*
+	 * TODO(send the request):
+	 * Send `req` on the queue with a bounded wait (the queue can be
+	 * full if the cache is stuck). Read mq_timedsend(3).
+	 */
+	rc = -1;
+	mq_close(q);
+	return rc;
+}
+
+static gfstatus_t status_for(enum chunk_status s)
+{
+	return s == CHUNK_NOT_FOUND ? GF_FILE_NOT_FOUND : GF_ERROR;
+}
+
+/*
+ * Sends every chunk of an OK response to the client. The first chunk is
+ * already in `c`. Returns which side holds the turn at the end.
+ */
+static enum segment_state stream_file(gfcontext_t *ctx, struct segment *seg,
+				      struct chunk *c,
+				      const atomic_bool *stopping)
+{
+	uint64_t sent = 0;
+
+	gfs_sendheader(ctx, GF_OK, c->file_size);
+	/*
+	 * TODO(stream the chunks):
+	 * Send the chunk in `c` to the client (gfs_send); if more of the
+	 * file is due, give the turn to the cache and take the next chunk
+	 * (bounded by NEXT_CHUNK_TIMEOUT_MS). Never trust c->len beyond
+	 * what is still due. If the cache stops answering, gfs_abort() so
+	 * the client sees a short body, and return TURN_LOST.
+	 */
+	(void)sent;
+	(void)seg;
+	(void)c;
+	(void)stopping;
+	gfs_abort(ctx);
+	return TURN_HELD;
+}
+
+static enum segment_state transfer(gfcontext_t *ctx, const char *path,
+				   struct segment *seg,
+				   const atomic_bool *stopping)
+{
+	struct chunk c;
+
+	channel_start_transfer(seg);
+	if (send_request(path, seg, stopping) != 0) {
+		gfs_sendheader(ctx, GF_ERROR, 0);
+		return TURN_HELD;
+	}
+	channel_give_turn(seg);
+	if (channel_take_chunk(seg, FIRST_CHUNK_TIMEOUT_MS, stopping, &c) !=
+	    WAIT_OK) {
+		fprintf(stderr, "webproxy: no answer from the cache for %s\n",
+			path);
+		gfs_sendheader(ctx, GF_ERROR, 0);
+		return TURN_LOST;
+	}
+	if (c.status != CHUNK_OK) {
+		gfs_sendheader(ctx, status_for(c.status), 0);
+		return TURN_HELD;
+	}
+	return stream_file(ctx, seg, &c, stopping);
+}
+
+void handle_with_cache(gfcontext_t *ctx, const char *path, void *arg)
+{
+	struct segment_pool *pool = arg;
+	struct segment *seg = pool_take(pool);
+
+	if (seg == NULL) {
+		gfs_sendheader(ctx, GF_ERROR, 0);	/* shutting down */
+		return;
+	}
+	if (transfer(ctx, path, seg, pool_stopping(pool)) == TURN_LOST)
+		pool_replace(pool, seg);
+	else
+		pool_give_back(pool, seg);
+}
