@@ -1,0 +1,354 @@
+# shellcheck shell=bash
+# harness.bash: the one harness for running the proxy and the cache, used by
+# the bats suites in tests/, by the grader, by tests/demo.sh and tests/bench.sh.
+#
+# It starts programs in a private IPC + mount namespace (so their queues and
+# segments are exactly listable and vanish with the test), waits for ports and
+# queues with bounds, stops programs by the pid it started (never by name),
+# and lists leftovers. Environment it reads (all optional):
+#   IPCLAB_ROOT           the kit's top folder
+#   IPCLAB_BUILD          build folder (default $IPCLAB_ROOT/build)
+#   IPCLAB_IMPL           solution (default), starter, or a folder holding
+#                         webproxy and simplecached
+#   IPCLAB_CONTENT        content folder (default $IPCLAB_ROOT/build/content)
+#   IPCLAB_TIMEOUT_SCALE  multiplies every time bound (slow machines)
+#   IPCLAB_WRAP           command prefix for programs under test (valgrind)
+#   IPCLAB_RUN_AS_UID     as root: run programs under test as this uid, with limits
+#   IPCLAB_LOG_MAX        bytes kept of each program's output (default 10 MiB)
+
+# The sh -c scripts below are single-quoted on purpose: they expand inside.
+# shellcheck disable=SC2016
+# stop_status is read by the callers.
+# shellcheck disable=SC2034
+
+IPCLAB_ROOT=${IPCLAB_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+IPCLAB_BUILD=${IPCLAB_BUILD:-$IPCLAB_ROOT/build}
+IPCLAB_IMPL=${IPCLAB_IMPL:-solution}
+IPCLAB_CONTENT=${IPCLAB_CONTENT:-$IPCLAB_ROOT/build/content}
+IPCLAB_TIMEOUT_SCALE=${IPCLAB_TIMEOUT_SCALE:-1}
+IPCLAB_LOG_MAX=${IPCLAB_LOG_MAX:-10485760}
+LAB_BIN=$IPCLAB_BUILD/lab
+export IPCLAB_ROOT IPCLAB_BUILD IPCLAB_IMPL IPCLAB_CONTENT IPCLAB_TIMEOUT_SCALE
+
+if [[ $IPCLAB_IMPL == /* ]]; then
+	IMPL_BIN=$IPCLAB_IMPL
+else
+	IMPL_BIN=$IPCLAB_BUILD/$IPCLAB_IMPL
+fi
+
+# Pids started in this test (each is also its process group) and the holder
+# of the test's namespaces.
+started_pids=()
+ns_holder=
+IPCLAB_ISOLATION=
+
+# scaled SECONDS: a time bound scaled for slow machines (whole seconds, >= 1).
+scaled() {
+	awk -v s="$1" -v k="$IPCLAB_TIMEOUT_SCALE" \
+		'BEGIN { v = s * k; printf "%d\n", (v < 1 ? 1 : v + 0.999) }'
+}
+
+now_ms() {
+	local t
+	t=$(date +%s%N)
+	echo $((t / 1000000))
+}
+
+# wait_until SECONDS CMD...: polls CMD every 50 ms until it succeeds; fails
+# with a message after the (scaled) bound.
+wait_until() {
+	local limit deadline
+	limit=$(scaled "$1")
+	shift
+	deadline=$(($(now_ms) + limit * 1000))
+	until "$@" 2>/dev/null; do
+		if [ "$(now_ms)" -ge "$deadline" ]; then
+			echo "timed out after ${limit}s waiting for: $*" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
+# ---- Isolation ----
+
+# ipc_ns_create: a holder process owning a private IPC and mount namespace
+# with a fresh /dev/shm and /dev/mqueue. Falls back to a unique prefix.
+ipc_ns_create() {
+	if [ "$(id -u)" -eq 0 ] && unshare --ipc --mount true 2>/dev/null; then
+		IPCLAB_ISOLATION=namespace
+		setsid unshare --ipc --mount --propagation private sh -c '
+			mkdir -p /dev/mqueue &&
+			mount -t mqueue none /dev/mqueue &&
+			mount -t tmpfs -o mode=1777,size=256m none /dev/shm &&
+			chmod 1777 /dev/mqueue &&
+			touch /dev/mqueue/.ipclab-ready 2>/dev/null
+			exec sleep 100000' </dev/null >/dev/null 2>&1 3>&- 4>&- &
+		ns_holder=$!
+		if ! wait_until 5 ns_mounted; then
+			echo "could not set up a private namespace" >&2
+			return 1
+		fi
+	else
+		IPCLAB_ISOLATION=prefix
+		IPCLAB_PREFIX=/ipclab.t$$.$RANDOM
+		export IPCLAB_PREFIX
+	fi
+	export IPCLAB_ISOLATION
+}
+
+# The holder is ready once its /dev/shm is a tmpfs of its own.
+ns_mounted() {
+	[ "$(readlink "/proc/$ns_holder/ns/mnt")" != "$(readlink /proc/self/ns/mnt)" ] &&
+		nsenter -t "$ns_holder" --mount sh -c \
+			'[ "$(stat -f -c %T /dev/shm)" = tmpfs ] && [ "$(stat -f -c %T /dev/mqueue)" = mqueue ]'
+}
+
+ipc_ns_destroy() {
+	if [ -n "$ns_holder" ]; then
+		kill -KILL "$ns_holder" 2>/dev/null
+		wait "$ns_holder" 2>/dev/null || true
+	fi
+	ns_holder=
+	if [ "$IPCLAB_ISOLATION" = prefix ]; then
+		"$LAB_BIN/ipcls" --clean >/dev/null 2>&1
+	fi
+}
+
+# in_ns CMD...: runs CMD inside the test's namespaces.
+in_ns() {
+	if [ -n "$ns_holder" ]; then
+		nsenter -t "$ns_holder" --ipc --mount "--wd=$PWD" -- "$@"
+	else
+		"$@"
+	fi
+}
+
+# ipc_objects: one line per IPC object: "shm NAME BYTES" or "mq NAME".
+ipc_objects() {
+	if [ -n "$ns_holder" ]; then
+		in_ns sh -c '
+			for f in /dev/shm/*; do
+				[ -e "$f" ] && echo "shm /${f#/dev/shm/} $(stat -c %s "$f")"
+			done
+			for f in /dev/mqueue/*; do
+				[ -e "$f" ] && echo "mq /${f#/dev/mqueue/}"
+			done; true'
+	else
+		"$LAB_BIN/ipcls" 2>/dev/null | awk '$1 == "shm" { print "shm", $2, $3 } $1 == "mq" { print "mq", $2 }'
+	fi
+}
+
+ipc_leftovers() {
+	ipc_objects
+}
+
+shm_count() {
+	ipc_objects | grep -c '^shm ' || true
+}
+
+queue_exists() {
+	ipc_objects | grep -q '^mq '
+}
+
+# ---- Processes ----
+
+# The command that runs a program under test: wrapper, user and limits.
+program_prefix() {
+	prefix=()
+	if [ -n "${IPCLAB_RUN_AS_UID:-}" ] && [ "$(id -u)" -eq 0 ]; then
+		prefix+=(setpriv "--reuid=$IPCLAB_RUN_AS_UID" "--regid=$IPCLAB_RUN_AS_UID"
+			--clear-groups
+			prlimit --nproc=256 --as=4294967296 "--fsize=$IPCLAB_LOG_MAX" --nofile=1024 --)
+	fi
+	if [ -n "${IPCLAB_WRAP:-}" ]; then
+		local -a wrap
+		read -r -a wrap <<<"$IPCLAB_WRAP"
+		prefix+=("${wrap[@]}")
+	fi
+}
+
+# start_daemon NAME CMD...: starts CMD in the namespace, in its own process
+# group, with stdin from /dev/null and fds 3 and 4 closed (bats waits for
+# them otherwise), output to $IPCLAB_LOGDIR/NAME.log. Sets NAME_pid.
+# (Untrusted programs get RLIMIT_FSIZE from program_prefix, capping the log.)
+start_daemon() {
+	local name=$1 log
+	shift
+	log=$IPCLAB_LOGDIR/$name.log
+	local -a ns=()
+	[ -n "$ns_holder" ] && ns=(nsenter -t "$ns_holder" --ipc --mount "--wd=$PWD" --)
+	# Background jobs of a script ignore SIGINT; env puts the default back.
+	setsid "${ns[@]}" env --default-signal=INT "$@" </dev/null >>"$log" 2>&1 3>&- 4>&- &
+	local pid=$!
+	printf -v "${name}_pid" '%s' "$pid"
+	started_pids+=("$pid")
+}
+
+# is_running PID: alive and not a zombie (kill -0 succeeds on zombies).
+is_running() {
+	local state
+	[ -r "/proc/$1/stat" ] || return 1
+	state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)
+	[ -n "$state" ] && [ "$state" != Z ]
+}
+
+is_gone() {
+	! is_running "$1"
+}
+
+# stop_daemon NAME [SIGNAL] [SECONDS]: signals the process and waits, with a
+# bound, for it to exit. Sets stop_status to its exit status; after the bound
+# kills its whole process group and returns 1.
+stop_daemon() {
+	local name=$1 sig=${2:-TERM} limit=${3:-2} pidvar pid
+	pidvar=${name}_pid
+	pid=${!pidvar:-}
+	stop_status=
+	[ -n "$pid" ] || return 1
+	kill "-$sig" "$pid" 2>/dev/null
+	if wait_until "$limit" is_gone "$pid" 2>/dev/null; then
+		stop_status=0
+		wait "$pid" 2>/dev/null || stop_status=$?
+		return 0
+	fi
+	kill -KILL -- "-$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null || true
+	stop_status=timeout
+	echo "$name did not exit within ${limit}s of SIG$sig" >&2
+	return 1
+}
+
+kill_all_started() {
+	local pid
+	for pid in "${started_pids[@]}"; do
+		kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+	done
+	for pid in "${started_pids[@]}"; do
+		wait "$pid" 2>/dev/null || true
+	done
+	started_pids=()
+	if [ -n "${IPCLAB_RUN_AS_UID:-}" ] && [ "$(id -u)" -eq 0 ]; then
+		setpriv "--reuid=$IPCLAB_RUN_AS_UID" "--regid=$IPCLAB_RUN_AS_UID" \
+			--clear-groups kill -KILL -1 2>/dev/null
+	fi
+	return 0
+}
+
+# free_port: a TCP port nobody listens on now.
+free_port() {
+	local port
+	while :; do
+		port=$((20000 + RANDOM % 40000))
+		if ! (: <"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+			echo "$port"
+			return
+		fi
+	done
+}
+
+port_open() {
+	(: <"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# wait_port PORT [SECONDS]
+wait_port() {
+	wait_until "${2:-5}" port_open "$1"
+}
+
+# wait_queue [SECONDS]: the cache's queue exists.
+wait_queue() {
+	wait_until "${1:-5}" queue_exists
+}
+
+# start_cache [ARGS...]: simplecached of the chosen implementation; waits
+# for its queue. Default arguments serve the content set with 8 workers.
+start_cache() {
+	local -a args=("$@") prefix
+	[ ${#args[@]} -gt 0 ] || args=(-c "$IPCLAB_CONTENT/locals.txt" -t 8)
+	program_prefix
+	start_daemon cache "${prefix[@]}" "$IMPL_BIN/simplecached" "${args[@]}"
+	[ -n "${NO_WAIT:-}" ] || wait_queue 5
+}
+
+# start_proxy_named NAME [ARGS...]: a webproxy on a free port; sets
+# NAME_port and waits for the port.
+start_proxy_named() {
+	local name=$1 port
+	shift
+	local -a prefix
+	port=$(free_port)
+	printf -v "${name}_port" '%s' "$port"
+	program_prefix
+	start_daemon "$name" "${prefix[@]}" "$IMPL_BIN/webproxy" -p "$port" "$@"
+	wait_port "$port" 10
+}
+
+start_proxy() {
+	start_proxy_named proxy "$@"
+}
+
+# start_direct [ARGS...]: gfserver_direct on a free port; sets direct_port.
+start_direct() {
+	direct_port=$(free_port)
+	start_daemon direct "$LAB_BIN/gfserver_direct" -p "$direct_port" "$@"
+	wait_port "$direct_port" 5
+}
+
+# ---- Clients ----
+
+# gf_raw PORT BYTES [SECONDS]: sends BYTES, prints the whole reply.
+gf_raw() {
+	timeout "$(scaled "${3:-10}")" bash -c '
+		exec 5<>"/dev/tcp/127.0.0.1/$1" || exit 1
+		printf "%b" "$2" >&5
+		cat <&5' _ "$1" "$2"
+}
+
+# gf_get PATH [PORT]: prints the response header line.
+gf_get() {
+	gf_raw "${2:-$proxy_port}" "GETFILE GET $1\r\n\r\n" | head -n 1 | tr -d '\r'
+}
+
+# download_verify [ARGS...]: the whole workload through the proxy, every
+# body checked against the manifest. Extra args go to gfclient_download.
+download_verify() {
+	local dir
+	dir=$(mktemp -d "$BATS_TMP_ROOT/dl.XXXXXX")
+	(cd "$dir" && timeout "$(scaled 60)" "$LAB_BIN/gfclient_download" \
+		-p "${port:-$proxy_port}" -w "$IPCLAB_CONTENT/workload.txt" \
+		-V "$IPCLAB_CONTENT/manifest.sha256" "$@")
+	local rc=$?
+	rm -rf "$dir"
+	return $rc
+}
+
+# proc_cpu_ticks PID: user+system CPU ticks used so far.
+proc_cpu_ticks() {
+	awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
+dump_logs() {
+	local f
+	for f in "$IPCLAB_LOGDIR"/*.log; do
+		[ -f "$f" ] || continue
+		echo "---- $(basename "$f") (last 20 lines)"
+		tail -n 20 "$f"
+	done
+}
+
+# ---- Per test ----
+
+harness_setup() {
+	BATS_TMP_ROOT=${BATS_TEST_TMPDIR:-$(mktemp -d)}
+	IPCLAB_LOGDIR=$BATS_TMP_ROOT/logs
+	mkdir -p "$IPCLAB_LOGDIR"
+	chmod 1777 "$IPCLAB_LOGDIR" "$BATS_TMP_ROOT"
+	started_pids=()
+	ipc_ns_create
+}
+
+harness_teardown() {
+	kill_all_started
+	ipc_ns_destroy
+}
