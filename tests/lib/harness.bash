@@ -305,9 +305,9 @@ gf_raw() {
 		cat <&5' _ "$1" "$2"
 }
 
-# gf_get PATH [PORT]: prints the response header line.
+# gf_get PATH [PORT] [SECONDS]: prints the response header line.
 gf_get() {
-	gf_raw "${2:-$proxy_port}" "GETFILE GET $1\r\n\r\n" | head -n 1 | tr -d '\r'
+	gf_raw "${2:-$proxy_port}" "GETFILE GET $1\r\n\r\n" "${3:-20}" | head -n 1 | tr -d '\r'
 }
 
 # download_verify [ARGS...]: the whole workload through the proxy, every

@@ -1,0 +1,115 @@
+#!/usr/bin/env bats
+# Start order, restarts, several proxies and the faults: a peer killed
+# mid-transfer, clients hanging up. Every wait here is bounded.
+
+setup() {
+	load '/usr/lib/bats/bats-support/load'
+	load '/usr/lib/bats/bats-assert/load'
+	load 'lib/harness'
+	harness_setup
+}
+
+teardown() {
+	harness_teardown
+}
+
+# slow_reader PORT PATH: asks for PATH and reads only 100 KB, keeping the
+# connection open (fd 5 of the test shell), so the transfer stays in flight.
+slow_reader() {
+	exec 5<>"/dev/tcp/127.0.0.1/$1"
+	printf 'GETFILE GET %s\r\n\r\n' "$2" >&5
+	head -c 100000 <&5 >/dev/null
+}
+
+@test "proxy first: a request made before the cache starts is served" {
+	start_proxy
+	gf_get /files/size-825.bin >"$BATS_TEST_TMPDIR/reply" &
+	client=$!
+	start_cache
+	wait "$client"
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/reply")" "GETFILE OK 825"
+	run download_verify -t 4
+	assert_success
+}
+
+@test "no cache at all: a request gets ERROR after a bounded wait" {
+	start_proxy
+	start=$(now_ms)
+	run gf_get /files/size-1.bin "$proxy_port"
+	elapsed=$(($(now_ms) - start))
+	assert_output "GETFILE ERROR"
+	[ "$elapsed" -lt 15000 ]
+}
+
+@test "a restarted cache is found again" {
+	start_cache
+	start_proxy
+	run download_verify -t 4
+	assert_success
+	stop_daemon cache TERM
+	assert_equal "$stop_status" 0
+	start_cache
+	run download_verify -t 4
+	[ "$status" -eq 0 ] || { echo "$output"; dump_logs; false; }
+}
+
+@test "two proxies on one cache, at once" {
+	start_cache
+	start_proxy_named proxy -n 2 -z 824
+	start_proxy_named proxy2 -n 3 -z 65536
+	port=$proxy_port download_verify -t 8 >"$BATS_TEST_TMPDIR/a" &
+	a=$!
+	port=$proxy2_port download_verify -t 8 >"$BATS_TEST_TMPDIR/b" &
+	b=$!
+	wait "$a" || { cat "$BATS_TEST_TMPDIR/a"; dump_logs; false; }
+	wait "$b" || { cat "$BATS_TEST_TMPDIR/b"; dump_logs; false; }
+	assert_equal "$(shm_count)" 5
+}
+
+@test "a storm of clients hanging up mid-transfer costs nothing" {
+	start_cache
+	start_proxy -n 2 -z 824 -t 16
+	clients=()
+	for _ in $(seq 100); do
+		timeout 5 bash -c 'exec 5<>"/dev/tcp/127.0.0.1/$1"
+			printf "GETFILE GET /files/size-1048576.bin\r\n\r\n" >&5
+			head -c 2000 <&5 >/dev/null' _ "$proxy_port" &
+		clients+=($!)
+	done
+	wait "${clients[@]}" || true
+	run download_verify -t 8
+	[ "$status" -eq 0 ] || { echo "$output"; dump_logs; false; }
+	assert_equal "$(shm_count)" 2
+}
+
+@test "cache killed mid-transfer: the client is cut off within 5 s, then served by a new cache" {
+	start_cache
+	start_proxy -n 2 -z 824
+	slow_reader "$proxy_port" /files/size-16777216.bin
+	stop_daemon cache KILL
+	start=$(now_ms)
+	rest=$(timeout 10 cat <&5 | wc -c)
+	elapsed=$(($(now_ms) - start))
+	exec 5<&-
+	echo "got $rest more bytes, closed after $elapsed ms"
+	[ "$elapsed" -lt 5000 ]
+	[ "$rest" -lt 16677216 ]
+	start_cache
+	run download_verify -t 4
+	[ "$status" -eq 0 ] || { echo "$output"; dump_logs; false; }
+	assert_equal "$(shm_count)" 2
+}
+
+@test "proxy killed mid-transfer: a one-worker cache serves the next proxy within 6 s" {
+	start_cache -c "$IPCLAB_CONTENT/locals.txt" -t 1
+	start_proxy -n 2 -z 824
+	slow_reader "$proxy_port" /files/size-16777216.bin
+	stop_daemon proxy KILL
+	exec 5<&-
+	start_proxy_named proxy2 -n 2
+	start=$(now_ms)
+	run gf_get /files/size-4096.bin "$proxy2_port"
+	elapsed=$(($(now_ms) - start))
+	assert_output "GETFILE OK 4096"
+	[ "$elapsed" -lt 6000 ]
+}
