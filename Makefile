@@ -33,7 +33,7 @@ TOOLS := $(patsubst lab/tools/%.c,$(BUILD)/lab/%,$(wildcard lab/tools/*.c))
 # The five files a student edits; the same names in solution/ and starter/.
 STUDENT_HEADERS = $*/shm_channel.h $*/cache-student.h
 
-.PHONY: all lab solution starter units test demo bench content clean help
+.PHONY: all lab solution starter units fixtures test demo bench content handout handouts grade gradescope clean help
 .DELETE_ON_ERROR:
 
 # solution/ and starter/ are built when their sources exist.
@@ -77,12 +77,22 @@ $(BUILD)/tests/%: tests/unit/%.c $(LAB_LIB) $(LAB_HEADERS)
 
 units: $(UNIT_TESTS) ## build the C unit tests into build/tests/
 
+# Deliberately broken programs the tests talk to: tests/fixtures/<name>.c ->
+# build/fixtures/<name>.
+FIXTURES := $(patsubst tests/fixtures/%.c,$(BUILD)/fixtures/%,$(wildcard tests/fixtures/*.c))
+
+$(BUILD)/fixtures/%: tests/fixtures/%.c $(LAB_LIB) $(LAB_HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -Ilab -o $@ $< $(LAB_LIB) $(LDLIBS)
+
+fixtures: $(FIXTURES) ## build the test fixtures (broken servers) into build/fixtures/
+
 content: lab ## generate the test files, locals.txt, workload.txt and a sha256 manifest in build/content/
 	$(BUILD)/lab/mkcontent build/content
 
 test: ## run the self-check (IMPL=starter to check the skeleton)
 	@bash tests/lib/deps.sh
-	@$(MAKE) --no-print-directory all units content
+	@$(MAKE) --no-print-directory all units fixtures content
 	@bash tests/run --impl $(IMPL)
 
 demo: ## build, start cache and proxy, download the whole workload with checks, stop, show no leftovers
@@ -94,6 +104,21 @@ bench: ## measure proxy+cache against the direct server; writes build/bench/
 	@bash tests/lib/deps.sh
 	@$(MAKE) --no-print-directory all content
 	@bash tests/bench.sh
+
+handout: ## write dist/ipclab-handout.tar.gz, the tree a student unpacks and works in
+	@bash starter/handout.sh
+
+handouts: ## render handouts/ (Markdown + Graphviz) to HTML in build/handouts/
+	@bash tests/lib/deps.sh handouts
+	@bash handouts/render.sh
+
+grade: ## grade SUBMISSION=<dir or .tar.gz> (default: the reference solution)
+	@bash tests/lib/deps.sh
+	@$(MAKE) --no-print-directory lab content
+	@bash grader/grade $(SUBMISSION)
+
+gradescope: ## write build/gradescope/autograder.zip for Gradescope
+	@bash grader/gradescope/package
 
 clean: ## remove build/ and dist/
 	rm -rf build dist
