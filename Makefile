@@ -93,7 +93,7 @@ content: lab ## generate the test files, locals.txt, workload.txt and a sha256 m
 test: ## run the self-check (IMPL=starter to check the skeleton)
 	@bash tests/lib/deps.sh
 	@$(MAKE) --no-print-directory all units fixtures content
-	@bash tests/run --impl $(IMPL)
+	@IPCLAB_BUILD=$(CURDIR)/$(BUILD) bash tests/run --impl $(IMPL)
 
 demo: ## build, start cache and proxy, download the whole workload with checks, stop, show no leftovers
 	@bash tests/lib/deps.sh

@@ -345,10 +345,34 @@ harness_setup() {
 	mkdir -p "$IPCLAB_LOGDIR"
 	chmod 1777 "$IPCLAB_LOGDIR" "$BATS_TMP_ROOT"
 	started_pids=()
+	sanitizer_logs_to "$IPCLAB_LOGDIR/sanitizer"
 	ipc_ns_create
 }
 
+# sanitizer_logs_to STEM: sanitizer builds (make SAN=...) write each report
+# to STEM.<pid> instead of mixing it into a program's output, where a test
+# that only looks at exit statuses would miss it. Harmless for other builds.
+sanitizer_logs_to() {
+	export ASAN_OPTIONS="log_path=$1:detect_leaks=1:abort_on_error=0"
+	export UBSAN_OPTIONS="log_path=$1:print_stacktrace=1"
+	export TSAN_OPTIONS="log_path=$1:second_deadlock_stack=1"
+}
+
+# sanitizer_reports: fails, printing them, if any sanitizer report was written.
+sanitizer_reports() {
+	local f found=1
+	for f in "$IPCLAB_LOGDIR"/sanitizer.*; do
+		[ -f "$f" ] || continue
+		echo "---- sanitizer report $(basename "$f")"
+		head -n 40 "$f"
+		found=0
+	done
+	[ "$found" -eq 1 ]
+}
+
+# Stops everything the test started; the test fails if a sanitizer spoke.
 harness_teardown() {
 	kill_all_started
 	ipc_ns_destroy
+	sanitizer_reports
 }
