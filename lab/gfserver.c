@@ -108,7 +108,10 @@ void gfs_abort(gfcontext_t *ctx)
 enum { REQ_OK, REQ_INVALID, REQ_DROP };
 
 /* Reads the request header into path (GF_MAX_HEADER bytes). The whole
- * header must arrive within GF_CLIENT_TIMEOUT_S of the worker starting. */
+ * header must arrive within GF_CLIENT_TIMEOUT_S of the worker starting.
+ * A client that ends its stream inside a header (shutdown(SHUT_WR)) can
+ * still read, so it is told INVALID; one that sent nothing at all (a port
+ * probe) or reset the connection is simply dropped. */
 static int read_request(int fd, char *path)
 {
 	char buf[GF_MAX_HEADER];
@@ -128,6 +131,8 @@ static int read_request(int fd, char *path)
 		got = recv(fd, buf + n, sizeof(buf) - n, 0);
 		if (got < 0 && errno == EINTR)
 			continue;
+		if (got == 0 && n > 0)
+			return REQ_INVALID;	/* the header was cut short */
 		if (got <= 0)
 			return REQ_DROP;	/* hung up */
 		n += got;

@@ -9,10 +9,13 @@
  *
  * Guarantees:
  *  - A malformed request (wrong scheme or method, missing path, a path not
- *    starting with '/', extra spaces, binary junk, or a header longer than
- *    GF_MAX_HEADER bytes) is answered "GETFILE INVALID\r\n\r\n" and closed;
- *    the handler is never called for it.
- *  - A client that stalls mid-header is dropped after GF_CLIENT_TIMEOUT_S.
+ *    starting with '/', extra spaces, binary junk, a header longer than
+ *    GF_MAX_HEADER bytes, or one the client ends with shutdown(SHUT_WR)
+ *    before its "\r\n\r\n") is answered "GETFILE INVALID\r\n\r\n" and
+ *    closed; the handler is never called for it.
+ *  - A client whose whole header has not arrived GF_CLIENT_TIMEOUT_S after
+ *    a worker took the connection (it stalled, or trickles bytes) is
+ *    dropped without a reply.
  *  - A client that hangs up mid-response never kills the process (SIGPIPE
  *    is not raised) and never leaks the worker: gfs_send() returns -1 and
  *    the handler should give up.
