@@ -73,7 +73,7 @@ cpu_percent() {
 }
 
 @test "valgrind: no leak and no error in either process after SIGTERM" {
-	command -v valgrind >/dev/null || skip "valgrind is not installed"
+	require_valgrind
 	IPCLAB_WRAP="valgrind -q --leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99"
 	start_cache -c "$IPCLAB_CONTENT/locals.txt" -t 4
 	start_proxy -n 2 -z 4099

@@ -358,6 +358,16 @@ sanitizer_logs_to() {
 	export TSAN_OPTIONS="log_path=$1:second_deadlock_stack=1"
 }
 
+# require_valgrind: skips the test when valgrind cannot check these builds:
+# it is not installed, or the binaries carry a sanitizer runtime (make
+# SAN=...), whose shadow memory valgrind cannot run.
+require_valgrind() {
+	command -v valgrind >/dev/null || skip "valgrind is not installed"
+	if grep -qaE '__(asan|tsan)_init' "$IMPL_BIN/simplecached"; then
+		skip "valgrind does not run sanitizer builds"
+	fi
+}
+
 # sanitizer_reports: fails, printing them, if any sanitizer report was written.
 sanitizer_reports() {
 	local f found=1
