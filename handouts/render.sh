@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# render.sh: renders the handouts to HTML, as `make handouts` does.
+#
+#   handouts/render.sh                 every page and diagram into build/handouts/
+#   handouts/render.sh --rubric-md     print rubric.md with its table filled in
+#   handouts/render.sh --rubric-table  print only the generated table
+#
+# Pages are handouts/*.md (pandoc Markdown); diagrams are handouts/diagrams/
+# *.dot (Graphviz), drawn as SVG into build/handouts/diagrams/, next to the
+# pages that show them. Links between pages name the .md source; a filter
+# turns them into .html links.
+#
+# The rubric table is made from grader/rubric.tsv: '#' comment lines, then
+# the header "id<TAB>points<TAB>category<TAB>description", then one row per
+# graded test. It replaces the line "<!-- rubric-table -->" of rubric.md.
+# Without the rubric file (a student's copy of the kit), rubric.md is used
+# as it is, so a copy whose table was filled in by --rubric-md keeps it.
+#
+# Environment: HANDOUTS_OUT (output folder, default build/handouts) and
+# IPCLAB_RUBRIC (rubric file, default grader/rubric.tsv).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/.." && pwd)
+out=${HANDOUTS_OUT:-$root/build/handouts}
+rubric=${IPCLAB_RUBRIC:-$root/grader/rubric.tsv}
+marker='<!-- rubric-table -->'
+
+# The order of the navigation bar; any other page is listed after these.
+nav_order=(index architecture protocol commands rules selfcheck troubleshooting rubric reflection)
+
+die() {
+	echo "render.sh: $*" >&2
+	exit 1
+}
+
+# rubric_table FILE: the Markdown tables of a rubric file: every row, then
+# the points per category and the total. Fails on a file of the wrong shape.
+rubric_table() {
+	awk -F '\t' -v file="$1" '
+	function fail(msg) { printf "%s:%d: %s\n", file, NR, msg > "/dev/stderr"; bad = 1; exit 1 }
+	function cell(s) { gsub(/\|/, "\\|", s); return s }
+	function where(id) {
+		if (id == "compile") return "the build"
+		if (id ~ /^tests\//) return "`" substr(id, 1, index(id, ":") - 1) ".bats`"
+		return "grader only"
+	}
+	/^#/ || /^[[:space:]]*$/ { next }
+	!header {
+		if ($0 != "id\tpoints\tcategory\tdescription")
+			fail("expected the header id<TAB>points<TAB>category<TAB>description")
+		header = 1
+		next
+	}
+	{
+		if (NF != 4 || $1 == "" || $3 == "" || $4 == "")
+			fail("a row has exactly four tab-separated fields")
+		if ($2 !~ /^[0-9]+(\.[0-9]+)?$/)
+			fail("points must be a number, not \"" $2 "\"")
+		n++
+		rows[n] = "| " cell($3) " | " cell($4) " | " $2 " | " where($1) " |"
+		if (!($3 in points)) order[++ncat] = $3
+		points[$3] += $2
+		total += $2
+	}
+	END {
+		if (bad) exit 1
+		if (n == 0) { printf "%s: no rubric rows\n", file > "/dev/stderr"; exit 1 }
+		print "| Category | What is checked | Points | Test |"
+		print "|---|---|---:|---|"
+		for (i = 1; i <= n; i++) print rows[i]
+		print ""
+		print "| Category | Points |"
+		print "|---|---:|"
+		for (i = 1; i <= ncat; i++) print "| " cell(order[i]) " | " points[order[i]] " |"
+		print "| **Total** | **" total "** |"
+	}' "$1"
+}
+
+# rubric_page: rubric.md with the marker line replaced by the table.
+rubric_page() {
+	local table
+	table=$(rubric_table "$rubric") || die "cannot make the rubric table from $rubric"
+	grep -qxF "$marker" "$here/rubric.md" || die "rubric.md has no line $marker"
+	TABLE=$table MARKER=$marker awk \
+		'$0 == ENVIRON["MARKER"] { print ENVIRON["TABLE"]; next } { print }' "$here/rubric.md"
+}
+
+# page_title FILE: the text of the first level-one heading.
+page_title() {
+	sed -n 's/^# //p' "$1" | head -n 1
+}
+
+# nav_html: one link per page, in nav_order first.
+nav_html() {
+	local name names=() f
+	for name in "${nav_order[@]}"; do
+		[ -f "$here/$name.md" ] && names+=("$name")
+	done
+	for f in "$here"/*.md; do
+		name=$(basename "$f" .md)
+		[[ " ${names[*]} " == *" $name "* ]] || names+=("$name")
+	done
+	echo '<nav class="pages">'
+	for name in "${names[@]}"; do
+		printf '<a href="%s.html">%s</a>\n' "$name" "$(page_title "$here/$name.md")"
+	done
+	echo '</nav>'
+}
+
+# need_tools: stops with the exact install command if pandoc or dot is missing.
+need_tools() {
+	local missing=()
+	command -v pandoc >/dev/null || missing+=(pandoc)
+	command -v dot >/dev/null || missing+=(graphviz)
+	[ ${#missing[@]} -eq 0 ] && return 0
+	echo "render.sh: the handouts need ${missing[*]}. Install with:" >&2
+	echo "  sudo apt-get install -y ${missing[*]}" >&2
+	exit 1
+}
+
+render_diagrams() {
+	local f svg
+	mkdir -p "$out/diagrams"
+	for f in "$here"/diagrams/*.dot; do
+		[ -f "$f" ] || continue
+		svg=$out/diagrams/$(basename "$f" .dot).svg
+		dot -Tsvg -o "$svg" "$f" || die "dot failed on $f"
+	done
+}
+
+# render_page SOURCE: SOURCE (a Markdown file) to out/<name>.html.
+render_page() {
+	local src=$1 name title
+	name=$(basename "$src" .md)
+	title=$(page_title "$src")
+	[ -n "$title" ] || die "$src has no '# title' line"
+	pandoc --from markdown --to html5 --standalone \
+		--metadata pagetitle="ipclab: $title" \
+		--lua-filter "$here/links.lua" \
+		--css style.css \
+		--include-before-body "$work/nav.html" \
+		--output "$out/$name.html" "$src" ||
+		die "pandoc failed on $src"
+}
+
+render_all() {
+	need_tools
+	mkdir -p "$out"
+	work=$(mktemp -d)
+	trap 'rm -rf "$work"' EXIT
+	nav_html >"$work/nav.html"
+	cp "$here/style.css" "$out/style.css"
+	render_diagrams
+	local f pages=0
+	for f in "$here"/*.md; do
+		if [ "$(basename "$f")" = rubric.md ] && [ -f "$rubric" ]; then
+			rubric_page >"$work/rubric.md"
+			render_page "$work/rubric.md"
+		else
+			render_page "$f"
+		fi
+		pages=$((pages + 1))
+	done
+	echo "handouts: $pages pages and $(find "$out/diagrams" -name '*.svg' | wc -l) diagrams in $out"
+}
+
+case ${1:-} in
+'') render_all ;;
+--rubric-md) rubric_page ;;
+--rubric-table) rubric_table "$rubric" ;;
+-h | --help) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' ;;
+*)
+	echo "usage: handouts/render.sh [--rubric-md | --rubric-table | -h]" >&2
+	exit 2
+	;;
+esac
