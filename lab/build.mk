@@ -1,0 +1,80 @@
+# build.mk: the compile rules shared by the kit's Makefile and the student
+# Makefile of the handout, so both build with the same flags into the same
+# places: build/lab/<tool>, build/<impl>/{webproxy,simplecached},
+# build/tests/<unit test>, build/fixtures/<fixture>. SAN=address or
+# SAN=thread builds the same tree with sanitizers into build/san-<SAN>/.
+#
+# An implementation's sources are in the folder of its name (solution/,
+# starter/) unless SRC_<name> names another: the handout keeps the student's
+# files at its top, so its Makefile sets SRC_student := .
+
+SAN ?=
+
+CC ?= cc
+CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread
+LDLIBS := -pthread -lrt
+
+ifeq ($(SAN),)
+BUILD := build
+else ifeq ($(SAN),address)
+BUILD := build/san-address
+CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+else ifeq ($(SAN),thread)
+BUILD := build/san-thread
+CFLAGS += -fsanitize=thread
+LDFLAGS += -fsanitize=thread
+else
+$(error SAN must be address or thread)
+endif
+
+LAB_HEADERS := $(wildcard lab/*.h)
+LAB_OBJS := $(patsubst lab/%.c,$(BUILD)/lab/%.o,$(wildcard lab/*.c))
+LAB_LIB := $(BUILD)/lab/libipclab.a
+TOOLS := $(patsubst lab/tools/%.c,$(BUILD)/lab/%,$(wildcard lab/tools/*.c))
+
+# C unit tests of the framework: tests/unit/<name>.c -> build/tests/<name>.
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/*.c))
+
+# Deliberately broken programs the tests talk to: tests/fixtures/<name>.c ->
+# build/fixtures/<name>.
+FIXTURES := $(patsubst tests/fixtures/%.c,$(BUILD)/fixtures/%,$(wildcard tests/fixtures/*.c))
+
+.DELETE_ON_ERROR:
+
+$(BUILD)/lab/%.o: lab/%.c $(LAB_HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Ilab -c -o $@ $<
+
+$(LAB_LIB): $(LAB_OBJS)
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
+$(BUILD)/lab/%: lab/tools/%.c $(LAB_LIB) $(LAB_HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -Ilab -o $@ $< $(LAB_LIB) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LAB_LIB) $(LAB_HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -Ilab -o $@ $< $(LAB_LIB) $(LDLIBS)
+
+$(BUILD)/fixtures/%: tests/fixtures/%.c $(LAB_LIB) $(LAB_HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -Ilab -o $@ $< $(LAB_LIB) $(LDLIBS)
+
+# The six files a student edits, found in the implementation's folder.
+src_of = $(or $(SRC_$(1)),$(1))
+STUDENT_HEADERS = $(call src_of,$*)/shm_channel.h $(call src_of,$*)/cache-student.h
+
+.SECONDEXPANSION:
+$(BUILD)/%/webproxy: $$(call src_of,$$*)/webproxy.c $$(call src_of,$$*)/handle_with_cache.c $$(call src_of,$$*)/shm_channel.c $$(STUDENT_HEADERS) $(LAB_LIB) $(LAB_HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -Ilab -I$(call src_of,$*) -o $@ $(filter %.c,$^) $(LAB_LIB) $(LDLIBS)
+
+$(BUILD)/%/simplecached: $$(call src_of,$$*)/simplecached.c $$(call src_of,$$*)/shm_channel.c $$(STUDENT_HEADERS) $(LAB_LIB) $(LAB_HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -Ilab -I$(call src_of,$*) -o $@ $(filter %.c,$^) $(LAB_LIB) $(LDLIBS)
+
+# None of these rules is the default goal: the including Makefile's next
+# target is (`all`).
+.DEFAULT_GOAL :=
