@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# bench.sh (make bench): the proxy+cache pair against gfserver_direct, side
+# by side in one run, both serving the same cache list, both loaded by
+# gfclient_measure with 8 threads and every body checked against the
+# manifest. Three measurements:
+#   large  files >= 1 MiB, proxy -z 65536: throughput ratio proxy/direct,
+#          floor 0.8
+#   small  files <= 8 KiB: request-rate ratio proxy/direct, floor 0.5
+#   sweep  proxy throughput on the large files against segment size, from
+#          824 B to 1 MiB, drawn with the direct throughput as a reference
+#          line into build/bench/throughput.png
+# Every measurement is a row of build/bench/results.csv. For large and small
+# the two servers take turns, BENCH_ROUNDS times (default 3), and each side
+# counts with its best round: on a shared machine, other load only ever
+# makes a round slower, so the best round is the one least disturbed.
+# Exit status: 0 both ratios at or above their floors, 1 a ratio below its
+# floor, 2 the bench itself failed (a server did not start, a download was
+# wrong, something was left behind).
+set -uo pipefail
+# Plain `shellcheck` does not follow it; `shellcheck -x` does.
+# shellcheck source=tests/lib/harness.bash disable=SC1091
+source "$(dirname "$0")/lib/harness.bash"
+
+ROUNDS=${BENCH_ROUNDS:-3}
+THREADS=8
+LARGE_FLOOR=0.8
+SMALL_FLOOR=0.5
+LARGE_REQUESTS=24	# about 150 MB a round
+SMALL_REQUESTS=4000
+SWEEP_REQUESTS=12
+SWEEP_SIZES="824 4096 16384 65536 262144 1048576"
+OUT=$IPCLAB_BUILD/bench
+CSV=$OUT/results.csv
+PLOT=$OUT/throughput.png
+MANIFEST=$IPCLAB_CONTENT/manifest.sha256
+LOCALS=$IPCLAB_CONTENT/locals.txt
+
+fail() {
+	echo "bench: $*" >&2
+	dump_logs >&2
+	exit 2	# the EXIT trap stops everything
+}
+
+# make_workload MIN MAX FILE: the cache list's keys whose files have MIN to
+# MAX bytes, one a line.
+make_workload() {
+	local min=$1 max=$2 key path size
+	while read -r key path; do
+		case $key in '' | '#'*) continue ;; esac
+		size=$(stat -c %s "$IPCLAB_CONTENT/$path") || return 1
+		if [ "$size" -ge "$min" ] && [ "$size" -le "$max" ]; then
+			echo "$key"
+		fi
+	done <"$LOCALS" >"$3"
+	[ -s "$3" ]
+}
+
+# measure EXPERIMENT SERVER SEGMENT ROUND PORT WORKLOAD REQUESTS: one
+# gfclient_measure run; appends its CSV row. Fails on any failed request.
+measure() {
+	local out
+	out=$(timeout "$(scaled 60)" "$LAB_BIN/gfclient_measure" -p "$5" \
+		-t "$THREADS" -w "$6" -r "$7" -V "$MANIFEST" 2>&1) || {
+		echo "gfclient_measure against $2 failed:" >&2
+		echo "$out" | tail -n 5 >&2
+		return 1
+	}
+	awk -v e="$1" -v s="$2" -v z="$3" -v r="$4" '
+		{ v[$1] = $2 }
+		END {
+			printf "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n", e, s, z, r,
+				v["requests"], v["bytes"], v["seconds"],
+				v["throughput_MBps"], v["requests_per_s"],
+				v["latency_p50_us"], v["latency_p99_us"]
+		}' <<<"$out" >>"$CSV"
+}
+
+# best EXPERIMENT SERVER COLUMN: the highest value of a CSV column (8 for
+# throughput, 9 for requests per second) over the rounds of one side.
+best() {
+	awk -F, -v e="$1" -v s="$2" -v c="$3" '
+		$1 == e && $2 == s && (max == "" || $c + 0 > max) { max = $c + 0 }
+		END { print max }' "$CSV"
+}
+
+# side_by_side EXPERIMENT WORKLOAD REQUESTS: direct and proxy take turns.
+# shellcheck disable=SC2154  # direct_port and proxy_port: set by the harness
+side_by_side() {
+	local round
+	for round in $(seq 1 "$ROUNDS"); do
+		measure "$1" direct 0 "$round" "$direct_port" "$2" "$3" || return 1
+		measure "$1" proxy 65536 "$round" "$proxy_port" "$2" "$3" || return 1
+	done
+}
+
+# verdict NAME UNIT COLUMN FLOOR: prints the ratio of the best rounds;
+# returns 1 if it is below FLOOR.
+verdict() {
+	local d p
+	d=$(best "$1" direct "$3")
+	p=$(best "$1" proxy "$3")
+	awk -v n="$1" -v u="$2" -v d="$d" -v p="$p" -v f="$4" 'BEGIN {
+		r = d > 0 ? p / d : 0
+		printf "%-6s proxy %9.1f %s, direct %9.1f %s: ratio %.2f (floor %.1f) %s\n",
+			n, p, u, d, u, r, f, (r >= f ? "PASS" : "BELOW FLOOR")
+		exit !(r >= f)
+	}'
+}
+
+# sweep: the proxy on the large files at each segment size, one proxy at a
+# time; the cache and the direct server stay up.
+sweep() {
+	local z
+	for z in $SWEEP_SIZES; do
+		start_proxy_named sweep -n 8 -z "$z" -t "$THREADS" ||
+			{ echo "the proxy with -z $z did not start" >&2; return 1; }
+		# shellcheck disable=SC2154  # set by start_proxy_named
+		measure sweep proxy "$z" 1 "$sweep_port" "$WORK/large.txt" \
+			"$SWEEP_REQUESTS" || return 1
+		stop_daemon sweep TERM 2 || return 1
+	done
+}
+
+plot() {
+	local direct data=$WORK/sweep.dat
+	if ! command -v gnuplot >/dev/null; then
+		echo "gnuplot is missing, no plot; install it with: apt-get install -y gnuplot-nox"
+		return 0
+	fi
+	direct=$(best large direct 8)
+	awk -F, '$1 == "sweep" { print $3, $8 }' "$CSV" >"$data"
+	gnuplot <<-EOF || { echo "gnuplot failed" >&2; return 1; }
+		set terminal png size 800,500 noenhanced
+		set output '$PLOT'
+		set title 'ipclab: proxy+cache throughput against segment size (files >= 1 MiB, $THREADS client threads)'
+		set logscale x 2
+		set xrange [600:1500000]
+		set xtics ('824' 824, '4 KiB' 4096, '16 KiB' 16384, '64 KiB' 65536, '256 KiB' 262144, '1 MiB' 1048576)
+		set xlabel 'segment size (bytes, -z)'
+		set ylabel 'throughput (MB/s)'
+		set yrange [0:*]
+		set key bottom right
+		set grid
+		plot '$data' using 1:2 with linespoints title 'proxy + cache', \
+			$direct with lines dashtype 2 title 'gfserver_direct (best large round)'
+	EOF
+	echo "plot: $PLOT"
+}
+
+# stop_all: every program with SIGTERM, then nothing may be left.
+stop_all() {
+	local name left
+	for name in proxy cache direct; do
+		stop_daemon "$name" TERM 2 || return 1
+	done
+	left=$(ipc_leftovers)
+	[ -z "$left" ] || { echo "IPC objects left behind: $left" >&2; return 1; }
+}
+
+main() {
+	local started rc=0
+	started=$(now_ms)
+	harness_setup
+	WORK=$BATS_TMP_ROOT
+	trap 'harness_teardown; rm -rf "$WORK"' EXIT
+	mkdir -p "$OUT" || fail "cannot create $OUT"
+	make_workload 1048576 1000000000000 "$WORK/large.txt" || fail "no file >= 1 MiB in $LOCALS"
+	make_workload 0 8192 "$WORK/small.txt" || fail "no file <= 8 KiB in $LOCALS"
+	echo "experiment,server,segment_bytes,round,requests,bytes,seconds,throughput_MBps,requests_per_s,latency_p50_us,latency_p99_us" >"$CSV"
+
+	echo "implementation: $IMPL_BIN; isolation: $IPCLAB_ISOLATION; $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+	start_cache -c "$LOCALS" -t "$THREADS" || fail "the cache did not create its queue"
+	start_direct -c "$LOCALS" -t "$THREADS" || fail "gfserver_direct did not start"
+	start_proxy -n 8 -z 65536 -t "$THREADS" || fail "the proxy did not start"
+	echo "large: $(wc -l <"$WORK/large.txt") files >= 1 MiB, $LARGE_REQUESTS requests a round, $ROUNDS rounds a side"
+	side_by_side large "$WORK/large.txt" "$LARGE_REQUESTS" || fail "large-file measurement failed"
+	echo "small: $(wc -l <"$WORK/small.txt") files <= 8 KiB, $SMALL_REQUESTS requests a round, $ROUNDS rounds a side"
+	side_by_side small "$WORK/small.txt" "$SMALL_REQUESTS" || fail "small-file measurement failed"
+	echo "sweep: segment sizes $SWEEP_SIZES"
+	sweep || fail "segment-size sweep failed"
+	stop_all || fail "shutdown was not clean"
+
+	echo
+	verdict large MB/s 8 "$LARGE_FLOOR" || rc=1
+	verdict small req/s 9 "$SMALL_FLOOR" || rc=1
+	awk -F, '$1 == "sweep" { printf "sweep  -z %-8s %9.1f MB/s\n", $3, $8 }' "$CSV"
+	plot || rc=2
+	echo "results: $CSV"
+	echo "bench took $((($(now_ms) - started) / 1000)) s; load average now $(cut -d' ' -f1-3 /proc/loadavg)"
+	return "$rc"
+}
+
+main "$@"
