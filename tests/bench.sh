@@ -33,6 +33,7 @@ OUT=$IPCLAB_BUILD/bench
 CSV=$OUT/results.csv
 PLOT=$OUT/throughput.png
 MANIFEST=$IPCLAB_CONTENT/manifest.sha256
+CLK_TCK=$(getconf CLK_TCK)
 LOCALS=$IPCLAB_CONTENT/locals.txt
 
 fail() {
@@ -55,23 +56,35 @@ make_workload() {
 	[ -s "$3" ]
 }
 
-# measure EXPERIMENT SERVER SEGMENT ROUND PORT WORKLOAD REQUESTS: one
-# gfclient_measure run; appends its CSV row. Fails on any failed request.
+# cpu_ms PID...: CPU time (user + system, ms) the processes used so far.
+cpu_ms() {
+	local pid ticks=0
+	for pid in "$@"; do
+		ticks=$((ticks + $(proc_cpu_ticks "$pid")))
+	done
+	echo $((ticks * 1000 / CLK_TCK))
+}
+
+# measure EXPERIMENT SERVER SEGMENT ROUND PORT WORKLOAD REQUESTS PID...: one
+# gfclient_measure run; appends its CSV row, with the CPU time the server's
+# processes (PID...) spent on it. Fails on any failed request.
 measure() {
-	local out
+	local out cpu
+	cpu=$(cpu_ms "${@:8}")
 	out=$(timeout "$(scaled 60)" "$LAB_BIN/gfclient_measure" -p "$5" \
 		-t "$THREADS" -w "$6" -r "$7" -V "$MANIFEST" 2>&1) || {
 		echo "gfclient_measure against $2 failed:" >&2
 		echo "$out" | tail -n 5 >&2
 		return 1
 	}
-	awk -v e="$1" -v s="$2" -v z="$3" -v r="$4" '
+	cpu=$(($(cpu_ms "${@:8}") - cpu))
+	awk -v e="$1" -v s="$2" -v z="$3" -v r="$4" -v cpu="$cpu" '
 		{ v[$1] = $2 }
 		END {
-			printf "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n", e, s, z, r,
+			printf "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n", e, s, z, r,
 				v["requests"], v["bytes"], v["seconds"],
 				v["throughput_MBps"], v["requests_per_s"],
-				v["latency_p50_us"], v["latency_p99_us"]
+				v["latency_p50_us"], v["latency_p99_us"], cpu
 		}' <<<"$out" >>"$CSV"
 }
 
@@ -84,12 +97,14 @@ best() {
 }
 
 # side_by_side EXPERIMENT WORKLOAD REQUESTS: direct and proxy take turns.
-# shellcheck disable=SC2154  # direct_port and proxy_port: set by the harness
+# shellcheck disable=SC2154  # ports and pids: set by the harness
 side_by_side() {
 	local round
 	for round in $(seq 1 "$ROUNDS"); do
-		measure "$1" direct 0 "$round" "$direct_port" "$2" "$3" || return 1
-		measure "$1" proxy 65536 "$round" "$proxy_port" "$2" "$3" || return 1
+		measure "$1" direct 0 "$round" "$direct_port" "$2" "$3" \
+			"$direct_pid" || return 1
+		measure "$1" proxy 65536 "$round" "$proxy_port" "$2" "$3" \
+			"$proxy_pid" "$cache_pid" || return 1
 	done
 }
 
@@ -101,10 +116,26 @@ verdict() {
 	p=$(best "$1" proxy "$3")
 	awk -v n="$1" -v u="$2" -v d="$d" -v p="$p" -v f="$4" 'BEGIN {
 		r = d > 0 ? p / d : 0
-		printf "%-6s proxy %9.1f %s, direct %9.1f %s: ratio %.2f (floor %.1f) %s\n",
+		printf "%-6s proxy %9.1f %s, direct %9.1f %s: ratio %.3f (floor %.1f) %s\n",
 			n, p, u, d, u, r, f, (r >= f ? "PASS" : "BELOW FLOOR")
 		exit !(r >= f)
 	}'
+}
+
+# cpu_cost EXPERIMENT SERVER COLUMN SCALE: the servers' CPU time
+# over all rounds of one side, in us per request (column 5) or per MB
+# (column 6, scale 1e6). Other load on the machine barely changes it.
+cpu_cost() {
+	awk -F, -v e="$1" -v s="$2" -v c="$3" -v k="$4" '
+		$1 == e && $2 == s { cpu += $12; n += $c }
+		END { printf "%.0f\n", (n > 0 ? cpu * 1000 / (n / k) : 0) }' "$CSV"
+}
+
+# cpu_report EXPERIMENT UNIT COLUMN SCALE
+cpu_report() {
+	printf '%-6s server CPU: proxy+cache %s us/%s, direct %s us/%s\n' "$1" \
+		"$(cpu_cost "$1" proxy "$3" "$4")" "$2" \
+		"$(cpu_cost "$1" direct "$3" "$4")" "$2"
 }
 
 # sweep: the proxy on the large files at each segment size, one proxy at a
@@ -116,7 +147,7 @@ sweep() {
 			{ echo "the proxy with -z $z did not start" >&2; return 1; }
 		# shellcheck disable=SC2154  # set by start_proxy_named
 		measure sweep proxy "$z" 1 "$sweep_port" "$WORK/large.txt" \
-			"$SWEEP_REQUESTS" || return 1
+			"$SWEEP_REQUESTS" "$sweep_pid" "$cache_pid" || return 1
 		stop_daemon sweep TERM 2 || return 1
 	done
 }
@@ -166,7 +197,7 @@ main() {
 	mkdir -p "$OUT" || fail "cannot create $OUT"
 	make_workload 1048576 1000000000000 "$WORK/large.txt" || fail "no file >= 1 MiB in $LOCALS"
 	make_workload 0 8192 "$WORK/small.txt" || fail "no file <= 8 KiB in $LOCALS"
-	echo "experiment,server,segment_bytes,round,requests,bytes,seconds,throughput_MBps,requests_per_s,latency_p50_us,latency_p99_us" >"$CSV"
+	echo "experiment,server,segment_bytes,round,requests,bytes,seconds,throughput_MBps,requests_per_s,latency_p50_us,latency_p99_us,server_cpu_ms" >"$CSV"
 
 	echo "implementation: $IMPL_BIN; isolation: $IPCLAB_ISOLATION; $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 	start_cache -c "$LOCALS" -t "$THREADS" || fail "the cache did not create its queue"
@@ -183,6 +214,8 @@ main() {
 	echo
 	verdict large MB/s 8 "$LARGE_FLOOR" || rc=1
 	verdict small req/s 9 "$SMALL_FLOOR" || rc=1
+	cpu_report large MB 6 1000000
+	cpu_report small request 5 1
 	awk -F, '$1 == "sweep" { printf "sweep  -z %-8s %9.1f MB/s\n", $3, $8 }' "$CSV"
 	plot || rc=2
 	echo "results: $CSV"
