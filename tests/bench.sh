@@ -10,9 +10,8 @@
 #          824 B to 1 MiB, drawn with the direct throughput as a reference
 #          line into build/bench/throughput.png
 # Every measurement is a row of build/bench/results.csv. For large and small
-# the two servers take turns, BENCH_ROUNDS times (default 3), and each side
-# counts with its best round: on a shared machine, other load only ever
-# makes a round slower, so the best round is the one least disturbed.
+# the two servers take turns, BENCH_ROUNDS times (default 5), and the ratio
+# is the median of the rounds' ratios (see verdict).
 # Exit status: 0 both ratios at or above their floors, 1 a ratio below its
 # floor, 2 the bench itself failed (a server did not start, a download was
 # wrong, something was left behind).
@@ -21,13 +20,14 @@ set -uo pipefail
 # shellcheck source=tests/lib/harness.bash disable=SC1091
 source "$(dirname "$0")/lib/harness.bash"
 
-ROUNDS=${BENCH_ROUNDS:-3}
+ROUNDS=${BENCH_ROUNDS:-5}
 THREADS=8
 LARGE_FLOOR=0.8
 SMALL_FLOOR=0.5
 LARGE_REQUESTS=24	# about 150 MB a round
 SMALL_REQUESTS=4000
 SWEEP_REQUESTS=12
+SWEEP_ROUNDS=3
 SWEEP_SIZES="824 4096 16384 65536 262144 1048576"
 OUT=$IPCLAB_BUILD/bench
 CSV=$OUT/results.csv
@@ -88,14 +88,6 @@ measure() {
 		}' <<<"$out" >>"$CSV"
 }
 
-# best EXPERIMENT SERVER COLUMN: the highest value of a CSV column (8 for
-# throughput, 9 for requests per second) over the rounds of one side.
-best() {
-	awk -F, -v e="$1" -v s="$2" -v c="$3" '
-		$1 == e && $2 == s && (max == "" || $c + 0 > max) { max = $c + 0 }
-		END { print max }' "$CSV"
-}
-
 # side_by_side EXPERIMENT WORKLOAD REQUESTS: direct and proxy take turns.
 # shellcheck disable=SC2154  # ports and pids: set by the harness
 side_by_side() {
@@ -108,18 +100,33 @@ side_by_side() {
 	done
 }
 
-# verdict NAME UNIT COLUMN FLOOR: prints the ratio of the best rounds;
-# returns 1 if it is below FLOOR.
+# verdict NAME UNIT COLUMN FLOOR: the ratio proxy/direct of a CSV column (8
+# throughput, 9 requests per second) in each round, and their median, which
+# is judged against FLOOR (returns 1 below it). Pairing the two runs of a
+# round cancels most of the load that other programs put on the machine;
+# the median drops rounds where it changed between the two.
 verdict() {
-	local d p
-	d=$(best "$1" direct "$3")
-	p=$(best "$1" proxy "$3")
-	awk -v n="$1" -v u="$2" -v d="$d" -v p="$p" -v f="$4" 'BEGIN {
-		r = d > 0 ? p / d : 0
-		printf "%-6s proxy %9.1f %s, direct %9.1f %s: ratio %.3f (floor %.1f) %s\n",
-			n, p, u, d, u, r, f, (r >= f ? "PASS" : "BELOW FLOOR")
-		exit !(r >= f)
-	}'
+	awk -F, -v e="$1" -v u="$2" -v c="$3" -v f="$4" '
+		$1 == e && $2 == "direct" { d[$4] = $c }
+		$1 == e && $2 == "proxy" { p[$4] = $c }
+		END {
+			n = 0
+			for (r in d)
+				if (r in p && d[r] > 0)
+					ratio[++n] = p[r] / d[r]
+			for (i = 2; i <= n; i++)	# insertion sort: n is small
+				for (j = i; j > 1 && ratio[j - 1] > ratio[j]; j--) {
+					t = ratio[j]; ratio[j] = ratio[j - 1]; ratio[j - 1] = t
+				}
+			m = n % 2 ? ratio[(n + 1) / 2] : (ratio[n / 2] + ratio[n / 2 + 1]) / 2
+			rounds = ""
+			for (r = 1; r in d; r++)
+				rounds = rounds sprintf(" %.0f/%.0f", p[r], d[r])
+			printf "%-6s proxy/direct %s by round:%s\n", e, u, rounds
+			printf "%-6s ratio %.3f (median of %d rounds, floor %.1f) %s\n",
+				e, m, n, f, (n > 0 && m >= f ? "PASS" : "BELOW FLOOR")
+			exit !(n > 0 && m >= f)
+		}' "$CSV"
 }
 
 # cpu_cost EXPERIMENT SERVER COLUMN SCALE: the servers' CPU time
@@ -139,16 +146,38 @@ cpu_report() {
 }
 
 # sweep: the proxy on the large files at each segment size, one proxy at a
-# time; the cache and the direct server stay up.
+# time, and the direct server once, in each of SWEEP_ROUNDS passes.
 sweep() {
+	local z round
+	for round in $(seq 1 "$SWEEP_ROUNDS"); do
+		measure sweep direct 0 "$round" "$direct_port" "$WORK/large.txt" \
+			"$SWEEP_REQUESTS" "$direct_pid" || return 1
+		for z in $SWEEP_SIZES; do
+			start_proxy_named sweep -n 8 -z "$z" -t "$THREADS" ||
+				{ echo "the proxy with -z $z did not start" >&2; return 1; }
+			# shellcheck disable=SC2154  # set by start_proxy_named
+			measure sweep proxy "$z" "$round" "$sweep_port" \
+				"$WORK/large.txt" "$SWEEP_REQUESTS" "$sweep_pid" \
+				"$cache_pid" || return 1
+			stop_daemon sweep TERM 2 || return 1
+		done
+	done
+}
+
+# median EXPERIMENT SERVER SEGMENT COLUMN: the median of a CSV column over
+# the rounds of one measurement.
+median() {
+	awk -F, -v e="$1" -v s="$2" -v z="$3" -v c="$4" \
+		'$1 == e && $2 == s && $3 == z { print $c }' "$CSV" |
+		sort -n | awk '{ v[NR] = $1 }
+			END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
+}
+
+# sweep_table: "SEGMENT_BYTES MBps" per segment size, the median pass.
+sweep_table() {
 	local z
 	for z in $SWEEP_SIZES; do
-		start_proxy_named sweep -n 8 -z "$z" -t "$THREADS" ||
-			{ echo "the proxy with -z $z did not start" >&2; return 1; }
-		# shellcheck disable=SC2154  # set by start_proxy_named
-		measure sweep proxy "$z" 1 "$sweep_port" "$WORK/large.txt" \
-			"$SWEEP_REQUESTS" "$sweep_pid" "$cache_pid" || return 1
-		stop_daemon sweep TERM 2 || return 1
+		echo "$z $(median sweep proxy "$z" 8)"
 	done
 }
 
@@ -158,8 +187,8 @@ plot() {
 		echo "gnuplot is missing, no plot; install it with: apt-get install -y gnuplot-nox"
 		return 0
 	fi
-	direct=$(best large direct 8)
-	awk -F, '$1 == "sweep" { print $3, $8 }' "$CSV" >"$data"
+	direct=$(median sweep direct 0 8)
+	sweep_table >"$data"
 	gnuplot <<-EOF || { echo "gnuplot failed" >&2; return 1; }
 		set terminal png size 800,500 noenhanced
 		set output '$PLOT'
@@ -173,7 +202,7 @@ plot() {
 		set key bottom right
 		set grid
 		plot '$data' using 1:2 with linespoints title 'proxy + cache', \
-			$direct with lines dashtype 2 title 'gfserver_direct (best large round)'
+			$direct with lines dashtype 2 title 'gfserver_direct'
 	EOF
 	echo "plot: $PLOT"
 }
@@ -216,7 +245,9 @@ main() {
 	verdict small req/s 9 "$SMALL_FLOOR" || rc=1
 	cpu_report large MB 6 1000000
 	cpu_report small request 5 1
-	awk -F, '$1 == "sweep" { printf "sweep  -z %-8s %9.1f MB/s\n", $3, $8 }' "$CSV"
+	sweep_table | awk '{ printf "sweep  proxy -z %-8s %7.1f MB/s\n", $1, $2 }'
+	printf 'sweep  direct           %7.1f MB/s (median of %d passes each)\n' \
+		"$(median sweep direct 0 8)" "$SWEEP_ROUNDS"
 	plot || rc=2
 	echo "results: $CSV"
 	echo "bench took $((($(now_ms) - started) / 1000)) s; load average now $(cut -d' ' -f1-3 /proc/loadavg)"
