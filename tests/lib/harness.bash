@@ -235,11 +235,13 @@ kill_all_started() {
 	return 0
 }
 
-# free_port: a TCP port nobody listens on now.
+# free_port: a TCP port nobody listens on now, below Linux's ephemeral
+# range (32768-60999): a port some client connection holds as its local
+# port cannot be bound, so a busy machine would make a daemon fail at start.
 free_port() {
 	local port
 	while :; do
-		port=$((20000 + RANDOM % 40000))
+		port=$((20000 + RANDOM % 12768))
 		if ! (: <"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
 			echo "$port"
 			return
