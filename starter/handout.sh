@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# handout.sh: writes dist/ipclab-handout.tar.gz, the folder ipclab/ a student
+# unpacks and works in: the student Makefile and README (starter/student/),
+# lab/, the starter files at the top as the student's own, the public tests
+# (no tests/kit: those check the kit itself), handouts/ as it is now, and
+# reflection.md from handouts/reflection.md when there is one. Nothing from
+# solution/ or grader/ goes in; tests/kit/handout.bats checks that.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=$root/dist/ipclab-handout.tar.gz
+student_files=(webproxy.c handle_with_cache.c shm_channel.c shm_channel.h simplecached.c cache-student.h)
+
+# A starter that drifted from the solution would hand out stale skeletons.
+bash "$root/starter/generate.sh" --check
+
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+top=$stage/ipclab
+mkdir -p "$top/tests"
+
+cp "$root/starter/student/Makefile" "$root/starter/student/README.md" "$top/"
+for f in "${student_files[@]}"; do
+	cp "$root/starter/$f" "$top/"
+done
+cp -r "$root/lab" "$root/handouts" "$top/"
+[ -f "$root/handouts/reflection.md" ] && cp "$root/handouts/reflection.md" "$top/"
+cp -r "$root/tests/lib" "$root/tests/fixtures" "$root/tests/unit" "$root/tests/run" "$top/tests/"
+cp "$root"/tests/*.bats "$top/tests/"
+
+mkdir -p "$(dirname "$out")"
+tar -czf "$out" -C "$stage" --sort=name --owner=0 --group=0 --numeric-owner ipclab
+echo "wrote ${out#"$root"/}: $(tar -tzf "$out" | grep -vc '/$') files"
