@@ -1,0 +1,105 @@
+# shellcheck shell=bash
+# common.bash: what the hidden tests share on top of the one harness
+# (tests/lib/harness.bash): workloads, descriptor and thread counts, CPU
+# use, and a client that stalls a transfer. Launching, waiting, stopping,
+# namespaces and leftovers are the harness's and are never redone here.
+#
+# A hidden test prints "expected ..., saw ..." before failing: the grader
+# shows that line to the student as the reason.
+
+load '/usr/lib/bats/bats-support/load'
+load '/usr/lib/bats/bats-assert/load'
+# shellcheck source=tests/lib/harness.bash
+load '../../tests/lib/harness'
+
+hidden_setup() {
+	harness_setup
+}
+
+hidden_teardown() {
+	exec 5<&- 2>/dev/null
+	harness_teardown
+}
+
+# workload PATH...: a workload file of these request paths; prints its name.
+workload() {
+	local wl
+	wl=$(mktemp "$BATS_TEST_TMPDIR/workload.XXXXXX")
+	printf '%s\n' "$@" >"$wl"
+	echo "$wl"
+}
+
+# light_workload: the whole workload but the 16 MiB file, for tests that
+# need many rounds rather than the biggest file.
+light_workload() {
+	local wl
+	wl=$(mktemp "$BATS_TEST_TMPDIR/workload.XXXXXX")
+	grep -v 'size-16777216' "$IPCLAB_CONTENT/workload.txt" >"$wl"
+	echo "$wl"
+}
+
+# verified ARGS...: download_verify (every body checked against the sha256
+# manifest) that must report no failure; on failure prints the client's
+# report and the programs' logs.
+verified() {
+	local out
+	if out=$(download_verify "$@" 2>&1) && grep -q 'failures 0' <<<"$out"; then
+		return 0
+	fi
+	echo "expected every download to match the manifest, saw:"
+	grep -E 'FAIL|failures|files' <<<"$out" | head -n 8
+	dump_logs
+	return 1
+}
+
+# expect_equal WHAT EXPECTED SEEN: fails with "expected ..., saw ..." unless equal.
+expect_equal() {
+	[ "$2" = "$3" ] && return 0
+	echo "expected $1 $2, saw $3"
+	return 1
+}
+
+# Descriptors and threads a process has now.
+fd_count() {
+	find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l
+}
+thread_count() {
+	awk '/^Threads:/ { print $2 }' "/proc/$1/status"
+}
+
+# segment_names: the basenames of the test's segments, one a line.
+segment_names() {
+	ipc_objects | awk '$1 == "shm" { n = $2; sub(/^\//, "", n); print n }'
+}
+
+# maps_segment PID: PID has one of the test's segments mapped.
+maps_segment() {
+	local name
+	for name in $(segment_names); do
+		grep -qF "$name" "/proc/$1/maps" 2>/dev/null && return 0
+	done
+	return 1
+}
+
+# stall_transfer PORT PATH: asks for PATH on fd 5 of the test shell and reads
+# only 100 KB, so the transfer stays in flight with a client that does not
+# read. hidden_teardown closes fd 5.
+stall_transfer() {
+	exec 5<>"/dev/tcp/127.0.0.1/$1"
+	printf 'GETFILE GET %s\r\n\r\n' "$2" >&5
+	head -c 100000 <&5 >/dev/null
+}
+
+# cpu_ticks_over PID SECONDS: CPU clock ticks PID uses over SECONDS (the
+# sleep is the measurement).
+cpu_ticks_over() {
+	local before
+	before=$(proc_cpu_ticks "$1")
+	sleep "$2"
+	echo $(($(proc_cpu_ticks "$1") - before))
+}
+
+# ms_since START_MS
+ms_since() {
+	echo $(($(now_ms) - $1))
+}
