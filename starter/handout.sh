@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# handout.sh: writes dist/ipclab-handout.tar.gz, the folder ipclab/ a student
+# handout.sh [OUT]: writes dist/ipclab-handout.tar.gz (or OUT), the folder ipclab/ a student
 # unpacks and works in: the student Makefile and README (starter/student/),
 # lab/, the starter files at the top as the student's own, the public tests
 # (no tests/kit: those check the kit itself), handouts/ as it is now, and
@@ -7,7 +7,7 @@
 # solution/ or grader/ goes in; tests/kit/handout.bats checks that.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-out=$root/dist/ipclab-handout.tar.gz
+out=${1:-$root/dist/ipclab-handout.tar.gz}
 student_files=(webproxy.c handle_with_cache.c shm_channel.c shm_channel.h simplecached.c cache-student.h)
 
 # A starter that drifted from the solution would hand out stale skeletons.

@@ -1,0 +1,158 @@
+#!/usr/bin/env bats
+# The student handout (make handout): what it holds, that it holds nothing
+# private, and a student's whole path through it.
+#
+# "Private" lines are lines of solution/ or grader/ that occur nowhere in
+# starter/, lab/, tests/ or handouts/. Lines are compared with their leading
+# and trailing blanks removed. A line is trivial, and never counts, when it
+# has no letter and no digit: blank lines, lone braces, "};", "*/", "#" and
+# the like hold nothing that could give an answer away. Anything else counts,
+# however short ("break;" and "fi" included).
+
+setup_file() {
+	root=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+	archive=$BATS_FILE_TMPDIR/ipclab-handout.tar.gz
+	timeout 60 bash "$root/starter/handout.sh" "$archive" >/dev/null 3>&- 4>&- || true
+	export root archive
+}
+
+setup() {
+	load '/usr/lib/bats/bats-support/load'
+	load '/usr/lib/bats/bats-assert/load'
+	[ -f "$archive" ] || fail "make handout wrote no archive"
+	cd "$BATS_TEST_TMPDIR" || return 1
+}
+
+unpack() {
+	tar -xzf "$archive" -C "$BATS_TEST_TMPDIR"
+	[ -d "$BATS_TEST_TMPDIR/ipclab" ]
+}
+
+# text_lines FOLDER...: every line of every text file below the folders,
+# trimmed, once each.
+text_lines() {
+	find "$@" -type f -exec grep -Ih '' {} + 2>/dev/null |
+		sed -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//' | sort -u
+}
+
+# private_lines: the lines of solution/ and grader/ found nowhere public,
+# trivial ones left out.
+private_lines() {
+	local kit=$1
+	text_lines "$kit/starter" "$kit/lab" "$kit/tests" "$kit/handouts" >"$BATS_TEST_TMPDIR/public.txt"
+	text_lines "$kit/solution" "$kit/grader" |
+		comm -23 - "$BATS_TEST_TMPDIR/public.txt" | grep '[[:alnum:]]'
+}
+
+# private_lines_in FOLDER: prints file:line: text for each private line found
+# in FOLDER's text files; fails if there is none.
+private_lines_in() {
+	private_lines "$root" >"$BATS_TEST_TMPDIR/private.txt"
+	[ -s "$BATS_TEST_TMPDIR/private.txt" ] || return 1
+	local -a files
+	mapfile -t files < <(find "$1" -type f -exec grep -Il '' {} + | sort)
+	awk '
+		NR == FNR { private[$0] = 1; next }
+		{ line = $0; gsub(/^[ \t\r]+|[ \t\r]+$/, "", line) }
+		line in private { print FILENAME ":" FNR ": " line; found = 1 }
+		END { exit !found }
+	' "$BATS_TEST_TMPDIR/private.txt" "${files[@]}"
+}
+
+@test "the handout holds the student's tree and nothing kit-only" {
+	run tar -tzf "$archive"
+	assert_success
+	local f
+	for f in Makefile README.md webproxy.c handle_with_cache.c shm_channel.c shm_channel.h \
+		simplecached.c cache-student.h lab/build.mk lab/gfserver.c tests/run tests/lib/harness.bash \
+		tests/lib/smoke.sh tests/solution_transfer.bats tests/unit/test_bqueue.c tests/fixtures/fake_gfserver.c; do
+		assert_line "ipclab/$f"
+	done
+	if [ -f "$root/handouts/reflection.md" ]; then
+		assert_line ipclab/reflection.md
+	fi
+	refute_line --regexp '^ipclab/(solution|grader|starter|dist|build|tests/kit)/'
+	refute_line --regexp '^ipclab/tests/(demo|bench)\.sh$'
+	refute_line --regexp '^[^i]|^ipclab[^/]'
+}
+
+@test "the handout's files are the kit's: starter files, student Makefile, lab and handouts" {
+	unpack
+	local f
+	for f in webproxy.c handle_with_cache.c shm_channel.c shm_channel.h simplecached.c cache-student.h; do
+		cmp "$root/starter/$f" "ipclab/$f"
+	done
+	cmp "$root/starter/student/Makefile" ipclab/Makefile
+	cmp "$root/starter/student/README.md" ipclab/README.md
+	diff -r "$root/lab" ipclab/lab
+	diff -r "$root/handouts" ipclab/handouts
+}
+
+@test "no line of the handout is found only in solution/ or grader/" {
+	unpack
+	run private_lines_in ipclab
+	refute_output
+	assert_failure
+}
+
+@test "the private-line check finds solution code hidden in a handout" {
+	unpack
+	mkdir ipclab/lab/extra
+	cp "$root/solution/shm_channel.c" ipclab/lab/extra/notes.txt
+	run private_lines_in ipclab
+	assert_success
+	assert_output --partial "ipclab/lab/extra/notes.txt:"
+}
+
+# A student's path. The suites about the lab's own tools (protocol, client,
+# ipcls, cachelist) do not depend on the student's files and run in the
+# kit's own `make test`; here only the suites about the pair run, to keep
+# this test to a few minutes. Each step has its own time bound.
+@test "a student's path: build, fail fast on the starter, pass with the solution, submit" {
+	unpack
+	cd ipclab || return 1
+	# A student's shell: nothing from this kit's test run leaks in (bats puts
+	# its own libexec folder first in PATH, which breaks a nested bats).
+	local path
+	path=$(tr ':' '\n' <<<"$PATH" | grep -v bats-core | paste -sd:)
+	student() {
+		env -i PATH="$path" HOME="$HOME" LANG=C.UTF-8 timeout "$@" 3>&- 4>&-
+	}
+	local pair="tests/solution_transfer.bats tests/solution_faults.bats tests/solution_cleanup.bats"
+
+	run student 180 make -j2
+	assert_success
+	[ -x build/starter/webproxy ] && [ -x build/starter/simplecached ]
+
+	local start=$SECONDS
+	run student 150 make test SUITES="$pair"
+	echo "# untouched starter: make test took $((SECONDS - start))s" >&3
+	assert_failure
+	assert_output --partial "not ok smoke: simplecached made no request queue: see TODO(create the command channel) in simplecached.c"
+	assert_output --partial "webproxy made 0 of its 2 shared-memory segments: see TODO(create the segments) in webproxy.c"
+	assert_output --regexp "# skip the smoke check failed"
+	assert_line --regexp '^[0-9]+ passed, 1 failed$'
+	refute_output --partial "timed out after"
+	[ $((SECONDS - start)) -lt 120 ]
+
+	local f
+	for f in webproxy.c handle_with_cache.c shm_channel.c shm_channel.h simplecached.c cache-student.h; do
+		cp "$root/solution/$f" .
+	done
+	start=$SECONDS
+	run student 300 make test SUITES=tests/solution_transfer.bats
+	echo "# solution's files: make test took $((SECONDS - start))s" >&3
+	assert_success
+	assert_output --partial "ok smoke: the pair starts and serves a 17-chunk file intact"
+	assert_line --regexp '^[0-9]+ passed, 0 failed$'
+	refute_output --partial "# skip"
+
+	run student 120 make submit
+	assert_success
+	run tar -tzf submission.tar.gz
+	local expected="cache-student.h handle_with_cache.c shm_channel.c shm_channel.h simplecached.c webproxy.c"
+	[ -f reflection.md ] && expected="$expected reflection.md"
+	assert_equal "$(sort <<<"$output" | xargs)" "$(tr ' ' '\n' <<<"$expected" | sort | xargs)"
+	mkdir unpacked && tar -xzf submission.tar.gz -C unpacked
+	cmp unpacked/webproxy.c "$root/solution/webproxy.c"
+}
