@@ -241,6 +241,8 @@ main() {
 	stop_all || fail "shutdown was not clean"
 
 	echo
+	echo "(Other programs share this machine: the ratios pair each proxy run with a"
+	echo " direct run; the servers' CPU time per request or per MB is the steadiest figure.)"
 	verdict large MB/s 8 "$LARGE_FLOOR" || rc=1
 	verdict small req/s 9 "$SMALL_FLOOR" || rc=1
 	cpu_report large MB 6 1000000
