@@ -1,8 +1,8 @@
 # shellcheck shell=bash
 # common.bash: what the hidden tests share on top of the one harness
-# (tests/lib/harness.bash): workloads, descriptor and thread counts, CPU
-# use, and a client that stalls a transfer. Launching, waiting, stopping,
-# namespaces and leftovers are the harness's and are never redone here.
+# (tests/lib/harness.bash): workloads, descriptor and thread counts,
+# mapped segments and a client that stalls a transfer. Launching, waiting,
+# stopping, namespaces and leftovers are the harness's, never redone here.
 #
 # A hidden test prints "expected ..., saw ..." before failing: the grader
 # shows that line to the student as the reason.
@@ -88,15 +88,6 @@ stall_transfer() {
 	exec 5<>"/dev/tcp/127.0.0.1/$1"
 	printf 'GETFILE GET %s\r\n\r\n' "$2" >&5
 	head -c 100000 <&5 >/dev/null
-}
-
-# cpu_ticks_over PID SECONDS: CPU clock ticks PID uses over SECONDS (the
-# sleep is the measurement).
-cpu_ticks_over() {
-	local before
-	before=$(proc_cpu_ticks "$1")
-	sleep "$2"
-	echo $(($(proc_cpu_ticks "$1") - before))
 }
 
 # ms_since START_MS

@@ -1,0 +1,78 @@
+#!/usr/bin/env bats
+# Faults: clients hanging up in every way at once, a cache stopped in the
+# middle of a transfer, and a new pair started over what a killed pair left.
+# The harness sets cache_pid, proxy_pid, proxy_port and stop_status.
+# shellcheck disable=SC2154
+
+setup() {
+	load 'common'
+	hidden_setup
+}
+
+teardown() {
+	hidden_teardown
+}
+
+# rude_client PORT KIND: a client that hangs up: after its request line
+# (none), in the middle of its header (half), or a few bytes into the body.
+rude_client() {
+	# shellcheck disable=SC2016 # expanded by the inner bash
+	timeout 5 bash -c 'exec 6<>"/dev/tcp/127.0.0.1/$1"
+		case $2 in
+		none) printf "GETFILE GET /files/size-1048577.bin\r\n\r\n" >&6 ;;
+		half) printf "GETFILE GET /files/size-65" >&6 ;;
+		body) printf "GETFILE GET /files/size-16777216.bin\r\n\r\n" >&6
+			head -c 1000 <&6 >/dev/null ;;
+		esac' _ "$1" "$2" 2>/dev/null
+}
+
+@test "faults: 60 clients hanging up at once, in three ways, cost nothing" {
+	start_cache
+	start_proxy -n 2 -z 824 -t 16
+	local kind pids=()
+	for _ in $(seq 20); do
+		for kind in none half body; do
+			rude_client "$proxy_port" "$kind" &
+			pids+=($!)
+		done
+	done
+	wait "${pids[@]}" || true
+	verified -t 8 -w "$(light_workload)"
+	expect_equal "segments after the hang-ups:" 2 "$(shm_count)"
+}
+
+@test "faults: a cache stopped by SIGTERM mid-transfer exits 0 in 2 s; the client is cut off; a new cache serves" {
+	start_cache
+	start_proxy -n 2 -z 824
+	stall_transfer "$proxy_port" /files/size-16777216.bin
+	stop_daemon cache TERM 2
+	expect_equal "simplecached to exit within 2 s of SIGTERM mid-transfer with status" 0 "$stop_status"
+	local rest
+	rest=$(timeout "$(scaled 10)" cat <&5 | wc -c)
+	exec 5<&-
+	if [ "$rest" -ge 16677216 ]; then
+		echo "expected the client to be cut off short of 16 MiB, saw all $rest remaining bytes"
+		return 1
+	fi
+	start_cache
+	verified -t 4 -w "$(light_workload)"
+	expect_equal "segments:" 2 "$(shm_count)"
+}
+
+@test "faults: a new pair starts over what a killed pair left, and removes only its own" {
+	start_cache
+	start_proxy -n 2
+	verified -t 4 -w "$(workload /files/size-65537.bin)"
+	stop_daemon proxy KILL
+	stop_daemon cache KILL
+	local stale
+	stale=$(ipc_objects | grep '^shm ' | sort)
+	start_cache
+	start_proxy -n 2
+	verified -t 4 -w "$(light_workload)"
+	stop_daemon proxy TERM 2
+	stop_daemon cache TERM 2
+	local left
+	left=$(ipc_leftovers | sort | comm -23 - <(echo "$stale"))
+	expect_equal "objects of the new pair left (besides the killed pair's segments):" "" "$left"
+}
