@@ -5,16 +5,20 @@
 setup() {
 	load helpers
 	require_kit_built
+	grade_tmpdir
+}
+
+teardown() {
+	helpers_teardown
 }
 
 @test "grade-all: a batch gives a CSV of per-row scores, a summary and a progress bar" {
-	local subs=$BATS_TEST_TMPDIR/subs out=$BATS_TEST_TMPDIR/out rows
+	local subs=$GRADE_TMP/subs out=$BATS_TEST_TMPDIR/out rows
 	mkdir -p "$subs"
 	make_submission solution "$subs" >/dev/null
-	make_submission no-compile "$BATS_TEST_TMPDIR" >/dev/null
-	tar -czf "$subs/no-compile.tar.gz" -C "$BATS_TEST_TMPDIR" no-compile
-	mkdir -p "$BATS_TEST_TMPDIR/tmp"
-	run env TMPDIR="$BATS_TEST_TMPDIR/tmp" timeout -k 5 240 "$KIT/grader/grade-all" \
+	make_submission no-compile "$GRADE_TMP" >/dev/null
+	tar -czf "$subs/no-compile.tar.gz" -C "$GRADE_TMP" no-compile
+	run env TMPDIR="$GRADE_TMP" timeout -k 5 240 "$KIT/grader/grade-all" \
 		-j 2 --uid 64300 --only 'malformed' -o "$out" "$subs" 3>&- 4>&-
 	echo "$output"
 	assert_success
@@ -35,7 +39,7 @@ setup() {
 	assert_equal "$(awk '$1 ~ /^[0-9]+-/ { n += $2 } END { print n }' "$out/summary.txt")" 2
 	check_results_json "$out/solution/results.json"
 	check_results_json "$out/no-compile/results.json"
-	check_nothing_left 64300 20 "$BATS_TEST_TMPDIR"
+	check_nothing_left 64300 20 "$GRADE_TMP"
 }
 
 @test "grade-all: bad usage gets a usage line and status 2" {

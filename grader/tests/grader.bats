@@ -7,18 +7,24 @@
 setup() {
 	load helpers
 	require_kit_built
+	grade_tmpdir
+}
+
+teardown() {
+	helpers_teardown
 }
 
 # grade_expected NAME UID: grades NAME as expected.tsv describes it (all
 # rows, or only those its "rows" regex matches) with uids from UID, and
-# checks everything the file says about it.
+# checks everything the file says about it. (run_grade sets elapsed.)
+# shellcheck disable=SC2154
 grade_expected() {
 	local name=$1 uid=$2 rows score seconds failing sub out got
 	rows=$(expected_field "$name" 2)
 	score=$(expected_field "$name" 3)
 	seconds=$(expected_field "$name" 4)
 	failing=$(expected_field "$name" 5)
-	sub=$(make_submission "$name" "$BATS_TEST_TMPDIR")
+	sub=$(make_submission "$name" "$GRADE_TMP")
 	out=$BATS_TEST_TMPDIR/out
 	local -a only=()
 	[[ $rows == '*' ]] || only=(--only "$rows")
@@ -34,7 +40,7 @@ grade_expected() {
 	score_matches "$got" "$score" ||
 		fail "$name scored $got, expected $score; failed: $(jq -r '[.tests[] | select(.status == "failed") | .number] | join(" ; ")' "$out/results.json")"
 	check_failing "$out/results.json" "$failing"
-	check_nothing_left "$uid" 20 "$BATS_TEST_TMPDIR"
+	check_nothing_left "$uid" 20 "$GRADE_TMP"
 }
 
 @test "grader: the reference solution scores full marks" {

@@ -133,18 +133,30 @@ check_nothing_left() {
 	[[ -z $left ]] || fail "left behind after the grade: $left"
 }
 
+# grade_tmpdir: a fresh folder for the grades of this test, which the
+# graded uids can reach (bats's own folders are private to root). Sets
+# GRADE_TMP; helpers_teardown removes it.
+grade_tmpdir() {
+	GRADE_TMP=$(mktemp -d "${TMPDIR:-/tmp}/ipclab-gradertest.XXXXXX")
+	chmod 755 "$GRADE_TMP"
+}
+
+helpers_teardown() {
+	[[ -n ${GRADE_TMP:-} ]] && rm -rf "$GRADE_TMP"
+	return 0
+}
+
 # run_grade SECONDS UID SUBMISSION [GRADE OPTIONS...]: grades with the time
-# bound (plus a margin for the kill), as uids UID and UID+1. Sets status,
-# output, and elapsed (seconds). TMPDIR lies in the test's folder so that
-# every file and process of the grade is recognisable there.
+# bound (plus a margin for the kill), as uids from UID. Sets status, output,
+# and elapsed (seconds). Its TMPDIR is GRADE_TMP, so that every file and
+# process of the grade is recognisable there.
 # elapsed is read by the callers.
 # shellcheck disable=SC2034
 run_grade() {
 	local limit=$1 uid=$2 sub=$3 t0
 	shift 3
-	mkdir -p "$BATS_TEST_TMPDIR/tmp"
 	t0=$SECONDS
-	run env TMPDIR="$BATS_TEST_TMPDIR/tmp" timeout -k 5 "$((limit + 30))" \
+	run env TMPDIR="$GRADE_TMP" timeout -k 5 "$((limit + 30))" \
 		"$GRADE" --quiet --no-kit-build -j 2 --uid "$uid" "$@" "$sub" 3>&- 4>&-
 	elapsed=$((SECONDS - t0))
 }

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# setup.sh: Gradescope runs this once, as root, when it builds the autograder
+# image (Ubuntu; the kit is unpacked in /autograder/source). It installs what
+# the grader needs and builds the kit's tools and test content, so each
+# grading run only builds the submission.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends \
+	build-essential make bats bats-assert bats-support valgrind util-linux \
+	procps coreutils findutils jq patch tar gzip unzip ca-certificates >/dev/null
+
+# The tests need bats 1.5 or newer; Ubuntu 22.04 ships 1.2. Its npm package
+# is the same bats-core, used only when the system's is too old.
+bats_version=$(bats --version | awk '{ print $2 }')
+if [[ $(printf '%s\n1.5.0\n' "$bats_version" | sort -V | head -n1) != 1.5.0 ]]; then
+	apt-get install -y -qq --no-install-recommends npm >/dev/null
+	npm install -g --silent bats
+	hash -r
+	echo "bats $(bats --version) from npm (the system had $bats_version)"
+fi
+
+cd /autograder/source
+make --no-print-directory lab content
+echo "setup done: $(bats --version), $(valgrind --version)"
