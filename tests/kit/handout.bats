@@ -125,7 +125,7 @@ private_lines_in() {
 	[ -x build/starter/webproxy ] && [ -x build/starter/simplecached ]
 
 	local start=$SECONDS
-	run student 150 make test SUITES="$pair"
+	run student 150 make -j2 test SUITES="$pair"
 	echo "# untouched starter: make test took $((SECONDS - start))s" >&3
 	assert_failure
 	assert_output --partial "not ok smoke: simplecached made no request queue: see TODO(create the command channel) in simplecached.c"
@@ -140,7 +140,7 @@ private_lines_in() {
 		cp "$root/solution/$f" .
 	done
 	start=$SECONDS
-	run student 300 make test SUITES=tests/solution_transfer.bats
+	run student 300 make -j2 test SUITES=tests/solution_transfer.bats
 	echo "# solution's files: make test took $((SECONDS - start))s" >&3
 	assert_success
 	assert_output --partial "ok smoke: the pair starts and serves a 17-chunk file intact"
