@@ -188,60 +188,134 @@ enum wait_result channel_take_chunk(struct segment *seg, int timeout_ms,
 	//@ end
 }
 
-/* ---- Cache side: a worker borrows a segment for one request. ---- */
+/* ---- Cache side: a worker maps the segments it is sent. ---- */
 
-/* The name and the size come from another process: check both. */
-int segment_attach(struct segment *seg, const char *name)
+/*
+ * Opens the proxy's segment `name` and checks the object's real size. The
+ * name and the size come from another process: trust neither.
+ */
+static int open_segment(const char *name, struct stat *st)
 {
-	memset(seg, 0, sizeof(*seg));
 	if (!ipcname_is_segment(name)) {
 		fprintf(stderr, "simplecached: refusing segment name \"%s\"\n",
 			name);
 		return -1;
 	}
-	snprintf(seg->name, sizeof(seg->name), "%s", name);
-	//@ begin map a segment
+	//@ begin open a segment
 	int fd = shm_open(name, O_RDWR, 0);
-	struct stat st;
 
 	if (fd < 0) {
 		fprintf(stderr, "simplecached: shm_open %s: %s\n", name,
 			strerror(errno));
 		return -1;
 	}
-	if (fstat(fd, &st) != 0 || st.st_size < SEGMENT_MIN_SIZE ||
-	    st.st_size > SEGMENT_MAX_SIZE) {
+	if (fstat(fd, st) != 0 || st->st_size < SEGMENT_MIN_SIZE ||
+	    st->st_size > SEGMENT_MAX_SIZE) {
 		fprintf(stderr, "simplecached: %s has a bad size\n", name);
 		close(fd);
 		return -1;
 	}
-	void *base = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
+	return fd;
+	//@ todo Open the proxy's segment `name` read-write and fill *st with
+	//@ todo fstat(2). Take the size from fstat, never from the message, and
+	//@ todo refuse sizes outside [SEGMENT_MIN_SIZE, SEGMENT_MAX_SIZE].
+	//@ todo Return the descriptor, or -1. Read shm_open(3), fstat(2).
+	//@ stub (void)st;
+	//@ stub return -1;
+	//@ end
+}
+
+/* Maps the open segment into seg, remembering which object it is. */
+static int map_segment(struct segment *seg, const char *name, int fd,
+		       const struct stat *st)
+{
+	//@ begin map a segment
+	void *base = mmap(NULL, (size_t)st->st_size, PROT_READ | PROT_WRITE,
 			  MAP_SHARED, fd, 0);
 
-	close(fd);
 	if (base == MAP_FAILED) {
 		fprintf(stderr, "simplecached: mmap %s: %s\n", name,
 			strerror(errno));
 		return -1;
 	}
+	snprintf(seg->name, sizeof(seg->name), "%s", name);
 	seg->header = base;
-	seg->size = (size_t)st.st_size;
+	seg->size = (size_t)st->st_size;
 	seg->data = (unsigned char *)base + sizeof(struct segment_header);
 	seg->capacity = seg->size - sizeof(struct segment_header);
+	seg->device = st->st_dev;
+	seg->inode = st->st_ino;
 	return 0;
-	//@ todo Open the proxy's segment `name` and map it. Take its size from
-	//@ todo fstat(2), never from the message, and refuse sizes outside
-	//@ todo [SEGMENT_MIN_SIZE, SEGMENT_MAX_SIZE]. Fill seg->header,
-	//@ todo seg->data, seg->size and seg->capacity. Read shm_open(3), mmap(2).
+	//@ todo Map the whole object (st->st_size bytes) shared, read-write.
+	//@ todo Fill seg->name, seg->header, seg->data (just after the
+	//@ todo header), seg->size, seg->capacity, and seg->device and
+	//@ todo seg->inode from *st so the mapping can be recognised later.
+	//@ todo Read mmap(2).
+	//@ stub (void)seg;
+	//@ stub (void)name;
+	//@ stub (void)fd;
+	//@ stub (void)st;
 	//@ stub return -1;
 	//@ end
 }
 
-void segment_detach(struct segment *seg)
+static void unmap_segment(struct segment *seg)
 {
 	if (seg->header != NULL)
 		munmap(seg->header, seg->size);
 	seg->header = NULL;
+}
+
+/*
+ * A mapping is reused only for the very object it was made of: same name,
+ * same file (device and inode), same size. A proxy that restarts, or
+ * replaces a segment, makes a new object, which never matches an old slot.
+ */
+static struct segment *find_mapping(struct segment_maps *maps,
+				    const char *name, const struct stat *st)
+{
+	for (int i = 0; i < SEGMENT_MAPS; i++) {
+		struct segment *seg = &maps->slot[i];
+
+		if (seg->header != NULL && seg->device == st->st_dev &&
+		    seg->inode == st->st_ino &&
+		    seg->size == (size_t)st->st_size &&
+		    strcmp(seg->name, name) == 0)
+			return seg;
+	}
+	return NULL;
+}
+
+/*
+ * Mapping and unmapping cost more than a small file's whole transfer (an
+ * munmap flushes the TLBs of every CPU the process ran on), so a worker
+ * keeps its last SEGMENT_MAPS mappings and replaces them in turn. Each
+ * request still opens the object and checks it with fstat.
+ */
+struct segment *segment_attach(struct segment_maps *maps, const char *name)
+{
+	struct stat st;
+	struct segment *seg;
+	int fd = open_segment(name, &st);
+
+	if (fd < 0)
+		return NULL;
+	seg = find_mapping(maps, name, &st);
+	if (seg == NULL) {
+		seg = &maps->slot[maps->next];
+		maps->next = (maps->next + 1) % SEGMENT_MAPS;
+		unmap_segment(seg);
+		if (map_segment(seg, name, fd, &st) != 0)
+			seg = NULL;
+	}
+	close(fd);
+	return seg;
+}
+
+void segment_maps_clear(struct segment_maps *maps)
+{
+	for (int i = 0; i < SEGMENT_MAPS; i++)
+		unmap_segment(&maps->slot[i]);
 }
 
 bool channel_is_current(const struct segment *seg, uint64_t generation)

@@ -36,6 +36,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "ipcname.h"
 
@@ -72,6 +73,8 @@ struct segment {
 	size_t size;			/* the whole object, header included */
 	size_t capacity;		/* bytes of the data area */
 	uint64_t generation;		/* proxy: the transfer in progress */
+	dev_t device;			/* cache: which object is mapped */
+	ino_t inode;
 };
 
 /* What the proxy reads out of one chunk, already checked. */
@@ -105,9 +108,20 @@ enum wait_result channel_take_chunk(struct segment *seg, int timeout_ms,
 				    const atomic_bool *stopping,
 				    struct chunk *out);
 
-/* Cache side: borrowing a segment for one request. */
-int segment_attach(struct segment *seg, const char *name);
-void segment_detach(struct segment *seg);
+/*
+ * Cache side: the segments one worker has mapped. Private to that worker,
+ * so no lock; segment_attach() returns one of its slots, valid until the
+ * worker's next segment_attach().
+ */
+#define SEGMENT_MAPS 8
+
+struct segment_maps {
+	struct segment slot[SEGMENT_MAPS];	/* header NULL: slot unused */
+	int next;				/* the slot to replace next */
+};
+
+struct segment *segment_attach(struct segment_maps *maps, const char *name);
+void segment_maps_clear(struct segment_maps *maps);
 bool channel_is_current(const struct segment *seg, uint64_t generation);
 enum wait_result channel_take_turn(struct segment *seg, uint64_t generation,
 				   const atomic_bool *stopping);

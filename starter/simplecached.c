@@ -172,40 +172,38 @@ static void send_file(struct segment *seg, uint64_t generation, int fd)
 	channel_put_chunk(seg, generation, CHUNK_ERROR, 0, 0);
 }
 
-static void serve_request(const struct cache_request *req)
+static void serve_request(struct segment_maps *maps,
+			  const struct cache_request *req)
 {
-	struct segment seg;
+	struct segment *seg = segment_attach(maps, req->segment);
 	int fd;
 
-	if (segment_attach(&seg, req->segment) != 0)
+	if (seg == NULL)
 		return;
 	/* A request for a generation that has already passed costs nothing. */
-	if (!channel_is_current(&seg, req->generation)) {
-		segment_detach(&seg);
+	if (!channel_is_current(seg, req->generation))
 		return;
-	}
 	fd = simplecache_get(req->path);
-	if (channel_take_turn(&seg, req->generation, &cache.stopping) ==
-	    WAIT_OK) {
-		if (fd < 0)
-			channel_put_chunk(&seg, req->generation,
-					  CHUNK_NOT_FOUND, 0, 0);
-		else
-			send_file(&seg, req->generation, fd);
-	}
-	segment_detach(&seg);
+	if (channel_take_turn(seg, req->generation, &cache.stopping) != WAIT_OK)
+		return;
+	if (fd < 0)
+		channel_put_chunk(seg, req->generation, CHUNK_NOT_FOUND, 0, 0);
+	else
+		send_file(seg, req->generation, fd);
 }
 
 static void *work(void *arg)
 {
+	struct segment_maps maps = { 0 };
 	struct cache_request *req;
 
 	(void)arg;
 	while ((req = bqueue_pop(cache.work)) != NULL) {
 		if (!atomic_load(&cache.stopping))
-			serve_request(req);
+			serve_request(&maps, req);
 		free(req);
 	}
+	segment_maps_clear(&maps);
 	return NULL;
 }
 
