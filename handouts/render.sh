@@ -135,7 +135,7 @@ render_page() {
 	name=$(basename "$src" .md)
 	title=$(page_title "$src")
 	[ -n "$title" ] || die "$src has no '# title' line"
-	pandoc --from markdown --to html5 --standalone \
+	pandoc --from markdown --to html5 --standalone --wrap=none \
 		--metadata pagetitle="ipclab: $title" \
 		--lua-filter "$here/links.lua" \
 		--css style.css \
