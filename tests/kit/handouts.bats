@@ -479,3 +479,22 @@ as_pandoc_writes() {
 	assert_failure
 	assert_output --partial 'points must be a number'
 }
+
+@test "a student's copy, without rubric.tsv, keeps the generated rubric table" {
+	need_renderer
+	local tsv=$root/grader/rubric.tsv rows
+	[ -f "$tsv" ] || skip "no grader/rubric.tsv in this copy"
+	copy_handouts
+	cp "$handouts/render.sh" "$handouts/links.lua" "$handouts/style.css" "$copy/"
+	# What starter/handout.sh puts in the student's handouts/.
+	bash "$handouts/render.sh" --rubric-md >"$copy/rubric.md.new"
+	mv "$copy/rubric.md.new" "$copy/rubric.md"
+	run grep -cxF '<!-- rubric-table -->' "$copy/rubric.md"
+	assert_output 0
+	IPCLAB_RUBRIC=$BATS_TEST_TMPDIR/none.tsv HANDOUTS_OUT=$BATS_TEST_TMPDIR/out \
+		run timeout 300 bash "$copy/render.sh"
+	assert_success
+	rows=$(grep -v '^#' "$tsv" | tail -n +2 | grep -c .)
+	run awk '/<table>/ { t++ } t == 1 && /<tr/ { n++ } END { print n }' "$BATS_TEST_TMPDIR/out/rubric.html"
+	assert_output "$((rows + 1))"
+}
