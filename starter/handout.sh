@@ -23,6 +23,8 @@ for f in "${student_files[@]}"; do
 	cp "$root/starter/$f" "$top/"
 done
 cp -r "$root/lab" "$root/handouts" "$top/"
+# The student has no grader/rubric.tsv: hand out rubric.md with its table filled in.
+bash "$root/handouts/render.sh" --rubric-md >"$top/handouts/rubric.md"
 [ -f "$root/handouts/reflection.md" ] && cp "$root/handouts/reflection.md" "$top/"
 cp -r "$root/tests/lib" "$root/tests/fixtures" "$root/tests/unit" "$root/tests/run" "$top/tests/"
 cp "$root"/tests/*.bats "$top/tests/"
