@@ -136,7 +136,7 @@ render_page() {
 	title=$(page_title "$src")
 	[ -n "$title" ] || die "$src has no '# title' line"
 	pandoc --from markdown --to html5 --standalone --wrap=none \
-		--metadata pagetitle="ipclab: $title" \
+		--metadata pagetitle="ipclab: $title" --metadata lang=en \
 		--lua-filter "$here/links.lua" \
 		--css style.css \
 		--include-before-body "$work/nav.html" \
