@@ -29,12 +29,12 @@ workload() {
 	echo "$wl"
 }
 
-# light_workload: the whole workload but the 16 MiB file, for tests that
-# need many rounds rather than the biggest file.
+# light_workload: the whole workload but its files of 1 MiB and more, for
+# tests that need many requests rather than many bytes.
 light_workload() {
 	local wl
 	wl=$(mktemp "$BATS_TEST_TMPDIR/workload.XXXXXX")
-	grep -v 'size-16777216' "$IPCLAB_CONTENT/workload.txt" >"$wl"
+	grep -vE '/size-(1048576|1048577|16777216)\.bin$' "$IPCLAB_CONTENT/workload.txt" >"$wl"
 	echo "$wl"
 }
 

@@ -26,11 +26,11 @@ rude_client() {
 		esac' _ "$1" "$2" 2>/dev/null
 }
 
-@test "faults: 60 clients hanging up at once, in three ways, cost nothing" {
+@test "faults: 30 clients hanging up at once, in three ways, cost nothing" {
 	start_cache
 	start_proxy -n 2 -z 824 -t 16
 	local kind pids=()
-	for _ in $(seq 20); do
+	for _ in $(seq 10); do
 		for kind in none half body; do
 			rude_client "$proxy_port" "$kind" &
 			pids+=($!)
