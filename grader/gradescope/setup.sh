@@ -21,6 +21,9 @@ if [[ $(printf '%s\n1.5.0\n' "$bats_version" | sort -V | head -n1) != 1.5.0 ]]; 
 	echo "bats $(bats --version) from npm (the system had $bats_version)"
 fi
 
-cd /autograder/source
+cd "${AUTOGRADER_ROOT:-/autograder}/source"
 make --no-print-directory lab content
-echo "setup done: $(bats --version), $(valgrind --version)"
+# Student code runs under unprivileged uids: it must read the test content.
+chmod -R a+rX .
+grader/grade --help >/dev/null
+echo "setup done: $(bats --version), $(valgrind --version), $(jq --version)"

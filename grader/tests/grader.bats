@@ -22,16 +22,16 @@ grade_expected() {
 	local name=$1 uid=$2 rows score seconds failing sub out got
 	rows=$(expected_field "$name" 2)
 	score=$(expected_field "$name" 3)
-	seconds=$(expected_field "$name" 4)
+	seconds=$(scaled_bound "$(expected_field "$name" 4)")
 	failing=$(expected_field "$name" 5)
 	sub=$(make_submission "$name" "$GRADE_TMP")
 	out=$BATS_TEST_TMPDIR/out
 	local -a only=()
 	[[ $rows == '*' ]] || only=(--only "$rows")
 	run_grade "$seconds" "$uid" "$sub" -o "$out" "${only[@]}"
-	[[ $status -eq 0 ]] || fail "grade exited $status: $output"
 	echo "graded $name in ${elapsed}s: $output"
-	[[ $elapsed -le $seconds ]] || fail "the grade of $name took ${elapsed}s, over its bound of ${seconds}s"
+	check_nothing_left "$uid" 20 "$GRADE_TMP"
+	[[ $status -eq 0 ]] || fail "grade exited $status: $output"
 	[[ -s $out/results.json && -s $out/junit.xml ]] || fail "no results.json or junit.xml in $out"
 	check_results_json "$out/results.json"
 	check_junit "$out/junit.xml" "$(rubric_rows)"
@@ -40,7 +40,7 @@ grade_expected() {
 	score_matches "$got" "$score" ||
 		fail "$name scored $got, expected $score; failed: $(jq -r '[.tests[] | select(.status == "failed") | .number] | join(" ; ")' "$out/results.json")"
 	check_failing "$out/results.json" "$failing"
-	check_nothing_left "$uid" 20 "$GRADE_TMP"
+	[[ $elapsed -le $seconds ]] || fail "the grade of $name took ${elapsed}s, over its bound of ${seconds}s"
 }
 
 @test "grader: the reference solution scores full marks" {

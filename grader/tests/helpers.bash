@@ -146,17 +146,24 @@ helpers_teardown() {
 	return 0
 }
 
-# run_grade SECONDS UID SUBMISSION [GRADE OPTIONS...]: grades with the time
-# bound (plus a margin for the kill), as uids from UID. Sets status, output,
-# and elapsed (seconds). Its TMPDIR is GRADE_TMP, so that every file and
-# process of the grade is recognisable there.
+# scaled_bound SECONDS: a time bound times GRADER_TIMEOUT_SCALE (which
+# the grader applies to its own limits too), in whole seconds.
+scaled_bound() {
+	awk -v s="$1" -v k="${GRADER_TIMEOUT_SCALE:-1}" 'BEGIN { printf "%d\n", s * k + 0.999 }'
+}
+
+# run_grade SECONDS UID SUBMISSION [GRADE OPTIONS...]: grades as uids from
+# UID; stops the grade only at three times the bound, so that a slow grade
+# is reported with its time. Sets status, output, and elapsed (seconds).
+# Its TMPDIR is GRADE_TMP, so that every file and process of the grade is
+# recognisable there.
 # elapsed is read by the callers.
 # shellcheck disable=SC2034
 run_grade() {
 	local limit=$1 uid=$2 sub=$3 t0
 	shift 3
 	t0=$SECONDS
-	run env TMPDIR="$GRADE_TMP" timeout -k 5 "$((limit + 30))" \
+	run env TMPDIR="$GRADE_TMP" timeout -k 5 "$((limit * 3))" \
 		"$GRADE" --quiet --no-kit-build -j 2 --uid "$uid" "$@" "$sub" 3>&- 4>&-
 	elapsed=$((SECONDS - t0))
 }
