@@ -1,4 +1,6 @@
 #!/usr/bin/env bats
+# The harness sets direct_port and the NAME_pid of each daemon.
+# shellcheck disable=SC2154
 # cachelist.bats: a cache list is read strictly. A good list (comments,
 # blank lines, relative paths, no final newline) serves its files; every
 # bad one stops the program at startup with "file:line: what is wrong".

@@ -1,4 +1,7 @@
 #!/usr/bin/env bats
+# The harness sets each daemon's NAME_pid and NAME_port, and stop_status,
+# and reads IPCLAB_WRAP.
+# shellcheck disable=SC2034,SC2154
 # Shutdown and resources: signals remove every IPC object, nothing spins,
 # and valgrind finds no leak and no error.
 
@@ -75,10 +78,10 @@ cpu_permille() {
 	stop_daemon cache TERM
 	gf_get /files/size-1.bin >/dev/null &
 	client=$!
-	used=$(cpu_permille 3 "$proxy_pid")
+	waiting=$(cpu_permille 3 "$proxy_pid")
 	wait "$client" || true
-	echo "proxy waiting for the cache used ${used}/1000 of a CPU"
-	[ "$used" -lt 10 ]
+	echo "proxy waiting for the cache used ${waiting}/1000 of a CPU"
+	[ "$waiting" -lt 10 ]
 }
 
 @test "valgrind: no leak and no error in either process after SIGTERM" {

@@ -1,4 +1,7 @@
 #!/usr/bin/env bats
+# The harness sets each daemon's NAME_pid and NAME_port, and stop_status;
+# the bash -c scripts are single-quoted on purpose.
+# shellcheck disable=SC2016,SC2154
 # Start order, restarts, several proxies and the faults: a peer killed
 # mid-transfer, clients hanging up. Every wait here is bounded.
 

@@ -1,4 +1,6 @@
 #!/usr/bin/env bats
+# The harness sets each daemon's NAME_pid and NAME_port, and stop_status.
+# shellcheck disable=SC2154
 # Files through the proxy and the cache: every size, every status, the
 # segments themselves, and concurrency. Every body is checked by sha256.
 
