@@ -417,14 +417,14 @@ require_valgrind() {
 
 # sanitizer_reports: fails, printing them, if any sanitizer report was written.
 sanitizer_reports() {
-	local f found=1
+	local f status=0
 	for f in "$IPCLAB_LOGDIR"/sanitizer.*; do
 		[ -f "$f" ] || continue
 		echo "---- sanitizer report $(basename "$f")"
 		head -n 40 "$f"
-		found=0
+		status=1
 	done
-	[ "$found" -eq 1 ]
+	return "$status"
 }
 
 # Stops everything the test started; the test fails if a sanitizer spoke.
