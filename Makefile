@@ -9,7 +9,7 @@ IMPL ?= solution
 # Flags, SAN builds and every compile rule, shared with the handout's Makefile.
 include lab/build.mk
 
-.PHONY: all lab solution starter units fixtures test demo bench content handout handouts grade gradescope clean help
+.PHONY: all lab solution starter units fixtures fuzzers fuzz test demo bench content handout handouts grade gradescope clean help
 
 # solution/ and starter/ are built when their sources exist.
 IMPLS := $(if $(wildcard solution/webproxy.c),solution) $(if $(wildcard starter/webproxy.c),starter)
@@ -25,6 +25,47 @@ starter: $(BUILD)/starter/webproxy $(BUILD)/starter/simplecached ## build the st
 units: $(UNIT_TESTS) ## build the C unit tests into build/tests/
 
 fixtures: $(FIXTURES) ## build the test fixtures (broken servers) into build/fixtures/
+
+# ---- Fuzzing (libFuzzer: clang and Debian's libclang-rt-14-dev) ----
+#
+# Every tests/fuzz/<name>.c is a target, built into build/fuzz/<name> with
+# the whole framework (lab/*.c) compiled in, instrumented, under ASan and
+# UBSan. Seeds live in tests/fuzz/seeds/<name>/. To add a target that tests
+# a solution source, drop tests/fuzz/<name>.c in and name the sources it
+# needs in one line, e.g.
+#	FUZZ_SRCS_cache_request := solution/shm_channel.c
+# (-Isolution is on the include path already).
+FUZZ_CC ?= clang
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Werror -pthread \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Ilab -Isolution
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/*.c))
+FUZZ_TIME ?= 60
+# A target's sources outside lab/ are listed here (see above).
+
+fuzzers: $(FUZZ_TARGETS) ## build the libFuzzer targets of tests/fuzz/ into build/fuzz/
+
+# The framework, instrumented, as an archive: a target that includes a lab
+# source to reach its static functions does not clash with the copy here.
+FUZZ_LIB := build/fuzz/lib/libipclab.a
+$(FUZZ_LIB): $(patsubst lab/%.c,build/fuzz/lib/%.o,$(wildcard lab/*.c))
+	$(AR) rcs $@ $^
+
+build/fuzz/lib/%.o: lab/%.c $(LAB_HEADERS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+.SECONDEXPANSION:
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB) $(LAB_HEADERS) $$(FUZZ_SRCS_$$*)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS_$*) $(FUZZ_LIB) -lrt
+
+fuzz: fuzzers ## run each fuzz target for FUZZ_TIME seconds (60), corpus kept in build/fuzz/corpus/
+	@for t in $(FUZZ_TARGETS); do \
+		n=$$(basename $$t); mkdir -p build/fuzz/corpus/$$n; \
+		echo "== $$n"; \
+		$$t -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
+			build/fuzz/corpus/$$n tests/fuzz/seeds/$$n || exit 1; \
+	done
 
 content: lab ## generate the test files, locals.txt, workload.txt and a sha256 manifest in build/content/
 	$(BUILD)/lab/mkcontent build/content

@@ -2,7 +2,7 @@
  * gfclient.c: fetch one path from a GETFILE server (see gfclient.h).
  *
  * Every wait (connect, each read) is a poll() bounded by the caller's
- * timeout, and every send is bounded by SO_SNDTIMEO, so a dead or stalled
+ * timeout, and so is the send of the request, so a dead or stalled
  * server makes gfc_get() return GFC_TIMEOUT instead of hanging.
  */
 #include <errno.h>
@@ -102,17 +102,14 @@ static int connect_to(const char *server, unsigned short port, long deadline,
 
 static int send_request(int fd, const char *path, int timeout_ms)
 {
-	struct timeval tv = { .tv_sec = timeout_ms / 1000,
-			      .tv_usec = (timeout_ms % 1000) * 1000 };
 	size_t size = strlen(path) + sizeof("GETFILE GET \r\n\r\n");
 	char *req = malloc(size);
 	int r = -1;
 
 	if (req == NULL)
 		return -1;
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	snprintf(req, size, "GETFILE GET %s\r\n\r\n", path);
-	r = gfnet_send_all(fd, req, strlen(req));
+	r = gfnet_send_within(fd, req, strlen(req), timeout_ms);
 	free(req);
 	return r;
 }

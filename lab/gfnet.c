@@ -34,15 +34,21 @@ int gfnet_wait(int fd, short events, long deadline_ms)
 	}
 }
 
-int gfnet_send_all(int fd, const void *buf, size_t len)
+int gfnet_send_within(int fd, const void *buf, size_t len, int timeout_ms)
 {
 	const char *p = buf;
+	long deadline = gfnet_now_ms() + timeout_ms;
 
-	/* MSG_NOSIGNAL: a peer that hung up gives EPIPE instead of killing
-	 * the whole process with SIGPIPE. */
 	while (len > 0) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		/* MSG_NOSIGNAL: a peer that hung up gives EPIPE instead
+		 * of killing the whole process with SIGPIPE. */
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (gfnet_wait(fd, POLLOUT, deadline) <= 0)
+				return -1;	/* out of time, or poll failed */
+			continue;
+		}
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)

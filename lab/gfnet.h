@@ -16,8 +16,10 @@ long gfnet_now_ms(void);
  * reports it. Returns 1 if ready, 0 on timeout, -1 on error. */
 int gfnet_wait(int fd, short events, long deadline_ms);
 
-/* Sends all of buf. Returns 0, or -1 if the peer is gone or the socket's
- * send timeout (SO_SNDTIMEO) expired. Never raises SIGPIPE. */
-int gfnet_send_all(int fd, const void *buf, size_t len);
+/* Sends all of buf within timeout_ms, however slowly the peer reads:
+ * unlike SO_SNDTIMEO, which restarts with every byte the peer takes, this
+ * bounds the whole call. Returns 0, or -1 if the peer is gone or the time
+ * ran out. Never raises SIGPIPE. */
+int gfnet_send_within(int fd, const void *buf, size_t len, int timeout_ms);
 
 #endif

@@ -1,11 +1,13 @@
 /*
  * gfserver.h: the server side of the GETFILE protocol.
  *
- * A server listens on one TCP port and hands each accepted connection to
- * one of a fixed pool of worker threads. The worker parses the request and,
- * if it is well formed, calls the registered handler with the requested
- * path. The handler answers with exactly one gfs_sendheader() and then,
- * for GF_OK, exactly the declared number of bytes through gfs_send().
+ * A server listens on one TCP port. One thread (the caller of
+ * gfserver_serve()) accepts connections and reads their request headers,
+ * all at once with poll(); a connection whose header is complete goes to
+ * one of a fixed pool of worker threads. The worker calls the registered
+ * handler with the requested path. The handler answers with exactly one
+ * gfs_sendheader() and then, for GF_OK, exactly the declared number of
+ * bytes through gfs_send().
  *
  * Guarantees:
  *  - A malformed request (wrong scheme or method, missing path, a path not
@@ -14,8 +16,14 @@
  *    before its "\r\n\r\n") is answered "GETFILE INVALID\r\n\r\n" and
  *    closed; the handler is never called for it.
  *  - A client whose whole header has not arrived GF_CLIENT_TIMEOUT_S after
- *    a worker took the connection (it stalled, or trickles bytes) is
- *    dropped without a reply.
+ *    it was accepted (it stalled, or trickles bytes) is dropped without a
+ *    reply. Until its header is complete a connection holds no worker, so
+ *    idle and slow clients never delay the others.
+ *  - At most GF_MAX_CONNECTIONS connections are held (fewer if the
+ *    descriptor limit, which the server raises to its hard limit, is
+ *    lower). At the bound a new connection displaces the oldest one still
+ *    sending its header, or is refused if every held one is being
+ *    answered; both are logged, at most one line a second.
  *  - A client that hangs up mid-response never kills the process (SIGPIPE
  *    is not raised) and never leaks the worker: gfs_send() returns -1 and
  *    the handler should give up.
@@ -23,8 +31,10 @@
  *    handler returns having sent fewer, the connection is closed early so
  *    the client sees a short body. If it returns without sending a header
  *    at all, the client gets "GETFILE ERROR\r\n\r\n".
- *  - A client that stops reading blocks a worker for at most 10 s: then
- *    gfs_send() fails.
+ *  - A client that stops reading blocks a worker for at most 10 s: each
+ *    gfs_sendheader() or gfs_send() the client has not taken whole within
+ *    10 s fails, and the connection is reset (so the kernel does not keep
+ *    the unsent bytes either).
  *  - One request per connection. The listening socket is bound to every
  *    interface (0.0.0.0) with SO_REUSEADDR. Nothing spins: an idle server
  *    uses no CPU.
@@ -37,6 +47,7 @@
 
 #define GF_MAX_HEADER 4096
 #define GF_CLIENT_TIMEOUT_S 5
+#define GF_MAX_CONNECTIONS 2048
 
 typedef enum {
 	GF_OK,

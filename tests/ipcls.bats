@@ -62,12 +62,17 @@ dead_pid() {
 }
 
 @test "ipcls counts a zombie owner as dead" {
-	local zombie holder
-	# The inner shell exits at once; its parent (sleep) never reaps it.
-	bash -c 'sh -c "exit 0" & echo $! >"$1"; exec sleep 5' _ "$BATS_TEST_TMPDIR/zpid" 3>&- 4>&- &
+	local zombie holder go=$BATS_TEST_TMPDIR/go
+	mkfifo "$go"
+	# The child waits on the fifo until its parent has become `sleep`,
+	# which never reaps it: exiting earlier, it would be reaped by the
+	# shell before the exec, and there would be no zombie.
+	bash -c 'sh -c "read -r _ <\"\$0\"" "$1" & echo $! >"$2"; exec sleep 30' \
+		_ "$go" "$BATS_TEST_TMPDIR/zpid" 3>&- 4>&- &
 	holder=$!
-	wait_until 5 test -s "$BATS_TEST_TMPDIR/zpid"
+	wait_until 5 grep -qx sleep "/proc/$holder/comm"
 	zombie=$(cat "$BATS_TEST_TMPDIR/zpid")
+	echo >"$go"
 	wait_until 5 grep -q '^State:.*Z' "/proc/$zombie/status"
 	make_segment "$zombie" 0 100
 	run in_ns timeout 10 "$ipcls"
@@ -75,6 +80,26 @@ dead_pid() {
 	wait "$holder" || true
 	echo "$output"
 	[[ "$output" == *"owner $zombie (dead)"* ]]
+}
+
+@test "ipcls tells a live owner from a pid reused after the segment was made" {
+	local later
+	# A segment made an hour ago, whose pid now belongs to a process that
+	# started a moment ago: the owner is gone, the pid was reused.
+	sleep 30 3>&- 4>&- &
+	later=$!
+	make_segment "$later" 0 100
+	in_ns touch -m -d "@$(($(date +%s) - 3600))" "/dev/shm/$shmbase.seg.$later.0"
+	# This shell started before its segment was made: the real owner.
+	make_segment $$ 1 100
+	run in_ns timeout 10 "$ipcls"
+	kill "$later"
+	wait "$later" || true
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"owner $later (dead: pid reused)"* ]]
+	[[ "$output" == *"owner $$ (alive)"* ]]
+	[[ "$output" == *"ipcls --clean"* ]]
 }
 
 @test "ipcls ignores other prefixes and malformed names" {

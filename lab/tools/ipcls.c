@@ -3,7 +3,7 @@
  * user's ipclab prefix: the proxy's shared-memory segments and the
  * cache's request queue.
  *
- *   shm  <name>  <bytes>  owner <pid> (alive|dead)
+ *   shm  <name>  <bytes>  owner <pid> (alive|dead|dead: pid reused)
  *   mq   <name>  msgs <n>/<max>
  *
  * Stdout holds only those lines (or "no ipclab objects for prefix P"), so
@@ -13,6 +13,11 @@
  * segments are found by reading that folder. The queue has one known name,
  * so it is simply opened (read-only, never received from) and asked for
  * its attributes; that works whether or not /dev/mqueue is mounted.
+ *
+ * A segment's name holds its owner's pid, and pids are reused (at once in
+ * a fresh pid namespace). So a running process with that pid is only the
+ * owner if it started before the segment was made: one that started later
+ * got the pid after the owner died, and the segment is an orphan.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -35,6 +40,7 @@ struct segment {
 	pid_t owner;
 	unsigned index;
 	long long bytes;
+	double made;		/* latest time it can have been made, or -1 */
 };
 
 struct listing {
@@ -59,31 +65,99 @@ static void help(void)
 	       "The prefix is $IPCLAB_PREFIX, or /ipclab.<your uid> when it is unset.\n");
 }
 
-/*
- * Whether pid is a running process. kill(pid, 0) also succeeds for a
- * zombie (exited, not yet reaped by its parent), so the state letter in
- * /proc/<pid>/stat is checked as well when /proc is there.
- */
-static int process_alive(pid_t pid)
+/* Reads /proc/<pid>/stat. Returns a pointer just past "pid (comm) ", where
+ * the state letter is, or NULL. comm may hold ')', so the last one counts. */
+static char *read_proc_stat(pid_t pid, char *buf, size_t size)
 {
-	char path[64], buf[512], *paren;
+	char path[64], *paren;
 	FILE *f;
 	size_t n;
 
-	if (kill(pid, 0) != 0 && errno != EPERM)
-		return 0;
 	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
 	f = fopen(path, "r");
 	if (f == NULL)
-		return 1;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
+		return NULL;
+	n = fread(buf, 1, size - 1, f);
 	fclose(f);
 	buf[n] = '\0';
-	/* "pid (comm) S ...": comm may hold ')' so take the last one. */
 	paren = strrchr(buf, ')');
-	if (paren != NULL && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X'))
-		return 0;
-	return 1;
+	if (paren == NULL || paren[1] != ' ')
+		return NULL;
+	return paren + 2;
+}
+
+/* The boot time, in seconds since the epoch (the "btime" of /proc/stat). */
+static long long boot_time(void)
+{
+	char line[256];
+	long long btime = -1;
+	FILE *f = fopen("/proc/stat", "r");
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "btime %lld", &btime) == 1)
+			break;
+	fclose(f);
+	return btime;
+}
+
+/* When the process started, in seconds since the epoch, or -1 if unknown.
+ * /proc/<pid>/stat gives it in clock ticks since boot (field 22). */
+static double process_start(const char *after_comm)
+{
+	unsigned long long ticks;
+	long long btime = boot_time();
+	long hz = sysconf(_SC_CLK_TCK);
+	const char *p = after_comm;
+
+	/* after_comm is field 3 (state); skip to field 22. */
+	for (int field = 3; field < 22; field++) {
+		p = strchr(p, ' ');
+		if (p == NULL)
+			return -1;
+		p++;
+	}
+	if (btime < 0 || hz <= 0 || sscanf(p, "%llu", &ticks) != 1)
+		return -1;
+	return (double)btime + (double)ticks / hz;
+}
+
+enum owner { OWNER_ALIVE, OWNER_DEAD, OWNER_REUSED };
+
+/*
+ * Whether the segment's owner still runs. kill(pid, 0) also succeeds for
+ * a zombie (exited, not yet reaped by its parent), so the state letter in
+ * /proc/<pid>/stat is checked as well when /proc is there. A process that
+ * started after the segment was made is not its owner. /proc/stat's boot
+ * time has whole seconds, so only a start over a second later counts.
+ */
+static enum owner owner_state(const struct segment *s)
+{
+	char buf[1024], *state;
+	double started;
+
+	if (kill(s->owner, 0) != 0 && errno != EPERM)
+		return OWNER_DEAD;
+	state = read_proc_stat(s->owner, buf, sizeof(buf));
+	if (state == NULL)
+		return OWNER_ALIVE;	/* no /proc: kill() is all we know */
+	if (*state == 'Z' || *state == 'X')
+		return OWNER_DEAD;
+	started = process_start(state);
+	if (started >= 0 && s->made >= 0 && started > s->made + 1.0)
+		return OWNER_REUSED;
+	return OWNER_ALIVE;
+}
+
+/* The latest time the segment can have been made: its data (mtime) and
+ * its inode (ctime) both change at creation and only move on after. */
+static double made_time(const struct stat *st)
+{
+	double m = st->st_mtim.tv_sec + st->st_mtim.tv_nsec / 1e9;
+	double c = st->st_ctim.tv_sec + st->st_ctim.tv_nsec / 1e9;
+
+	return m < c ? m : c;
 }
 
 static int by_owner_then_index(const void *a, const void *b)
@@ -115,7 +189,11 @@ static int find_segments(struct listing *l)
 		snprintf(s.name, sizeof(s.name), "/%s", e->d_name);
 		if (ipcname_segment_owner(s.name, &s.owner, &s.index) != 0)
 			continue;
-		s.bytes = fstatat(dirfd(d), e->d_name, &st, 0) == 0 ? (long long)st.st_size : -1;
+		s.bytes = s.made = -1;
+		if (fstatat(dirfd(d), e->d_name, &st, 0) == 0) {
+			s.bytes = st.st_size;
+			s.made = made_time(&st);
+		}
 		if (l->nsegs == cap) {
 			struct segment *more;
 
@@ -138,12 +216,18 @@ static int find_segments(struct listing *l)
 
 static void show_segment(struct listing *l, const struct segment *s, int clean)
 {
-	int alive = process_alive(s->owner);
+	static const char *const says[] = {
+		[OWNER_ALIVE] = "alive",
+		[OWNER_DEAD] = "dead",
+		[OWNER_REUSED] = "dead: pid reused",
+	};
+	enum owner owner = owner_state(s);
+	int alive = owner == OWNER_ALIVE;
 
 	if (!alive)
 		l->dead_owners++;
 	printf("shm  %s  %lld  owner %ld (%s)\n", s->name, s->bytes,
-	       (long)s->owner, alive ? "alive" : "dead");
+	       (long)s->owner, says[owner]);
 	if (!clean)
 		return;
 	if (shm_unlink(s->name) != 0 && errno != ENOENT) {
