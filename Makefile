@@ -30,11 +30,12 @@ fixtures: $(FIXTURES) ## build the test fixtures (broken servers) into build/fix
 #
 # Every tests/fuzz/<name>.c is a target, built into build/fuzz/<name> with
 # the whole framework (lab/*.c) compiled in, instrumented, under ASan and
-# UBSan. Seeds live in tests/fuzz/seeds/<name>/. To add a target that tests
+# UBSan. Seeds live in tests/fuzz/seeds/<name>/ (optional). To add a target that tests
 # a solution source, drop tests/fuzz/<name>.c in and name the sources it
 # needs in one line, e.g.
 #	FUZZ_SRCS_cache_request := solution/shm_channel.c
-# (-Isolution is on the include path already).
+# (-Isolution is on the include path already). `make test` builds the
+# targets when clang is there, and tests/kit/fuzz.bats smoke-runs each.
 FUZZ_CC ?= clang
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Werror -pthread \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Ilab -Isolution
@@ -64,7 +65,7 @@ fuzz: fuzzers ## run each fuzz target for FUZZ_TIME seconds (60), corpus kept in
 		n=$$(basename $$t); mkdir -p build/fuzz/corpus/$$n; \
 		echo "== $$n"; \
 		$$t -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
-			build/fuzz/corpus/$$n tests/fuzz/seeds/$$n || exit 1; \
+			build/fuzz/corpus/$$n $$(ls -d tests/fuzz/seeds/$$n 2>/dev/null) || exit 1; \
 	done
 
 content: lab ## generate the test files, locals.txt, workload.txt and a sha256 manifest in build/content/
@@ -72,7 +73,7 @@ content: lab ## generate the test files, locals.txt, workload.txt and a sha256 m
 
 test: ## run the self-check (IMPL=starter to check the skeleton)
 	@bash tests/lib/deps.sh
-	@$(MAKE) --no-print-directory all units fixtures content
+	@$(MAKE) --no-print-directory all units fixtures content $(if $(shell command -v $(FUZZ_CC)),fuzzers)
 	@IPCLAB_BUILD=$(CURDIR)/$(BUILD) bash tests/run --impl $(IMPL)
 
 demo: ## build, start cache and proxy, download the whole workload with checks, stop, show no leftovers

@@ -4,13 +4,17 @@
  * attempt to send past the declared length, a short body, a handler that
  * sends no header, gfs_abort(); then that gfserver_stop() from another
  * thread ends gfserver_serve() while a handler is blocked sending to a
- * client that does not read. Exits 0 when all pass.
+ * client that does not read. Then what the event thread promises: idle
+ * connections hold no worker, and at the connection bound a valid client
+ * displaces the oldest idle one. Exits 0 when all pass.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -102,33 +106,119 @@ static void *serve(void *srv)
 	return NULL;
 }
 
-/* Connects, asks for /big and never reads. Returns the socket. */
-static int stuck_client(void)
+/* Connects to the server and sends nothing. Returns the socket. */
+static int idle_client(void)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
 				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	const char req[] = "GETFILE GET /big\r\n\r\n";
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-	    send(fd, req, sizeof(req) - 1, 0) < 0)
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+		perror("idle client");
+	return fd;
+}
+
+/* Connects, asks for /big and never reads. Returns the socket. */
+static int stuck_client(void)
+{
+	const char req[] = "GETFILE GET /big\r\n\r\n";
+	int fd = idle_client();
+
+	if (send(fd, req, sizeof(req) - 1, 0) < 0)
 		perror("stuck client");
 	return fd;
 }
 
+static double seconds_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) + (t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Starts a server with nworkers on a fresh port, serving on thread *t. */
+static gfserver_t *start_server(int nworkers, pthread_t *t)
+{
+	gfserver_t *srv;
+
+	port = free_port();
+	srv = gfserver_create(port, nworkers, handler, NULL);
+	if (srv == NULL || pthread_create(t, NULL, serve, srv) != 0) {
+		printf("FAIL cannot start a server\n");
+		exit(1);
+	}
+	return srv;
+}
+
+static void stop_server(gfserver_t *srv, pthread_t t)
+{
+	gfserver_stop(srv);
+	pthread_join(t, NULL);
+	gfserver_destroy(srv);
+}
+
+/* With one worker and IDLE connections that send nothing, a valid request
+ * is answered at once: a connection without its header holds no worker. */
+#define IDLE 8
+static void idle_clients_hold_no_worker(void)
+{
+	struct timespec t0;
+	pthread_t t;
+	gfserver_t *srv = start_server(1, &t);
+	int idle[IDLE];
+
+	for (int i = 0; i < IDLE; i++)
+		idle[i] = idle_client();
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	expect("/hello", GFC_OK, 5);
+	if (seconds_since(&t0) > 1.0) {
+		printf("FAIL idle connections delayed a request by %.2f s\n",
+		       seconds_since(&t0));
+		failures++;
+	}
+	stop_server(srv, t);
+	for (int i = 0; i < IDLE; i++)
+		close(idle[i]);
+}
+
+/* Lowers this process's descriptor limit so the server's bound is small,
+ * then holds more idle connections than that: valid requests are still
+ * served, each displacing the oldest idle connection. Run last: the hard
+ * limit cannot be raised again. */
+#define BOUND_FDS 90	/* 64 reserved + 1 worker + a bound of 25 */
+#define OVER_BOUND 40
+static void bound_displaces_idle(void)
+{
+	struct rlimit rl = { BOUND_FDS, BOUND_FDS };
+	pthread_t t;
+	gfserver_t *srv;
+	int idle[OVER_BOUND];
+
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		perror("setrlimit");
+		failures++;
+		return;
+	}
+	srv = start_server(1, &t);
+	for (int i = 0; i < OVER_BOUND; i++)
+		idle[i] = idle_client();
+	for (int i = 0; i < 3; i++)
+		expect("/hello", GFC_OK, 5);
+	stop_server(srv, t);
+	for (int i = 0; i < OVER_BOUND; i++)
+		close(idle[i]);
+}
+
 int main(void)
 {
-	struct timespec t0, t1, pause = { .tv_nsec = 300 * 1000000 };
+	struct timespec t0, pause = { .tv_nsec = 300 * 1000000 };
 	gfserver_t *srv;
 	pthread_t t;
 	int stuck;
 	double secs;
 
-	port = free_port();
-	srv = gfserver_create(port, 2, handler, NULL);
-	if (srv == NULL)
-		return 1;
-	pthread_create(&t, NULL, serve, srv);
+	srv = start_server(2, &t);
 
 	expect("/hello", GFC_OK, 5);
 	expect("/pad", GFC_OK, 3);
@@ -152,8 +242,7 @@ int main(void)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	gfserver_stop(srv);
 	pthread_join(t, NULL);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	secs = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	secs = seconds_since(&t0);
 	if (secs > 2.0) {
 		printf("FAIL gfserver_serve took %.2f s to return after stop\n",
 		       secs);
@@ -161,6 +250,9 @@ int main(void)
 	}
 	close(stuck);
 	gfserver_destroy(srv);
+
+	idle_clients_hold_no_worker();
+	bound_displaces_idle();
 	if (failures == 0)
 		printf("gfserver: all cases pass\n");
 	return failures != 0;
