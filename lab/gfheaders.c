@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -218,23 +219,22 @@ static int fill_pollfds(gfserver_t *srv)
 	return n;
 }
 
-/* How long poll() may sleep: until the oldest header deadline, or the
- * next pressure log line, or for ever. */
+/* How long poll() may sleep, in ms: until the oldest header deadline or
+ * the next pressure log line, whichever is first; -1 (for ever) if
+ * neither is pending. */
 static int poll_timeout(gfserver_t *srv, long now)
 {
-	long until = -1;
+	long until = LONG_MAX;
 
 	if (srv->waiting.head)
 		until = srv->waiting.head->deadline_ms - now;
-	if (srv->dropped + srv->refused > 0) {
-		long log_in = srv->last_log_ms + 1000 - now;
-
-		if (until < 0 || log_in < until)
-			until = log_in;
-	}
+	if (srv->dropped + srv->refused > 0 && srv->last_log_ms + 1000 - now < until)
+		until = srv->last_log_ms + 1000 - now;
+	if (until == LONG_MAX)
+		return -1;
 	if (until < 0)
-		return srv->waiting.head || srv->dropped + srv->refused ? 0 : -1;
-	return until > 60000 ? 60000 : (int)until;
+		return 0;
+	return until > INT_MAX ? INT_MAX : (int)until;
 }
 
 void gfheaders_run(gfserver_t *srv)
