@@ -60,11 +60,11 @@ build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB) $(LAB_HEADERS) $$(FUZZ_SRCS_$$*)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS_$*) $(FUZZ_LIB) -lrt
 
-fuzz: fuzzers ## run each fuzz target for FUZZ_TIME seconds (60), corpus kept in build/fuzz/corpus/
+fuzz: fuzzers ## run each fuzz target for FUZZ_TIME seconds (60); corpus in build/fuzz/corpus/, crashes in build/fuzz/
 	@for t in $(FUZZ_TARGETS); do \
 		n=$$(basename $$t); mkdir -p build/fuzz/corpus/$$n; \
 		echo "== $$n"; \
-		$$t -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
+		$$t -max_total_time=$(FUZZ_TIME) -print_final_stats=1 -artifact_prefix=build/fuzz/$$n- \
 			build/fuzz/corpus/$$n $$(ls -d tests/fuzz/seeds/$$n 2>/dev/null) || exit 1; \
 	done
 

@@ -18,6 +18,7 @@ smoke() {
 	mkdir -p "$corpus"
 	[ -d "$root/tests/fuzz/seeds/$1" ] && seeds=("$root/tests/fuzz/seeds/$1")
 	timeout 60 "$fuzz_bin/$1" -seed=1 -runs=20000 -max_total_time=20 \
+		"-artifact_prefix=$BATS_TEST_TMPDIR/$1-" \
 		"$corpus" "${seeds[@]}" 2>&1
 }
 
