@@ -38,9 +38,9 @@ struct cache_request {
 	uint32_t kind;
 	uint32_t unused;
 	uint64_t generation;		/* which use of the segment this is */
-	uint64_t token;			/* the transfer's secret: never in shm */
 	char segment[IPCNAME_MAX];	/* NUL-terminated segment name */
 	char path[REQUEST_PATH_MAX];	/* NUL-terminated request path */
+	uint64_t token;			/* the transfer's secret: never in shm */
 };
 
 _Static_assert(sizeof(struct cache_request) <= 8192,

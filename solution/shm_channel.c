@@ -211,6 +211,30 @@ void segment_destroy(struct segment *seg)
 }
 
 /*
+ * A segment waiting in the pool is whole and has the proxy's turn, so both
+ * semaphores are at 0. Anything else means another process posted one or
+ * shrank the object: the segment cannot be trusted with a transfer.
+ */
+bool channel_is_idle(const struct segment *seg)
+{
+	int ready, space;
+
+	assert(seg->holds_turn);
+	if (!segment_fits(seg))
+		return false;
+	if (sem_getvalue(&seg->header->data_ready, &ready) != 0 ||
+	    sem_getvalue(&seg->header->space_free, &space) != 0) {
+		fprintf(stderr, "webproxy: sem_getvalue %s: %s\n", seg->name,
+			strerror(errno));
+		return false;
+	}
+	if (ready != 0 || space != 0)
+		fprintf(stderr, "webproxy: %s has semaphores at %d and %d, not 0: someone posted them\n",
+			seg->name, ready, space);
+	return ready == 0 && space == 0;
+}
+
+/*
  * Called during the proxy's turn, before the request is sent. The token is
  * drawn fresh for each transfer and written only into the request, so a
  * process that can read the segment cannot learn it in advance.
@@ -301,6 +325,9 @@ enum wait_result channel_take_chunk(struct segment *seg, int timeout_ms,
 	enum wait_result r;
 
 	assert(!seg->holds_turn);
+	/* Checked before the wait too: waiting touches the semaphore. */
+	if (!segment_fits(seg))
+		return WAIT_BAD_SEGMENT;
 	r = segment_wait(&h->data_ready, timeout_ms, stopping);
 	if (r != WAIT_OK)
 		return r;
@@ -314,6 +341,8 @@ enum wait_result channel_take_chunk(struct segment *seg, int timeout_ms,
 	     f.status != CHUNK_ERROR))
 		return WAIT_BAD_CHUNK;
 	memcpy(seg->copy, seg->data, f.len);
+	/* The copy's loads must be done before the header is read again. */
+	atomic_thread_fence(memory_order_acquire);
 	again = read_fields(h);
 	if (!same_fields(&f, &again))
 		return WAIT_BAD_CHUNK;
@@ -509,8 +538,11 @@ enum wait_result channel_take_turn(struct segment *seg, uint64_t generation,
 
 	assert(!seg->holds_turn);
 	//@ begin take the turn
-	enum wait_result r = segment_wait(&h->space_free, timeout_ms, stopping);
+	enum wait_result r = WAIT_BAD_SEGMENT;
 
+	/* Checked before the wait too: waiting touches the semaphore. */
+	if (segment_fits(seg))
+		r = segment_wait(&h->space_free, timeout_ms, stopping);
 	if (r != WAIT_OK)
 		return r;
 	if (!segment_fits(seg))
@@ -520,9 +552,10 @@ enum wait_result channel_take_turn(struct segment *seg, uint64_t generation,
 		return WAIT_STALE;
 	}
 	atomic_store(&h->status, CHUNK_WRITING);
-	//@ todo Wait (bounded by timeout_ms) on space_free. Once you have the
-	//@ todo turn, check that the object still fits its mapping
-	//@ todo (segment_fits: else WAIT_BAD_SEGMENT, touch nothing) and the
+	//@ todo Check that the object still fits its mapping (segment_fits:
+	//@ todo else return WAIT_BAD_SEGMENT and touch nothing), then wait
+	//@ todo (bounded by timeout_ms) on space_free. Once you have the turn,
+	//@ todo check the size again, and the
 	//@ todo segment's generation: if it is not `generation`, the turn
 	//@ todo belongs to another transfer, so post it back and return
 	//@ todo WAIT_STALE. Then mark the chunk CHUNK_WRITING.

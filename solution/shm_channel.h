@@ -142,6 +142,7 @@ int segment_create(struct segment *seg, const char *name, size_t size);
 void segment_destroy(struct segment *seg);
 
 /* Proxy side: one transfer. */
+bool channel_is_idle(const struct segment *seg);
 int channel_start_transfer(struct segment *seg);
 void channel_give_turn(struct segment *seg);
 bool channel_take_back_turn(struct segment *seg);

@@ -211,19 +211,6 @@ static struct segment_pool *pool_create(size_t count, size_t segment_size)
 	return pool;
 }
 
-/* Waits (sleeping, not spinning) for a free segment, at most
- * POOL_TAKE_TIMEOUT_MS. NULL then, or once the proxy is stopping. */
-struct segment *pool_take(struct segment_pool *pool)
-{
-	struct segment *seg = bqueue_pop_timed(pool->free,
-					       POOL_TAKE_TIMEOUT_MS);
-
-	if (seg == NULL && !atomic_load(&pool->stopping))
-		fprintf(stderr, "webproxy: no segment came free in %d ms\n",
-			POOL_TAKE_TIMEOUT_MS);
-	return seg;
-}
-
 /* The caller holds the segment's turn. Pushing fails only once the pool
  * is closed for shutdown; the segment is then destroyed with the pool. */
 void pool_give_back(struct segment_pool *pool, struct segment *seg)
@@ -233,18 +220,17 @@ void pool_give_back(struct segment_pool *pool, struct segment *seg)
 }
 
 /*
- * The caller gave up while the cache held the turn, so a late worker may
- * still write into this object. Replace it with a fresh one under a new
- * name; the late worker can only write into the orphan. A name can be
- * taken (another process of this user may have made it first), so each
- * try uses the next name, after a growing but bounded pause.
+ * Makes a fresh object for seg, under a new name: a late worker, or any
+ * other process, can then only write into the orphan. A name can be taken
+ * (another process of this user may have made it first), so each try uses
+ * the next name, after a growing but bounded pause.
  */
-void pool_replace(struct segment_pool *pool, struct segment *seg)
+static void renew_segment(struct segment_pool *pool, struct segment *seg,
+			  const char *why)
 {
 	int backoff_ms = REPLACE_FIRST_BACKOFF_MS;
 
-	fprintf(stderr, "webproxy: replacing segment %s after a lost turn\n",
-		seg->name);
+	fprintf(stderr, "webproxy: replacing segment %s: %s\n", seg->name, why);
 	segment_destroy(seg);
 	for (;;) {
 		char name[IPCNAME_MAX];
@@ -259,6 +245,35 @@ void pool_replace(struct segment_pool *pool, struct segment *seg)
 			     REPLACE_MAX_BACKOFF_MS : backoff_ms * 2;
 	}
 	pool_give_back(pool, seg);
+}
+
+/*
+ * Waits (sleeping, not spinning) for a free segment, at most
+ * POOL_TAKE_TIMEOUT_MS for each. NULL then, or once the proxy is stopping.
+ * A segment someone tampered with while it sat in the pool is renewed, not
+ * handed out.
+ */
+struct segment *pool_take(struct segment_pool *pool)
+{
+	struct segment *seg;
+
+	while ((seg = bqueue_pop_timed(pool->free, POOL_TAKE_TIMEOUT_MS)) !=
+	       NULL) {
+		if (channel_is_idle(seg))
+			return seg;
+		renew_segment(pool, seg, "tampered with while free");
+	}
+	if (!atomic_load(&pool->stopping))
+		fprintf(stderr, "webproxy: no segment came free in %d ms\n",
+			POOL_TAKE_TIMEOUT_MS);
+	return NULL;
+}
+
+/* The caller gave up while the cache held the turn, so a late worker may
+ * still write into this object. */
+void pool_replace(struct segment_pool *pool, struct segment *seg)
+{
+	renew_segment(pool, seg, "the turn was lost");
 }
 
 const atomic_bool *pool_stopping(const struct segment_pool *pool)
