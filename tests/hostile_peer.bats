@@ -91,9 +91,9 @@ rss_kb() {
 	assert_success
 	echo "# $output" >&3
 	seconds=$((($(now_ms) - start) / 1000 + 1))
-	lines=$(wc -l <"$IPCLAB_LOGDIR/cache.log")
-	echo "# the cache wrote $lines log lines in ${seconds}s of junk" >&3
-	[ "$lines" -le $((seconds + 3)) ] || { tail -n 5 "$IPCLAB_LOGDIR/cache.log"; false; }
+	log_lines=$(wc -l <"$IPCLAB_LOGDIR/cache.log")
+	echo "# the cache wrote $log_lines log lines in ${seconds}s of junk" >&3
+	[ "$log_lines" -le $((seconds + 3)) ] || { tail -n 5 "$IPCLAB_LOGDIR/cache.log"; false; }
 	serves_normally
 }
 
