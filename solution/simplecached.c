@@ -202,10 +202,10 @@ static void remove_queue(void)
 
 /* The boss cannot go on: say why and stop the whole process the way a
  * SIGTERM does, so that it exits (non-zero) instead of serving nothing. */
-static void boss_failed(const char *what, int err)
+static void boss_failed(const char *why)
 {
-	fprintf(stderr, "simplecached: the boss thread failed: %s: %s; exiting\n",
-		what, strerror(err));
+	fprintf(stderr, "simplecached: the boss thread failed: %s; exiting\n",
+		why);
 	atomic_store(&cache.failed, true);
 	if (kill(getpid(), SIGTERM) != 0)
 		fprintf(stderr, "simplecached: kill: %s\n", strerror(errno));
@@ -263,18 +263,23 @@ static void *receive_requests(void *arg)
 		if (r == WAIT_TIMEOUT)
 			continue;	/* every worker is busy */
 		if (r != WAIT_OK) {
-			boss_failed("waiting for a work slot", errno);
+			boss_failed("cannot wait for a work slot");
 			return NULL;
 		}
 		req = malloc(sizeof(*req));
 		if (req == NULL) {
-			boss_failed("malloc", ENOMEM);
+			boss_failed("no memory for a request");
 			return NULL;
 		}
 		while (got == 0 && !atomic_load(&cache.stopping))
 			got = receive_message(req, &len);
-		if (got < 0)
-			boss_failed("mq_timedreceive", errno);
+		if (got < 0) {
+			char why[128];
+
+			snprintf(why, sizeof(why), "mq_timedreceive: %s",
+				 strerror(errno));
+			boss_failed(why);
+		}
 		if (got <= 0) {
 			free(req);
 			return NULL;

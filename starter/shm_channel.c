@@ -94,6 +94,19 @@ bool segment_fits(const struct segment *seg)
 	return true;
 }
 
+/*
+ * Gives the turn away. A post fails only on a semaphore at SEM_VALUE_MAX
+ * or one that is not a semaphore any more: another process wrote it. The
+ * other side's bounded wait then runs out, which is all that can be done.
+ */
+static void post_turn(sem_t *sem, const struct segment *seg)
+{
+	if (sem_post(sem) != 0)
+		fprintf(stderr, "%s: sem_post in %s: %s\n",
+			program_invocation_short_name, seg->name,
+			strerror(errno));
+}
+
 /* ---- Proxy side: the proxy creates, owns and removes segments. ---- */
 
 /* Both semaphores at 0: a new segment's turn is the proxy's. */
@@ -211,7 +224,7 @@ void channel_give_turn(struct segment *seg)
 {
 	assert(seg->holds_turn);
 	seg->holds_turn = false;
-	sem_post(&seg->header->space_free);
+	post_turn(&seg->header->space_free, seg);
 }
 
 /*
@@ -479,5 +492,5 @@ void channel_put_chunk(struct segment *seg, uint64_t token,
 	h->chunk_len = (uint32_t)len;
 	atomic_store(&h->status, status);
 	seg->holds_turn = false;
-	sem_post(&h->data_ready);
+	post_turn(&h->data_ready, seg);
 }

@@ -182,10 +182,10 @@ static void remove_queue(void)
 
 /* The boss cannot go on: say why and stop the whole process the way a
  * SIGTERM does, so that it exits (non-zero) instead of serving nothing. */
-static void boss_failed(const char *what, int err)
+static void boss_failed(const char *why)
 {
-	fprintf(stderr, "simplecached: the boss thread failed: %s: %s; exiting\n",
-		what, strerror(err));
+	fprintf(stderr, "simplecached: the boss thread failed: %s; exiting\n",
+		why);
 	atomic_store(&cache.failed, true);
 	if (kill(getpid(), SIGTERM) != 0)
 		fprintf(stderr, "simplecached: kill: %s\n", strerror(errno));
