@@ -3,7 +3,9 @@
  * POSIX message queue. A boss thread receives requests and hands them to a
  * pool of worker threads; a worker copies the requested file into the
  * proxy's segment chunk by chunk (shm_channel.h). On SIGINT or SIGTERM it
- * stops taking work, joins every thread, unlinks its queue and exits 0.
+ * stops taking work, joins every thread, unlinks its queue and exits 0; a
+ * boss that fails stops it the same way, with status 1. Nothing that
+ * arrives on the queue can stop it, grow its memory or flood its log.
  */
 #include <errno.h>
 #include <fcntl.h>
