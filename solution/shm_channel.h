@@ -13,11 +13,12 @@
  *   cache holds it  --sem_post(data_ready)-->  proxy holds it
  *
  * A segment in the proxy's pool is held by the proxy, with both semaphores
- * at 0. For each transfer the proxy bumps `generation`, sends the request
- * (which carries that generation) and gives the turn to the cache. The
- * worker writes a chunk and gives the turn back; the proxy sends the chunk
- * to the client and gives the turn again; and so on until the last chunk,
- * after which the worker never touches the segment again.
+ * at 0. For each transfer the proxy bumps `generation`, draws a secret
+ * token, gives the turn to the cache and only then sends the request
+ * (which carries the generation and the token). The worker writes a chunk
+ * and gives the turn back; the proxy copies the chunk out and gives the
+ * turn again; and so on until the last chunk, after which the worker never
+ * touches the segment again.
  *
  * Stale workers. A worker can be late: its request sat in the queue, or
  * the proxy gave up on it. Such a worker may grab a turn that belongs to a
@@ -27,6 +28,13 @@
  * the turn, the turn is lost with it: the proxy then replaces the object
  * with a fresh one (segment_destroy + segment_create under a new name), so
  * a late writer can only scribble on an orphan.
+ *
+ * Other processes. Any process of the same user can open the segment and
+ * write anything into it (handouts/architecture.md, "What trust can mean").
+ * So each side checks the object's size before every access, the proxy
+ * believes a chunk only if it carries the transfer's token (which only the
+ * request carried) and the next offset, and it copies the chunk out before
+ * checking that nobody began to overwrite it meanwhile.
  */
 #ifndef SHM_CHANNEL_H
 #define SHM_CHANNEL_H
@@ -40,11 +48,8 @@
 
 #include "ipcname.h"
 
-/* The smallest -z: the header must leave room for real data. */
-#define SEGMENT_MIN_SIZE 824
-#define SEGMENT_MAX_SIZE (64L * 1024 * 1024)
-
 enum chunk_status {
+	CHUNK_WRITING = 0,	/* a worker holds the turn and is writing */
 	CHUNK_OK = 1,		/* file_size is valid; chunk_len bytes follow */
 	CHUNK_NOT_FOUND = 2,	/* the cache has no such path */
 	CHUNK_ERROR = 3,	/* the cache failed; stop the transfer */
@@ -58,12 +63,30 @@ struct segment_header {
 	 * Read by workers at any time, hence atomic. */
 	_Atomic uint64_t generation;
 
-	/* Written by the cache during its turn, read by the proxy in its. */
-	uint64_t chunk_generation;	/* the transfer this chunk is for */
-	uint64_t file_size;
-	uint32_t status;		/* enum chunk_status */
+	/* Written by the cache during its turn, read by the proxy in its.
+	 * A worker sets status to CHUNK_WRITING as soon as it has the turn,
+	 * before it touches the data area, and the other fields last. */
+	_Atomic uint32_t status;	/* enum chunk_status */
 	uint32_t chunk_len;		/* bytes of data in this chunk */
+	uint64_t chunk_token;		/* the request's token, echoed */
+	uint64_t chunk_offset;		/* where in the file this chunk goes */
+	uint64_t file_size;
 };
+
+/*
+ * The smallest -z is a published rule (the usage line, the handouts). The
+ * header must leave room in it for at least SEGMENT_MIN_DATA bytes of file
+ * per chunk, whatever the header grows to.
+ */
+#define SEGMENT_MIN_SIZE 824
+#define SEGMENT_MIN_DATA 512
+#define SEGMENT_MAX_SIZE (64L * 1024 * 1024)
+
+_Static_assert(sizeof(struct segment_header) + SEGMENT_MIN_DATA <=
+	       SEGMENT_MIN_SIZE,
+	       "the header leaves too little room for data in the smallest segment");
+_Static_assert(SEGMENT_MAX_SIZE - sizeof(struct segment_header) <= UINT32_MAX,
+	       "chunk_len must be able to hold a whole data area");
 
 /* One process's view of one mapped segment. Private memory, not shared. */
 struct segment {
@@ -72,8 +95,18 @@ struct segment {
 	unsigned char *data;		/* the data area after the header */
 	size_t size;			/* the whole object, header included */
 	size_t capacity;		/* bytes of the data area */
-	uint64_t generation;		/* proxy: the transfer in progress */
-	dev_t device;			/* cache: which object is mapped */
+	int fd;				/* to check the size; -1 when closed */
+	bool holds_turn;		/* this process holds the turn now */
+
+	/* Proxy only: the transfer in progress, and a private copy of the
+	 * chunk last taken, which no other process can change. */
+	uint64_t generation;
+	uint64_t token;
+	uint64_t taken;			/* bytes of the file taken so far */
+	unsigned char *copy;		/* capacity bytes */
+
+	/* Cache only: which object is mapped. */
+	dev_t device;
 	ino_t inode;
 };
 
@@ -82,7 +115,7 @@ struct chunk {
 	enum chunk_status status;
 	uint64_t file_size;
 	size_t len;
-	const unsigned char *bytes;
+	const unsigned char *bytes;	/* the proxy's private copy */
 };
 
 enum wait_result {
@@ -91,27 +124,36 @@ enum wait_result {
 	WAIT_STOPPING,		/* this process is shutting down */
 	WAIT_STALE,		/* cache: the turn was for a later transfer */
 	WAIT_BAD_CHUNK,		/* proxy: the chunk broke the rules */
+	WAIT_BAD_SEGMENT,	/* the object shrank under us: do not touch */
+	WAIT_ERROR,		/* the wait itself failed (printed) */
 };
 
-/* Both sides: a bounded wait on one semaphore of a segment. */
+/* Both sides: a bounded wait on a semaphore (of a segment, or any other). */
 enum wait_result segment_wait(sem_t *sem, int timeout_ms,
 			      const atomic_bool *stopping);
+
+/* Both sides: true if the object still has the size that was mapped, so
+ * touching the mapping cannot raise SIGBUS (short of a race with a
+ * truncation, which nothing can rule out). */
+bool segment_fits(const struct segment *seg);
 
 /* Proxy side: owning segments. */
 int segment_create(struct segment *seg, const char *name, size_t size);
 void segment_destroy(struct segment *seg);
 
 /* Proxy side: one transfer. */
-void channel_start_transfer(struct segment *seg);
+bool channel_is_idle(const struct segment *seg);
+int channel_start_transfer(struct segment *seg);
 void channel_give_turn(struct segment *seg);
+bool channel_take_back_turn(struct segment *seg);
 enum wait_result channel_take_chunk(struct segment *seg, int timeout_ms,
 				    const atomic_bool *stopping,
 				    struct chunk *out);
 
 /*
  * Cache side: the segments one worker has mapped. Private to that worker,
- * so no lock; segment_attach() returns one of its slots, valid until the
- * worker's next segment_attach().
+ * so no lock; segment_attach() returns one of its slots, open and checked,
+ * valid until segment_release(). A worker attaches one segment at a time.
  */
 #define SEGMENT_MAPS 8
 
@@ -120,25 +162,16 @@ struct segment_maps {
 	int next;				/* the slot to replace next */
 };
 
-struct segment *segment_attach(struct segment_maps *maps, const char *name);
+struct segment *segment_attach(struct segment_maps *maps, const char *name,
+			       char *why, size_t why_size);
+void segment_release(struct segment *seg);
 void segment_maps_clear(struct segment_maps *maps);
 bool channel_is_current(const struct segment *seg, uint64_t generation);
 enum wait_result channel_take_turn(struct segment *seg, uint64_t generation,
+				   int timeout_ms,
 				   const atomic_bool *stopping);
-void channel_put_chunk(struct segment *seg, uint64_t generation,
+void channel_put_chunk(struct segment *seg, uint64_t token,
 		       enum chunk_status status, uint64_t file_size,
-		       size_t len);
-
-/*
- * The proxy's pool of segments, built in webproxy.c and used by
- * handle_with_cache.c. A segment taken from the pool belongs to one
- * handler until it is given back.
- */
-struct segment_pool;
-
-struct segment *pool_take(struct segment_pool *pool);
-void pool_give_back(struct segment_pool *pool, struct segment *seg);
-void pool_replace(struct segment_pool *pool, struct segment *seg);
-const atomic_bool *pool_stopping(const struct segment_pool *pool);
+		       uint64_t offset, size_t len);
 
 #endif

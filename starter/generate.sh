@@ -11,7 +11,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 solution=$here/../solution
-files=(cache-student.h shm_channel.h shm_channel.c webproxy.c handle_with_cache.c simplecached.c)
+files=(cache-student.h shm_channel.h shm_channel.c segment_pool.h webproxy.c handle_with_cache.c simplecached.c)
 
 render() {
 	awk '

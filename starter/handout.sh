@@ -8,7 +8,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$root/dist/ipclab-handout.tar.gz}
-student_files=(webproxy.c handle_with_cache.c shm_channel.c shm_channel.h simplecached.c cache-student.h)
+student_files=(webproxy.c handle_with_cache.c shm_channel.c shm_channel.h segment_pool.h simplecached.c cache-student.h)
 
 # A starter that drifted from the solution would hand out stale skeletons.
 bash "$root/starter/generate.sh" --check

@@ -3,7 +3,9 @@
  * POSIX message queue. A boss thread receives requests and hands them to a
  * pool of worker threads; a worker copies the requested file into the
  * proxy's segment chunk by chunk (shm_channel.h). On SIGINT or SIGTERM it
- * stops taking work, joins every thread, unlinks its queue and exits 0.
+ * stops taking work, joins every thread, unlinks its queue and exits 0; a
+ * boss that fails stops it the same way, with status 1. Nothing that
+ * arrives on the queue can stop it, grow its memory or flood its log.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -11,6 +13,8 @@
 #include <mqueue.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,14 +38,33 @@ struct options {
 	unsigned delay_us;
 };
 
-/* Shared by all threads. `queue` and `work` are created before any thread
- * starts and destroyed after all are joined. */
+/*
+ * Shared by all threads. `queue`, `work` and `work_slots` are made before
+ * any thread starts and destroyed after all are joined. `work_slots` counts
+ * the requests the workers may still take on: the boss waits for a slot
+ * before it receives, so when the workers fall behind the requests stay in
+ * the kernel's queue and its senders feel it (mq_timedsend blocks).
+ */
 static struct {
 	mqd_t queue;
 	char queue_name[IPCNAME_MAX];
 	bqueue_t *work;		/* received requests, boss -> workers */
+	sem_t work_slots;
 	atomic_bool stopping;
-} cache;
+	atomic_bool failed;	/* the boss failed: exit non-zero */
+} cache = { .queue = (mqd_t)-1 };
+
+/*
+ * Refusals (malformed messages, requests for segments that cannot be
+ * used) come from other processes, possibly thousands a second: they are
+ * counted and reported at most once a second, with the last reason.
+ */
+static struct {
+	pthread_mutex_t lock;
+	unsigned long count;		/* since the last report */
+	struct timespec last_report;
+	char last_reason[256];
+} refusals = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static void usage_error(void)
 {
@@ -83,6 +106,50 @@ static struct options parse_options(int argc, char **argv)
 	return o;
 }
 
+/* ---- Refusals ---- */
+
+/* Called with refusals.lock held. */
+static void report_refusals_locked(bool now)
+{
+	struct timespec t;
+	long ms;
+
+	if (refusals.count == 0)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	ms = (t.tv_sec - refusals.last_report.tv_sec) * 1000L +
+	     (t.tv_nsec - refusals.last_report.tv_nsec) / 1000000L;
+	if (!now && refusals.last_report.tv_sec != 0 && ms < 1000)
+		return;
+	fprintf(stderr, "simplecached: refused %lu request%s since the last report; the last: %s\n",
+		refusals.count, refusals.count == 1 ? "" : "s",
+		refusals.last_reason);
+	refusals.count = 0;
+	refusals.last_report = t;
+}
+
+/* Any thread. Locking a default mutex that this thread does not hold
+ * cannot fail, so those results are not checked. */
+static void refuse(const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&refusals.lock);
+	refusals.count++;
+	va_start(ap, fmt);
+	vsnprintf(refusals.last_reason, sizeof(refusals.last_reason), fmt, ap);
+	va_end(ap);
+	report_refusals_locked(false);
+	pthread_mutex_unlock(&refusals.lock);
+}
+
+static void report_refusals(bool now)
+{
+	pthread_mutex_lock(&refusals.lock);
+	report_refusals_locked(now);
+	pthread_mutex_unlock(&refusals.lock);
+}
+
 /* ---- The command channel ---- */
 
 static int create_queue(void)
@@ -108,27 +175,63 @@ static void remove_queue(void)
 	 */
 }
 
-/* Anything from the queue came from another process: check it whole. */
-static bool request_is_valid(const struct cache_request *req, ssize_t len)
+/*
+ * The boss sleeps in the kernel at most this long at a time, then looks
+ * at cache.stopping: that is how shutdown reaches it. (No message can stop
+ * the cache: any process of this user could send it.)
+ */
+#define BOSS_SLICE_MS 200
+
+/* The boss cannot go on: say why and stop the whole process the way a
+ * SIGTERM does, so that it exits (non-zero) instead of serving nothing. */
+static void boss_failed(const char *why)
 {
-	return len == (ssize_t)sizeof(*req) &&
-	       (req->kind == REQUEST_FILE || req->kind == REQUEST_STOP) &&
-	       memchr(req->segment, '\0', sizeof(req->segment)) != NULL &&
-	       memchr(req->path, '\0', sizeof(req->path)) != NULL;
+	fprintf(stderr, "simplecached: the boss thread failed: %s; exiting\n",
+		why);
+	atomic_store(&cache.failed, true);
+	if (kill(getpid(), SIGTERM) != 0)
+		fprintf(stderr, "simplecached: kill: %s\n", strerror(errno));
 }
 
-/* The boss: receive, check, hand over. Ends on a STOP message. */
+/* Waits up to BOSS_SLICE_MS for one message. Returns 1 and its length in
+ * *len, 0 if none came, or -1 if receiving failed (errno says why). */
+static int receive_message(struct cache_request *req, ssize_t *len)
+{
+	struct timespec deadline;
+
+	/*
+	 * TODO(receive one message):
+	 * Receive one message from cache.queue into *req, its length
+	 * into *len, waiting at most BOSS_SLICE_MS (mq_timedreceive(3)
+	 * takes a CLOCK_REALTIME deadline). Return 1 if one came, 0 on a
+	 * timeout or interruption, -1 on any other failure.
+	 */
+	(void)deadline;
+	(void)req;
+	*len = 0;
+	errno = ENOSYS;
+	return -1;
+}
+
+/*
+ * The boss: take a work slot, receive, check, hand over. Ends when the
+ * process stops; a failure stops the process.
+ */
 static void *receive_requests(void *arg)
 {
 	(void)arg;
 	/*
 	 * TODO(receive requests):
-	 * Receive requests from cache.queue (mq_receive(3)) into memory
-	 * of your own, check each with request_is_valid(), and push the
-	 * good ones onto cache.work for the workers. Return when a
-	 * REQUEST_STOP arrives: that is how shutdown wakes this thread.
+	 * Loop until cache.stopping: take a slot of cache.work_slots
+	 * (segment_wait), receive a message (receive_message) into
+	 * memory of your own, check it with cache_request_is_valid(),
+	 * and push a good one onto cache.work for the workers. A bad one
+	 * is refused (refuse()) and its slot given back. If anything
+	 * fails, call boss_failed() and return.
 	 */
-	(void)request_is_valid;
+	(void)report_refusals;
+	(void)receive_message;
+	(void)boss_failed;
 	return NULL;
 }
 
@@ -151,45 +254,87 @@ static int read_chunk(int fd, struct segment *seg, off_t offset, size_t len)
 	return 0;
 }
 
-static void send_file(struct segment *seg, uint64_t generation, int fd)
+/* Why a worker left a transfer without finishing it. */
+static void report_lost_turn(const struct segment *seg, enum wait_result r)
+{
+	switch (r) {
+	case WAIT_TIMEOUT:
+		fprintf(stderr, "simplecached: proxy gave up on %s\n", seg->name);
+		break;
+	case WAIT_STALE:
+		fprintf(stderr, "simplecached: %s was reused for a later transfer\n",
+			seg->name);
+		break;
+	case WAIT_BAD_SEGMENT:
+	case WAIT_ERROR:	/* both already printed why */
+	case WAIT_STOPPING:
+	default:
+		break;
+	}
+}
+
+static void send_file(struct segment *seg, const struct cache_request *req,
+		      int fd)
 {
 	struct stat st;
 	uint64_t offset = 0;
+	enum wait_result r;
 
 	if (fstat(fd, &st) != 0) {
-		channel_put_chunk(seg, generation, CHUNK_ERROR, 0, 0);
+		fprintf(stderr, "simplecached: fstat %s: %s\n", req->path,
+			strerror(errno));
+		channel_put_chunk(seg, req->token, CHUNK_ERROR, 0, 0, 0);
 		return;
 	}
 	/*
 	 * TODO(copy the file in chunks):
 	 * Copy the file into the segment one chunk (at most
 	 * seg->capacity bytes) at a time with read_chunk(), handing each
-	 * over with channel_put_chunk(). Between chunks take the turn
-	 * back with channel_take_turn(), and give up if it fails.
+	 * over with channel_put_chunk() (with the request's token and
+	 * the chunk's offset in the file). Between chunks take the turn
+	 * back with channel_take_turn() (CACHE_TURN_TIMEOUT_MS), and give
+	 * up if it fails (report_lost_turn says why).
 	 */
 	(void)read_chunk;
 	(void)offset;
-	channel_put_chunk(seg, generation, CHUNK_ERROR, 0, 0);
+	(void)r;
+	(void)report_lost_turn;
+	channel_put_chunk(seg, req->token, CHUNK_ERROR, 0, 0, 0);
+}
+
+static void serve_file(struct segment *seg, const struct cache_request *req)
+{
+	int fd = simplecache_get(req->path);
+	enum wait_result r = channel_take_turn(seg, req->generation,
+					       FIRST_TURN_TIMEOUT_MS,
+					       &cache.stopping);
+
+	if (r == WAIT_TIMEOUT)
+		refuse("no turn on %s for generation %llu: a stale or forged request",
+		       seg->name, (unsigned long long)req->generation);
+	if (r != WAIT_OK)
+		return;
+	if (fd < 0)
+		channel_put_chunk(seg, req->token, CHUNK_NOT_FOUND, 0, 0, 0);
+	else
+		send_file(seg, req, fd);
 }
 
 static void serve_request(struct segment_maps *maps,
 			  const struct cache_request *req)
 {
-	struct segment *seg = segment_attach(maps, req->segment);
-	int fd;
+	char why[256];
+	struct segment *seg = segment_attach(maps, req->segment, why,
+					     sizeof(why));
 
-	if (seg == NULL)
+	if (seg == NULL) {
+		refuse("%s", why);
 		return;
+	}
 	/* A request for a generation that has already passed costs nothing. */
-	if (!channel_is_current(seg, req->generation))
-		return;
-	fd = simplecache_get(req->path);
-	if (channel_take_turn(seg, req->generation, &cache.stopping) != WAIT_OK)
-		return;
-	if (fd < 0)
-		channel_put_chunk(seg, req->generation, CHUNK_NOT_FOUND, 0, 0);
-	else
-		send_file(seg, req->generation, fd);
+	if (channel_is_current(seg, req->generation))
+		serve_file(seg, req);
+	segment_release(seg);
 }
 
 static void *work(void *arg)
@@ -202,6 +347,8 @@ static void *work(void *arg)
 		if (!atomic_load(&cache.stopping))
 			serve_request(&maps, req);
 		free(req);
+		/* Cannot overflow: there are never more posts than slots. */
+		sem_post(&cache.work_slots);
 	}
 	segment_maps_clear(&maps);
 	return NULL;
@@ -209,31 +356,17 @@ static void *work(void *arg)
 
 /* ---- Shutdown ---- */
 
-/* The boss sleeps in mq_receive; a STOP message on its own queue wakes it
- * without any race between a flag and the call. */
-static void wake_boss(void)
-{
-	struct cache_request stop = { .kind = REQUEST_STOP };
-	struct timespec deadline;
-
-	if (cache.queue == (mqd_t)-1)
-		return;
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += 1;
-	if (mq_timedsend(cache.queue, (const char *)&stop, sizeof(stop), 1,
-			 &deadline) != 0)
-		fprintf(stderr, "simplecached: cannot wake the boss: %s\n",
-			strerror(errno));
-}
-
+/* Every thread polls cache.stopping at least every BOSS_SLICE_MS or
+ * WAIT_SLICE_MS, so setting it is all a signal has to do. */
 static void *wait_for_signal(void *arg)
 {
 	sigset_t *signals = arg;
 	int sig;
+	int err = sigwait(signals, &sig);
 
-	sigwait(signals, &sig);
+	if (err != 0)
+		fprintf(stderr, "simplecached: sigwait: %s\n", strerror(err));
 	atomic_store(&cache.stopping, true);
-	wake_boss();
 	return NULL;
 }
 
@@ -241,32 +374,57 @@ static int run(const struct options *opt, sigset_t *signals)
 {
 	pthread_t boss, signal_thread;
 	pthread_t *workers = calloc((size_t)opt->threads, sizeof(pthread_t));
+	bool boss_started = false;
 	int started = 0;
+	int err;
 
-	if (workers == NULL)
+	if (workers == NULL) {
+		fprintf(stderr, "simplecached: no memory for %d threads\n",
+			opt->threads);
 		return 1;
-	pthread_create(&signal_thread, NULL, wait_for_signal, signals);
-	while (started < opt->threads &&
-	       pthread_create(&workers[started], NULL, work, NULL) == 0)
-		started++;
-	pthread_create(&boss, NULL, receive_requests, NULL);
+	}
+	err = pthread_create(&signal_thread, NULL, wait_for_signal, signals);
+	if (err != 0) {
+		fprintf(stderr, "simplecached: pthread_create: %s\n",
+			strerror(err));
+		free(workers);
+		return 1;
+	}
+	while (err == 0 && started < opt->threads) {
+		err = pthread_create(&workers[started], NULL, work, NULL);
+		if (err == 0)
+			started++;
+	}
+	if (err == 0) {
+		err = pthread_create(&boss, NULL, receive_requests, NULL);
+		boss_started = err == 0;
+	}
+	if (err != 0) {
+		fprintf(stderr, "simplecached: pthread_create: %s; exiting\n",
+			strerror(err));
+		atomic_store(&cache.failed, true);
+		kill(getpid(), SIGTERM);	/* wakes the signal thread */
+	}
 
-	/* Only a signal ends the process; the signal thread then wakes the
-	 * boss, and the boss's end lets the workers drain and finish. */
+	/* Only a signal ends the process (a failing boss sends one). The
+	 * boss and the workers see cache.stopping; the workers drain and
+	 * finish once the work list is closed. Join only what started. */
 	pthread_join(signal_thread, NULL);
-	pthread_join(boss, NULL);
+	if (boss_started)
+		pthread_join(boss, NULL);
 	bqueue_close(cache.work);
 	for (int i = 0; i < started; i++)
 		pthread_join(workers[i], NULL);
 	free(workers);
-	return 0;
+	report_refusals(true);
+	return atomic_load(&cache.failed) ? 1 : 0;
 }
 
 int main(int argc, char **argv)
 {
 	struct options opt = parse_options(argc, argv);
 	sigset_t signals;
-	int status;
+	int status = 1;
 
 	sigemptyset(&signals);
 	sigaddset(&signals, SIGINT);
@@ -276,15 +434,20 @@ int main(int argc, char **argv)
 	if (simplecache_init(opt.cachelist) != 0)
 		return 1;
 	simplecache_set_delay(opt.delay_us);
-	cache.work = bqueue_create();
-	if (cache.work == NULL || create_queue() != 0) {
-		bqueue_destroy(cache.work);
+	/* Two slots a worker: one being served, one waiting behind it. */
+	if (sem_init(&cache.work_slots, 0, 2 * (unsigned)opt.threads) != 0) {
+		fprintf(stderr, "simplecached: sem_init: %s\n", strerror(errno));
 		simplecache_destroy();
 		return 1;
 	}
-	status = run(&opt, &signals);
+	cache.work = bqueue_create();
+	if (cache.work == NULL)
+		fprintf(stderr, "simplecached: no memory for the work list\n");
+	else if (create_queue() == 0)
+		status = run(&opt, &signals);
 	remove_queue();
 	bqueue_destroy(cache.work);
+	sem_destroy(&cache.work_slots);
 	simplecache_destroy();
 	return status;
 }

@@ -5,6 +5,8 @@
  * SIGTERM: stop accepting, wake every thread, join them, unlink every
  * segment, free everything, exit 0.
  */
+#include <assert.h>
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -12,20 +14,29 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "args.h"
 #include "bqueue.h"
 #include "cache-student.h"
 #include "gfserver.h"
+#include "segment_pool.h"
 #include "shm_channel.h"
-
-void handle_with_cache(gfcontext_t *ctx, const char *path, void *arg);
 
 #define USAGE \
 	"usage: webproxy [-p port (25362)] [-t threads 1..512 (8)]\n" \
 	"                [-n segments 1..1024 (8)] [-z segment bytes 824..67108864 (5712)]\n" \
 	"                [-s server (accepted, unused)] [-h]\n"
+
+_Static_assert(SEGMENT_MIN_SIZE == 824 && SEGMENT_MAX_SIZE == 67108864,
+	       "the usage line states the -z range");
+
+/* A failed replacement is retried after 10 ms, then twice as long each
+ * time up to this: a pool never shrinks for good, and shutdown stays quick. */
+#define REPLACE_FIRST_BACKOFF_MS 10
+#define REPLACE_MAX_BACKOFF_MS 320
 
 struct options {
 	unsigned short port;
@@ -99,10 +110,54 @@ static struct options parse_options(int argc, char **argv)
 
 /* ---- The pool ---- */
 
+static void sleep_ms(int ms)
+{
+	struct timespec t = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&t, NULL);
+}
+
 static int name_segment(struct segment_pool *pool, char *name, size_t size)
 {
 	return ipcname_segment(name, size, getpid(),
 			       atomic_fetch_add(&pool->next_serial, 1));
+}
+
+/*
+ * A segment name carries its owner's pid, and no two live processes share
+ * a pid, so a name with OUR pid was left by a dead process that had it
+ * before (a pid namespace reuses pids from 1 on every run). Remove them
+ * all before creating any. POSIX cannot list shared-memory objects; on
+ * Linux they are the files of /dev/shm.
+ */
+static void remove_stale_segments(void)
+{
+	DIR *dir = opendir("/dev/shm");
+	struct dirent *e;
+
+	if (dir == NULL) {
+		fprintf(stderr, "webproxy: cannot look for stale segments: /dev/shm: %s\n",
+			strerror(errno));
+		return;
+	}
+	while ((e = readdir(dir)) != NULL) {
+		char name[IPCNAME_MAX];
+		pid_t owner;
+
+		if (snprintf(name, sizeof(name), "/%s", e->d_name) >=
+		    (int)sizeof(name))
+			continue;
+		if (ipcname_segment_owner(name, &owner, NULL) != 0 ||
+		    owner != getpid())
+			continue;
+		if (shm_unlink(name) == 0)
+			fprintf(stderr, "webproxy: removed %s, left by a dead process with my pid\n",
+				name);
+		else
+			fprintf(stderr, "webproxy: shm_unlink %s: %s\n", name,
+				strerror(errno));
+	}
+	closedir(dir);
 }
 
 static void pool_destroy(struct segment_pool *pool)
@@ -131,6 +186,7 @@ static struct segment_pool *pool_create(size_t count, size_t segment_size)
 		pool_destroy(pool);
 		return NULL;
 	}
+	remove_stale_segments();
 	/*
 	 * TODO(create the segments):
 	 * Create `count` segments of exactly `segment_size` bytes each
@@ -144,37 +200,69 @@ static struct segment_pool *pool_create(size_t count, size_t segment_size)
 	return pool;
 }
 
-/* Blocks (sleeping, not spinning) until a segment is free. NULL once the
- * proxy is shutting down. */
-struct segment *pool_take(struct segment_pool *pool)
-{
-	return bqueue_pop(pool->free);
-}
-
-/* The caller holds the segment's turn. */
+/* The caller holds the segment's turn. Pushing fails only once the pool
+ * is closed for shutdown; the segment is then destroyed with the pool. */
 void pool_give_back(struct segment_pool *pool, struct segment *seg)
 {
+	assert(seg->holds_turn);
 	bqueue_push(pool->free, seg);
 }
 
 /*
- * The caller gave up while the cache held the turn, so a late worker may
- * still write into this object. Replace it with a fresh one under a new
- * name; the late worker can only write into the orphan.
+ * Makes a fresh object for seg, under a new name: a late worker, or any
+ * other process, can then only write into the orphan. A name can be taken
+ * (another process of this user may have made it first), so each try uses
+ * the next name, after a growing but bounded pause.
  */
+static void renew_segment(struct segment_pool *pool, struct segment *seg,
+			  const char *why)
+{
+	int backoff_ms = REPLACE_FIRST_BACKOFF_MS;
+
+	fprintf(stderr, "webproxy: replacing segment %s: %s\n", seg->name, why);
+	segment_destroy(seg);
+	for (;;) {
+		char name[IPCNAME_MAX];
+
+		if (name_segment(pool, name, sizeof(name)) == 0 &&
+		    segment_create(seg, name, pool->segment_size) == 0)
+			break;
+		if (atomic_load(&pool->stopping))
+			return;	/* nothing to give back: seg is unmapped */
+		sleep_ms(backoff_ms);
+		backoff_ms = backoff_ms * 2 > REPLACE_MAX_BACKOFF_MS ?
+			     REPLACE_MAX_BACKOFF_MS : backoff_ms * 2;
+	}
+	pool_give_back(pool, seg);
+}
+
+/*
+ * Waits (sleeping, not spinning) for a free segment, at most
+ * POOL_TAKE_TIMEOUT_MS for each. NULL then, or once the proxy is stopping.
+ * A segment someone tampered with while it sat in the pool is renewed, not
+ * handed out.
+ */
+struct segment *pool_take(struct segment_pool *pool)
+{
+	struct segment *seg;
+
+	while ((seg = bqueue_pop_timed(pool->free, POOL_TAKE_TIMEOUT_MS)) !=
+	       NULL) {
+		if (channel_is_idle(seg))
+			return seg;
+		renew_segment(pool, seg, "tampered with while free");
+	}
+	if (!atomic_load(&pool->stopping))
+		fprintf(stderr, "webproxy: no segment came free in %d ms\n",
+			POOL_TAKE_TIMEOUT_MS);
+	return NULL;
+}
+
+/* The caller gave up while the cache held the turn, so a late worker may
+ * still write into this object. */
 void pool_replace(struct segment_pool *pool, struct segment *seg)
 {
-	char name[IPCNAME_MAX];
-
-	fprintf(stderr, "webproxy: replacing segment %s after a lost turn\n",
-		seg->name);
-	segment_destroy(seg);
-	if (name_segment(pool, name, sizeof(name)) != 0 ||
-	    segment_create(seg, name, pool->segment_size) != 0) {
-		fprintf(stderr, "webproxy: pool is one segment short\n");
-		return;
-	}
-	bqueue_push(pool->free, seg);
+	renew_segment(pool, seg, "the turn was lost");
 }
 
 const atomic_bool *pool_stopping(const struct segment_pool *pool)

@@ -1,0 +1,188 @@
+#!/usr/bin/env bats
+# The harness sets each daemon's NAME_pid and NAME_port; the bash -c
+# scripts are single-quoted on purpose.
+# shellcheck disable=SC2016,SC2154
+# A hostile process of the same user (tests/fixtures/hostile_peer.c) sends
+# junk, oversized and forged messages to the cache's queue, floods it with
+# forged requests, posts the segments' semaphores, scribbles their header
+# fields, truncates them, and takes the names a proxy is about to use. In
+# every case neither program may crash or hang, no client may get another
+# file's bytes under an OK header, and the pair serves normally afterwards.
+# (The attacker relies only on what the handouts publish: the names, the
+# start of the request message, and the segment's two semaphores followed
+# by its generation.)
+
+setup() {
+	load '/usr/lib/bats/bats-support/load'
+	load '/usr/lib/bats/bats-assert/load'
+	load 'lib/harness'
+	harness_setup
+	peer_bin=$IPCLAB_BUILD/fixtures/hostile_peer
+	[ -x "$peer_bin" ] || skip "fixtures not built: run make fixtures"
+}
+
+teardown() {
+	harness_teardown
+}
+
+# peer ARGS...: the attacker, inside the test's namespaces, bounded.
+peer() {
+	in_ns timeout "$(scaled 60)" "$peer_bin" "$@"
+}
+
+both_alive() {
+	is_running "$cache_pid" || { echo "the cache died"; dump_logs; return 1; }
+	is_running "$proxy_pid" || { echo "the proxy died"; dump_logs; return 1; }
+}
+
+# no_wrong_bytes: the workload through the proxy while an attack is on.
+# Errors and short bodies are allowed then, and so is a slow answer, but
+# every request must end (no hang), and an OK body must be the very file
+# asked for (sha256).
+no_wrong_bytes() {
+	local dir out rc
+	dir=$(mktemp -d "$BATS_TMP_ROOT/dl.XXXXXX")
+	out=$(cd "$dir" && timeout "$(scaled 90)" "$LAB_BIN/gfclient_download" \
+		-p "$proxy_port" -t 4 -w "$IPCLAB_CONTENT/workload.txt" \
+		-V "$IPCLAB_CONTENT/manifest.sha256" 2>&1)
+	rc=$?
+	rm -rf "$dir"
+	if [ "$rc" -gt 1 ]; then
+		echo "the client did not finish (status $rc):"
+		tail -n 5 <<<"$out"
+		return 1
+	fi
+	if grep -E 'sha256 mismatch|not in the manifest' <<<"$out"; then
+		echo "a client got another file's bytes under an OK header"
+		return 1
+	fi
+}
+
+# during_attack PID: runs no_wrong_bytes again and again while the
+# attacker PID runs (at least once), then waits for the attacker.
+during_attack() {
+	local attacker=$1 rounds=0
+	while [ "$rounds" -eq 0 ] || is_running "$attacker"; do
+		no_wrong_bytes || { kill "$attacker" 2>/dev/null; return 1; }
+		rounds=$((rounds + 1))
+	done
+	wait "$attacker"
+	echo "# $rounds rounds of the workload during the attack" >&3
+}
+
+# serves_normally: afterwards, the whole workload, every byte checked,
+# and both programs still up.
+serves_normally() {
+	run download_verify -t 4
+	[ "$status" -eq 0 ] || { echo "$output"; dump_logs; return 1; }
+	both_alive
+}
+
+# rss_kb PID: resident memory now.
+rss_kb() {
+	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
+}
+
+@test "junk and oversized messages: refused, logged at most once a second, and the pair serves on" {
+	start_cache
+	start_proxy -n 2
+	start=$(now_ms)
+	run peer junk 3000
+	assert_success
+	echo "# $output" >&3
+	seconds=$((($(now_ms) - start) / 1000 + 1))
+	log_lines=$(wc -l <"$IPCLAB_LOGDIR/cache.log")
+	echo "# the cache wrote $log_lines log lines in ${seconds}s of junk" >&3
+	[ "$log_lines" -le $((seconds + 3)) ] || { tail -n 5 "$IPCLAB_LOGDIR/cache.log"; false; }
+	serves_normally
+}
+
+@test "forged stop messages do not stop the cache" {
+	start_cache
+	start_proxy -n 2
+	run peer stop 160
+	assert_success
+	echo "# $output" >&3
+	serves_normally
+}
+
+@test "a flood of forged requests: bounded memory, no wrong bytes, service afterwards" {
+	start_cache -c "$IPCLAB_CONTENT/locals.txt" -t 4
+	start_proxy -n 4 -z 4096
+	download_verify -t 4 >/dev/null
+	before=$(rss_kb "$cache_pid")
+	peer flood "$(scaled 5)" /files/size-65537.bin >"$BATS_TEST_TMPDIR/peer" &
+	attacker=$!
+	during_attack "$attacker"
+	echo "# $(cat "$BATS_TEST_TMPDIR/peer")" >&3
+	after=$(rss_kb "$cache_pid")
+	echo "# cache resident memory: ${before} kB before, ${after} kB after" >&3
+	[ $((after - before)) -lt 20480 ]
+	serves_normally
+}
+
+@test "extra semaphore posts: no crash, no hang, no wrong bytes, service afterwards" {
+	start_cache
+	start_proxy -n 4 -z 4096
+	peer post "$(scaled 5)" >"$BATS_TEST_TMPDIR/peer" &
+	during_attack $!
+	echo "# $(cat "$BATS_TEST_TMPDIR/peer")" >&3
+	serves_normally
+}
+
+@test "scribbled header fields: no crash, no hang, no wrong bytes, service afterwards" {
+	start_cache
+	start_proxy -n 4 -z 4096
+	# Bytes 64..95: the fields after the two 32-byte semaphores, not the
+	# data area.
+	peer scribble "$(scaled 5)" 64 96 >"$BATS_TEST_TMPDIR/peer" &
+	during_attack $!
+	echo "# $(cat "$BATS_TEST_TMPDIR/peer")" >&3
+	serves_normally
+}
+
+@test "a segment truncated under a cache worker, before it takes its turn, costs neither process" {
+	start_cache -c "$IPCLAB_CONTENT/locals.txt" -t 2 -d 1500000
+	start_proxy -n 2 -z 4096
+	# Forged requests reach two workers, which sleep in the -d delay
+	# holding checked mappings; meanwhile the segments shrink to nothing.
+	run peer forge-truncate /files/size-1.bin 500
+	assert_success
+	echo "# $output" >&3
+	sleep "$(scaled 2)"	# the workers wake from -d and find the change
+	both_alive
+	serves_normally
+}
+
+@test "replacement names taken in advance: the pool is renewed under fresh names, never shrinks" {
+	start_cache
+	start_proxy -n 1 -z 4096
+	# Take the next names this proxy would give a replacement segment,
+	# then spoil its only segment so that it must be replaced.
+	run peer squat "$proxy_pid" 1 6
+	assert_success
+	run peer post 1
+	assert_success
+	run download_verify -t 2
+	[ "$status" -eq 0 ] || { echo "$output"; dump_logs; false; }
+	both_alive
+	# Still one live segment of 4096 bytes (besides the squatted ones).
+	assert_equal "$(ipc_objects | awk '$1 == "shm" && $3 == 4096' | wc -l)" 1
+}
+
+@test "names a dead proxy with the same pid left behind are removed at start" {
+	start_cache
+	# The shell takes the stale names for its own pid, then becomes the
+	# proxy (exec keeps the pid), as a proxy that is pid 1 of a fresh
+	# pid namespace meets the names of the last one.
+	proxy_port=$(free_port)
+	program_prefix
+	start_daemon proxy bash -c '"$1" squat $$ 0 4 && exec "${@:2}"' _ \
+		"$peer_bin" "${prefix[@]}" "$IMPL_BIN/webproxy" -p "$proxy_port" -n 2 -z 4096
+	wait_until 10 port_or_gone "$proxy_port" proxy
+	port_open "$proxy_port" || { dump_logs; false; }
+	serves_normally
+	# Only the proxy's own two segments are left: the stale ones are gone.
+	assert_equal "$(ipc_objects | awk '$1 == "shm"' | wc -l)" 2
+	assert_equal "$(ipc_objects | awk '$1 == "shm" && $3 != 4096' | wc -l)" 0
+}
