@@ -130,6 +130,7 @@ dead_pid() {
 # make one yet).
 need_reference_cache() {
 	[ "${IPCLAB_IMPL:-solution}" = solution ] || skip "needs the reference simplecached"
+	[ "${IPCLAB_VARIANT:-mqueue}" = mqueue ] || skip "checks the queue of the mqueue variant"
 	[ -x "$IPCLAB_BUILD/solution/simplecached" ] || skip "build/solution/simplecached is not built"
 }
 
