@@ -159,3 +159,21 @@ need_reference_cache() {
 	run in_ns timeout 10 "$ipcls"
 	[ "$output" = "no ipclab objects for prefix $IPCLAB_PREFIX" ]
 }
+
+@test "ipcls lists the socket a killed socket-variant cache left, and --clean removes it" {
+	[ "${IPCLAB_IMPL:-solution}" = solution ] || skip "needs the reference simplecached"
+	[ -x "$IPCLAB_BUILD/solution-socket/simplecached" ] || skip "build/solution-socket/simplecached is not built"
+	IPCLAB_VARIANT=socket
+	IMPL_BIN=$IPCLAB_BUILD/solution-socket
+	start_cache
+	stop_daemon cache KILL
+	run in_ns timeout 10 "$ipcls"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"sock /dev/shm$IPCLAB_PREFIX.sock"* ]]
+	run in_ns timeout 10 "$ipcls" --clean
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"removed sock /dev/shm$IPCLAB_PREFIX.sock"* ]]
+	run in_ns timeout 10 "$ipcls"
+	[ "$output" = "no ipclab objects for prefix $IPCLAB_PREFIX" ]
+}

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "args.h"
@@ -99,10 +100,19 @@ static struct options parse_options(int argc, char **argv)
 
 /* ---- The pool ---- */
 
+/*
+ * A new segment's name holds this process's pid and a serial it never used
+ * before, so an object of that name can only be a leftover of a dead
+ * process that had the same pid (pids are reused): remove it.
+ */
 static int name_segment(struct segment_pool *pool, char *name, size_t size)
 {
-	return ipcname_segment(name, size, getpid(),
-			       atomic_fetch_add(&pool->next_serial, 1));
+	if (ipcname_segment(name, size, getpid(),
+			    atomic_fetch_add(&pool->next_serial, 1)) != 0)
+		return -1;
+	if (shm_unlink(name) == 0)
+		fprintf(stderr, "webproxy: removed a stale segment %s\n", name);
+	return 0;
 }
 
 static void pool_destroy(struct segment_pool *pool)
@@ -169,15 +179,16 @@ void pool_give_back(struct segment_pool *pool, struct segment *seg)
 }
 
 /*
- * The caller gave up while the cache held the turn, so a late worker may
- * still write into this object. Replace it with a fresh one under a new
- * name; the late worker can only write into the orphan.
+ * The transfer failed: a late worker may still write into this object, or
+ * a dead one may have left its lock or conditions unusable. Replace it
+ * with a fresh one under a new name; a late worker can only write into the
+ * orphan.
  */
 void pool_replace(struct segment_pool *pool, struct segment *seg)
 {
 	char name[IPCNAME_MAX];
 
-	fprintf(stderr, "webproxy: replacing segment %s after a lost turn\n",
+	fprintf(stderr, "webproxy: replacing segment %s after a failed transfer\n",
 		seg->name);
 	segment_destroy(seg);
 	if (name_segment(pool, name, sizeof(name)) != 0 ||

@@ -48,12 +48,27 @@ static struct timespec deadline_after(clockid_t clock, int ms)
 
 /* ---- The lock and the waits ---- */
 
+/* Fails only if the peer wrote over the lock; nothing can be done then,
+ * but say so. */
+static void segment_unlock(struct segment *seg)
+{
+	int rc = pthread_mutex_unlock(&seg->header->lock);
+
+	if (rc != 0)
+		fprintf(stderr, "%s: pthread_mutex_unlock: %s\n", seg->name,
+			strerror(rc));
+}
+
 /* The lock's holder died: make the lock usable again, release it, and
  * remember that the flags it guarded may be half written. */
 static enum wait_result owner_died(struct segment *seg)
 {
-	pthread_mutex_consistent(&seg->header->lock);
-	pthread_mutex_unlock(&seg->header->lock);
+	int rc = pthread_mutex_consistent(&seg->header->lock);
+
+	if (rc != 0)
+		fprintf(stderr, "%s: pthread_mutex_consistent: %s\n",
+			seg->name, strerror(rc));
+	segment_unlock(seg);
 	seg->lost = true;
 	return WAIT_LOST;
 }
@@ -77,11 +92,6 @@ static enum wait_result segment_lock(struct segment *seg)
 	(void)deadline;
 	(void)owner_died;
 	return WAIT_LOST;
-}
-
-static void segment_unlock(struct segment *seg)
-{
-	pthread_mutex_unlock(&seg->header->lock);
 }
 
 /*
@@ -196,8 +206,10 @@ void segment_destroy(struct segment *seg)
 enum wait_result channel_start_transfer(struct segment *seg)
 {
 	struct segment_header *h = seg->header;
-	enum wait_result r = segment_lock(seg);
+	enum wait_result r;
 
+	assert(!seg->lost);	/* a lost segment is replaced, never reused */
+	r = segment_lock(seg);
 	if (r != WAIT_OK)
 		return r;
 	seg->generation++;
@@ -383,6 +395,13 @@ struct segment *segment_attach(struct segment_maps *maps, const char *name,
 			seg = NULL;
 	}
 	close(fd);
+	/* The proxy writes the size before it names the segment to anyone:
+	 * a different one means the object is not a segment set up by it. */
+	if (seg != NULL && seg->header->size != seg->size) {
+		fprintf(stderr, "simplecached: %s is not set up as a segment\n",
+			name);
+		return NULL;
+	}
 	return seg;
 }
 

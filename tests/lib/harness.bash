@@ -123,7 +123,6 @@ ipc_ns_destroy() {
 	ns_holder=
 	if [ "$IPCLAB_ISOLATION" = prefix ]; then
 		"$LAB_BIN/ipcls" --clean >/dev/null 2>&1
-		rm -f "$(socket_path)"
 	fi
 }
 
@@ -134,12 +133,6 @@ in_ns() {
 	else
 		"$@"
 	fi
-}
-
-# socket_path: where the socket variant's cache listens (lab/ipcname.h:
-# /dev/shm<prefix>.sock, beside the segments).
-socket_path() {
-	echo "/dev/shm${IPCLAB_PREFIX:-/ipclab.$(id -u)}.sock"
 }
 
 # ipc_objects: one line per IPC object: "shm NAME BYTES", "mq NAME" or
@@ -158,9 +151,8 @@ ipc_objects() {
 				[ -e "$f" ] && echo "mq /${f#/dev/mqueue/}"
 			done; true'
 	else
-		"$LAB_BIN/ipcls" 2>/dev/null | awk '$1 == "shm" { print "shm", $2, $3 } $1 == "mq" { print "mq", $2 }'
-		[ -S "$(socket_path)" ] && echo "sock $(socket_path)"
-		true
+		"$LAB_BIN/ipcls" 2>/dev/null |
+			awk '$1 == "shm" { print "shm", $2, $3 } $1 == "mq" || $1 == "sock" { print $1, $2 }'
 	fi
 }
 
