@@ -1,26 +1,47 @@
 # ipclab: build, test and demo the IPC lab kit. `make help` lists the targets.
 #
 # Binaries land at fixed paths: build/lab/<tool>, build/solution/{webproxy,
-# simplecached}, build/starter/{webproxy,simplecached}. SAN=address or
-# SAN=thread builds the same tree with sanitizers into build/san-<SAN>/.
+# simplecached}, build/starter/{webproxy,simplecached} for the message-queue
+# variant, build/solution-socket/ and build/starter-socket/ for the socket
+# variant. SAN=address or SAN=thread builds the same tree with sanitizers
+# into build/san-<SAN>/.
+#
+# VARIANT=mqueue or VARIANT=socket picks the design for every target. Unset,
+# `make` builds both, `make test` checks both, and the rest use mqueue.
 
 IMPL ?= solution
+VARIANT ?=
 
 # Flags, SAN builds and every compile rule, shared with the handout's Makefile.
 include lab/build.mk
 
-.PHONY: all lab solution starter units fixtures fuzzers fuzz test demo bench content handout handouts grade gradescope clean help
+.PHONY: all lab solution starter solution-socket starter-socket units fixtures fuzzers fuzz test demo bench content handout handouts grade gradescope clean help
 
-# solution/ and starter/ are built when their sources exist.
-IMPLS := $(if $(wildcard solution/webproxy.c),solution) $(if $(wildcard starter/webproxy.c),starter)
+# The variants' folders: an implementation named <impl><suffix> (solution,
+# starter-socket, ...) builds from the folder build.mk's src_of finds.
+ifeq ($(filter-out mqueue socket,$(VARIANT)),)
+else
+$(error VARIANT must be mqueue or socket)
+endif
+SRC_solution-socket := solution/socket
+SRC_starter-socket := starter/socket
+variant_suffix = $(if $(filter socket,$(1)),-socket)
+BUILT_VARIANTS := $(or $(VARIANT),mqueue socket)
+RUN_VARIANT := $(or $(VARIANT),mqueue)
 
-all: lab $(IMPLS) ## build the lab tools, the reference solution and the starter
+# Each implementation is built when its sources exist.
+IMPLS := $(foreach v,$(BUILT_VARIANTS),$(foreach i,solution starter,$(if $(wildcard $(call src_of,$(i)$(call variant_suffix,$(v)))/webproxy.c),$(i)$(call variant_suffix,$(v)))))
+
+all: lab $(IMPLS) ## build the lab tools, the references and the starters (VARIANT=... for one design)
 
 lab: $(LAB_LIB) $(TOOLS) ## build the framework library and tools into build/lab/
 
-solution: $(BUILD)/solution/webproxy $(BUILD)/solution/simplecached ## build the reference into build/solution/
+solution: $(BUILD)/solution/webproxy $(BUILD)/solution/simplecached ## build the mqueue reference into build/solution/
 
-starter: $(BUILD)/starter/webproxy $(BUILD)/starter/simplecached ## build the student skeleton into build/starter/
+starter: $(BUILD)/starter/webproxy $(BUILD)/starter/simplecached ## build the mqueue skeleton into build/starter/
+
+# The socket variant's reference and skeleton: build/solution-socket/, build/starter-socket/.
+solution-socket starter-socket: %: $(BUILD)/%/webproxy $(BUILD)/%/simplecached
 
 units: $(UNIT_TESTS) ## build the C unit tests into build/tests/
 
@@ -71,20 +92,20 @@ fuzz: fuzzers ## run each fuzz target for FUZZ_TIME seconds (60); corpus in buil
 content: lab ## generate the test files, locals.txt, workload.txt and a sha256 manifest in build/content/
 	$(BUILD)/lab/mkcontent build/content
 
-test: ## run the self-check (IMPL=starter to check the skeleton)
+test: ## run the self-check, both variants unless VARIANT=... (IMPL=starter to check the skeleton)
 	@bash tests/lib/deps.sh
 	@$(MAKE) --no-print-directory all units fixtures content $(if $(shell command -v $(FUZZ_CC)),fuzzers)
-	@IPCLAB_BUILD=$(CURDIR)/$(BUILD) bash tests/run --impl $(IMPL)
+	@IPCLAB_BUILD=$(CURDIR)/$(BUILD) bash tests/run --impl $(IMPL) --variant "$(BUILT_VARIANTS)"
 
 demo: ## build, start cache and proxy, download the whole workload with checks, stop, show no leftovers
 	@bash tests/lib/deps.sh
-	@$(MAKE) --no-print-directory all content
-	@bash tests/demo.sh
+	@$(MAKE) --no-print-directory all content VARIANT=$(RUN_VARIANT)
+	@IPCLAB_VARIANT=$(RUN_VARIANT) bash tests/demo.sh
 
 bench: ## measure proxy+cache against the direct server; writes build/bench/
 	@bash tests/lib/deps.sh
-	@$(MAKE) --no-print-directory all content
-	@bash tests/bench.sh
+	@$(MAKE) --no-print-directory all content VARIANT=$(RUN_VARIANT)
+	@IPCLAB_VARIANT=$(RUN_VARIANT) bash tests/bench.sh
 
 handout: ## write dist/ipclab-handout.tar.gz, the tree a student unpacks and works in
 	@bash starter/handout.sh

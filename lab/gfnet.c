@@ -58,3 +58,45 @@ int gfnet_send_within(int fd, const void *buf, size_t len, int timeout_ms)
 	}
 	return 0;
 }
+
+/* How often gfnet_recv_all() looks at its stop flag. */
+#define RECV_SLICE_MS 200
+
+int gfnet_recv_all(int fd, void *buf, size_t len, long deadline_ms,
+		   const atomic_bool *stop)
+{
+	char *p = buf;
+
+	while (len > 0) {
+		long slice_end = gfnet_now_ms() + RECV_SLICE_MS;
+		ssize_t n;
+		int ready;
+
+		if (stop != NULL && atomic_load(stop)) {
+			errno = ECANCELED;
+			return -1;
+		}
+		if (gfnet_now_ms() >= deadline_ms) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		ready = gfnet_wait(fd, POLLIN,
+				   slice_end < deadline_ms ? slice_end : deadline_ms);
+		if (ready < 0)
+			return -1;
+		if (ready == 0)
+			continue;
+		n = recv(fd, p, len, 0);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0) {
+			errno = ECONNRESET;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}

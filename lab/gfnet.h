@@ -7,6 +7,7 @@
 #ifndef GFNET_H
 #define GFNET_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 long gfnet_now_ms(void);
@@ -21,5 +22,13 @@ int gfnet_wait(int fd, short events, long deadline_ms);
  * bounds the whole call. Returns 0, or -1 if the peer is gone or the time
  * ran out. Never raises SIGPIPE. */
 int gfnet_send_within(int fd, const void *buf, size_t len, int timeout_ms);
+
+/* Receives exactly len bytes into buf before deadline_ms. Looks at *stop
+ * (if not NULL) at least every 200 ms, so a shutting-down process does not
+ * sit out the deadline. Returns 0, or -1 with errno ETIMEDOUT (deadline),
+ * ECANCELED (*stop became true), ECONNRESET (the peer closed first) or the
+ * error of the failed call. */
+int gfnet_recv_all(int fd, void *buf, size_t len, long deadline_ms,
+		   const atomic_bool *stop);
 
 #endif

@@ -82,6 +82,19 @@ int ipcname_queue(char *out, size_t size)
 	return 0;
 }
 
+int ipcname_socket(char *out, size_t size)
+{
+	char prefix[IPCNAME_PREFIX_MAX + 1];
+	int n;
+
+	if (get_prefix(prefix, sizeof(prefix), 1) != 0)
+		return -1;
+	n = snprintf(out, size, "%s%s.sock", IPCNAME_SOCKET_DIR, prefix);
+	if (n < 0 || (size_t)n >= size)
+		return -1;
+	return 0;
+}
+
 static int segment_name(char *out, size_t size, pid_t owner, unsigned index,
 			int loud)
 {

@@ -9,6 +9,7 @@
  *
  *   request queue:  <prefix>.cmd
  *   segment i of proxy pid P:  <prefix>.seg.<P>.<i>
+ *   request socket (socket variant):  the file /dev/shm<prefix>.sock
  *
  * A segment name carries its owner's pid, so several proxies can share
  * one cache without clashing, and ipcls can tell whose object it is.
@@ -31,6 +32,14 @@ int ipcname_prefix(char *out, size_t size);
 int ipcname_queue(char *out, size_t size);
 
 int ipcname_segment(char *out, size_t size, pid_t owner, unsigned index);
+
+/* The path of the cache's Unix-domain socket. It lives in /dev/shm beside
+ * the segments, so whatever isolates or removes them (a private tmpfs on
+ * /dev/shm, ipcls --clean) covers it too. Returns 0 or -1 as above; the
+ * longest path (IPCNAME_SOCKET_MAX with its NUL) fits a sun_path. */
+#define IPCNAME_SOCKET_DIR "/dev/shm"
+#define IPCNAME_SOCKET_MAX 96
+int ipcname_socket(char *out, size_t size);
 
 /* Returns 1 if name is a well-formed segment name under this prefix, so
  * a process can refuse a name from its peer that is not one of ours:

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# generate.sh [--check]: writes the student skeleton starter/<file> from
-# solution/<file> for each editable file. In a solution file, a region the
-# student writes is marked, each marker alone on its line:
+# generate.sh [--check] [SOURCE DEST]: writes the student skeleton DEST/<file>
+# from SOURCE/<file> for each editable file. Without a pair it does every
+# variant's: solution -> starter (mqueue) and solution/socket ->
+# starter/socket. Folders are relative to the kit's top. In a solution file,
+# a region the student writes is marked, each marker alone on its line:
 #   //@ begin <title>     the solution code below is left out of the starter
 #   //@ todo <text>       becomes a line of a "TODO(<title>):" comment
 #   //@ stub <code>       becomes a line of code in the starter
@@ -9,9 +11,7 @@
 # With --check nothing is written: it lists the starter files that differ
 # from what it would generate and exits 1 if there are any.
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-solution=$here/../solution
-files=(cache-student.h shm_channel.h shm_channel.c segment_pool.h webproxy.c handle_with_cache.c simplecached.c)
+root=$(cd "$(dirname "$0")/.." && pwd)
 
 render() {
 	awk '
@@ -44,20 +44,42 @@ render() {
 	' "$1"
 }
 
-check=0
-[ "${1:-}" = --check ] && check=1
-stale=()
-for f in "${files[@]}"; do
-	if [ $check -eq 1 ]; then
-		if ! render "$solution/$f" | cmp -s - "$here/$f"; then
-			stale+=("starter/$f")
+# generate SOURCE DEST: renders (or with --check compares) one folder pair.
+# The student's files are every .c and .h directly in SOURCE.
+generate() {
+	local f files=()
+	for f in "$root/$1"/*.[ch]; do
+		files+=("$(basename "$f")")
+	done
+	for f in "${files[@]}"; do
+		if [ $check -eq 1 ]; then
+			if ! render "$root/$1/$f" | cmp -s - "$root/$2/$f"; then
+				stale+=("$2/$f")
+			fi
+		else
+			mkdir -p "$root/$2"
+			render "$root/$1/$f" >"$root/$2/$f"
 		fi
-	else
-		render "$solution/$f" >"$here/$f"
-	fi
-done
+	done
+}
+
+check=0
+if [ "${1:-}" = --check ]; then
+	check=1
+	shift
+fi
+stale=()
+if [ $# -eq 2 ]; then
+	generate "$1" "$2"
+elif [ $# -eq 0 ]; then
+	generate solution starter
+	generate solution/socket starter/socket
+else
+	echo "usage: generate.sh [--check] [SOURCE DEST]" >&2
+	exit 2
+fi
 if [ ${#stale[@]} -gt 0 ]; then
-	echo "starter differs from solution/ for: ${stale[*]}" >&2
+	echo "starter differs from its solution for: ${stale[*]}" >&2
 	echo "run: bash starter/generate.sh" >&2
 	exit 1
 fi

@@ -229,7 +229,7 @@ main() {
 	echo "experiment,server,segment_bytes,round,requests,bytes,seconds,throughput_MBps,requests_per_s,latency_p50_us,latency_p99_us,server_cpu_ms" >"$CSV"
 
 	echo "implementation: $IMPL_BIN; isolation: $IPCLAB_ISOLATION; $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-	start_cache -c "$LOCALS" -t "$THREADS" || fail "the cache did not create its queue"
+	start_cache -c "$LOCALS" -t "$THREADS" || fail "the cache did not create its $(channel_name)"
 	start_direct -c "$LOCALS" -t "$THREADS" || fail "gfserver_direct did not start"
 	start_proxy -n 8 -z 65536 -t "$THREADS" || fail "the proxy did not start"
 	echo "large: $(wc -l <"$WORK/large.txt") files >= 1 MiB, $LARGE_REQUESTS requests a round, $ROUNDS rounds a side"

@@ -15,7 +15,7 @@ fail() {
 
 harness_setup
 echo "isolation: $IPCLAB_ISOLATION; implementation: $IMPL_BIN"
-start_cache -c "$IPCLAB_CONTENT/locals.txt" -t 8 || fail "the cache did not create its queue"
+start_cache -c "$IPCLAB_CONTENT/locals.txt" -t 8 || fail "the cache did not create its $(channel_name)"
 start_proxy -n 8 -z 5712 -t 16 || fail "the proxy did not open its port"
 # shellcheck disable=SC2154  # set by start_cache and start_proxy
 echo "running: cache pid $cache_pid, proxy pid $proxy_pid on port $proxy_port, $(shm_count) segments"

@@ -155,6 +155,7 @@ dead_pid() {
 # make one yet).
 need_reference_cache() {
 	[ "${IPCLAB_IMPL:-solution}" = solution ] || skip "needs the reference simplecached"
+	[ "${IPCLAB_VARIANT:-mqueue}" = mqueue ] || skip "checks the queue of the mqueue variant"
 	[ -x "$IPCLAB_BUILD/solution/simplecached" ] || skip "build/solution/simplecached is not built"
 }
 
@@ -180,6 +181,24 @@ need_reference_cache() {
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"removed mq $IPCLAB_PREFIX.cmd"* ]]
+	run in_ns timeout 10 "$ipcls"
+	[ "$output" = "no ipclab objects for prefix $IPCLAB_PREFIX" ]
+}
+
+@test "ipcls lists the socket a killed socket-variant cache left, and --clean removes it" {
+	[ "${IPCLAB_IMPL:-solution}" = solution ] || skip "needs the reference simplecached"
+	[ -x "$IPCLAB_BUILD/solution-socket/simplecached" ] || skip "build/solution-socket/simplecached is not built"
+	IPCLAB_VARIANT=socket
+	IMPL_BIN=$IPCLAB_BUILD/solution-socket
+	start_cache
+	stop_daemon cache KILL
+	run in_ns timeout 10 "$ipcls"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"sock /dev/shm$IPCLAB_PREFIX.sock"* ]]
+	run in_ns timeout 10 "$ipcls" --clean
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"removed sock /dev/shm$IPCLAB_PREFIX.sock"* ]]
 	run in_ns timeout 10 "$ipcls"
 	[ "$output" = "no ipclab objects for prefix $IPCLAB_PREFIX" ]
 }

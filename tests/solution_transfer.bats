@@ -52,13 +52,15 @@ one_path_workload() {
 	assert_output --partial "GETFILE INVALID"
 }
 
-@test "exactly -n segments of exactly -z bytes while running, and the queue" {
+@test "exactly -n segments of exactly -z bytes while running, and the command channel" {
 	start_cache
 	start_proxy -n 3 -z 4099
 	run ipc_objects
 	assert_equal "$(grep -c '^shm ' <<<"$output")" 3
 	assert_equal "$(awk '$1 == "shm" && $3 != 4099' <<<"$output")" ""
-	assert_equal "$(grep -c '^mq ' <<<"$output")" 1
+	# The variant's channel (the queue, or the socket), and only that one.
+	assert_equal "$(grep -c "^$(channel_kind) " <<<"$output")" 1
+	assert_equal "$(grep -vc '^shm ' <<<"$output")" 1
 	run download_verify -t 4
 	assert_success
 	assert_equal "$(shm_count)" 3

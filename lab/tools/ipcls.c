@@ -1,10 +1,11 @@
 /*
  * ipcls: lists (and with --clean removes) the POSIX IPC objects of this
- * user's ipclab prefix: the proxy's shared-memory segments and the
- * cache's request queue.
+ * user's ipclab prefix: the proxy's shared-memory segments, the cache's
+ * request queue and (socket variant) the cache's socket file.
  *
  *   shm  <name>  <bytes>  owner <pid> (alive|dead|dead: pid reused)
  *   mq   <name>  msgs <n>/<max>
+ *   sock <path>
  *
  * Stdout holds only those lines (or "no ipclab objects for prefix P"), so
  * scripts can count them; advice for the reader goes to stderr.
@@ -59,7 +60,7 @@ static void usage(FILE *out)
 static void help(void)
 {
 	usage(stdout);
-	printf("Lists the shared-memory segments and the message queue of this ipclab prefix.\n"
+	printf("Lists the shared-memory segments, the message queue and the socket of this ipclab prefix.\n"
 	       "  --clean  remove them (stop webproxy and simplecached first)\n"
 	       "  -h       show this help\n"
 	       "The prefix is $IPCLAB_PREFIX, or /ipclab.<your uid> when it is unset.\n");
@@ -270,6 +271,25 @@ static int show_queue(struct listing *l, const char *name, int clean)
 	return 1;
 }
 
+/* Returns 1 if the cache's socket file exists (and was shown), else 0. */
+static int show_socket(struct listing *l, const char *path, int clean)
+{
+	struct stat st;
+
+	if (lstat(path, &st) != 0 || !S_ISSOCK(st.st_mode))
+		return 0;
+	printf("sock %s\n", path);
+	if (!clean)
+		return 1;
+	if (unlink(path) != 0 && errno != ENOENT) {
+		fprintf(stderr, "ipcls: cannot remove %s: %s\n", path, strerror(errno));
+		l->problems++;
+		return 1;
+	}
+	printf("removed sock %s\n", path);
+	return 1;
+}
+
 static void advise(const struct listing *l, int have_queue, int clean)
 {
 	if (clean) {
@@ -291,11 +311,19 @@ static void advise(const struct listing *l, int have_queue, int clean)
 			"from a crash (a new simplecached replaces it); remove it with ipcls --clean\n");
 }
 
+static void advise_socket(int have_socket, int clean)
+{
+	if (have_socket && !clean)
+		fprintf(stderr, "ipcls: if no simplecached is running, the socket is left over "
+			"from a crash (a new simplecached replaces it); remove it with ipcls --clean\n");
+}
+
 int main(int argc, char **argv)
 {
 	struct listing l = { 0 };
 	char prefix[IPCNAME_PREFIX_MAX + 1], queue[IPCNAME_MAX];
-	int clean = 0, have_queue, status;
+	char sock[IPCNAME_SOCKET_MAX];
+	int clean = 0, have_queue, have_socket, status;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--clean") == 0) {
@@ -310,16 +338,19 @@ int main(int argc, char **argv)
 		}
 	}
 	if (ipcname_prefix(prefix, sizeof(prefix)) != 0 ||
-	    ipcname_queue(queue, sizeof(queue)) != 0)
+	    ipcname_queue(queue, sizeof(queue)) != 0 ||
+	    ipcname_socket(sock, sizeof(sock)) != 0)
 		return 1;
 
 	status = find_segments(&l);
 	for (size_t i = 0; i < l.nsegs; i++)
 		show_segment(&l, &l.segs[i], clean);
 	have_queue = show_queue(&l, queue, clean);
-	if (l.nsegs == 0 && !have_queue)
+	have_socket = show_socket(&l, sock, clean);
+	if (l.nsegs == 0 && !have_queue && !have_socket)
 		printf("no ipclab objects for prefix %s\n", prefix);
 	advise(&l, have_queue, clean);
+	advise_socket(have_socket, clean);
 	free(l.segs);
 	return status != 0 || l.problems > 0;
 }

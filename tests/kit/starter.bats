@@ -22,7 +22,19 @@ setup() {
 	assert_output --partial "starter/webproxy.c"
 }
 
+@test "the generator notices a drifted starter of the socket variant" {
+	copy=$BATS_TEST_TMPDIR/kit
+	mkdir -p "$copy"
+	cp -r "$root/solution" "$root/starter" "$copy/"
+	echo "/* drift */" >>"$copy/starter/socket/shm_channel.c"
+	run bash "$copy/starter/generate.sh" --check
+	assert_failure
+	assert_output --partial "starter/socket/shm_channel.c"
+	refute_output --partial "starter/webproxy.c"
+}
+
 @test "no solution region survives in the starter" {
-	run grep -l '//@' "$root"/starter/*.c "$root"/starter/*.h
+	run grep -l '//@' "$root"/starter/*.c "$root"/starter/*.h \
+		"$root"/starter/socket/*.c "$root"/starter/socket/*.h
 	assert_failure
 }

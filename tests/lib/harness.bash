@@ -10,6 +10,8 @@
 #   IPCLAB_BUILD          build folder (default $IPCLAB_ROOT/build)
 #   IPCLAB_IMPL           solution (default), starter, or a folder holding
 #                         webproxy and simplecached
+#   IPCLAB_VARIANT        mqueue (default) or socket: the command channel's
+#                         design; picks build/<impl> or build/<impl>-socket
 #   IPCLAB_CONTENT        content folder (default $IPCLAB_ROOT/build/content)
 #   IPCLAB_TIMEOUT_SCALE  multiplies every time bound (slow machines)
 #   IPCLAB_WRAP           command prefix for programs under test (valgrind)
@@ -24,16 +26,25 @@
 IPCLAB_ROOT=${IPCLAB_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 IPCLAB_BUILD=${IPCLAB_BUILD:-$IPCLAB_ROOT/build}
 IPCLAB_IMPL=${IPCLAB_IMPL:-solution}
+IPCLAB_VARIANT=${IPCLAB_VARIANT:-mqueue}
 IPCLAB_CONTENT=${IPCLAB_CONTENT:-$IPCLAB_ROOT/build/content}
 IPCLAB_TIMEOUT_SCALE=${IPCLAB_TIMEOUT_SCALE:-1}
 IPCLAB_LOG_MAX=${IPCLAB_LOG_MAX:-10485760}
 LAB_BIN=$IPCLAB_BUILD/lab
-export IPCLAB_ROOT IPCLAB_BUILD IPCLAB_IMPL IPCLAB_CONTENT IPCLAB_TIMEOUT_SCALE
+export IPCLAB_ROOT IPCLAB_BUILD IPCLAB_IMPL IPCLAB_VARIANT IPCLAB_CONTENT IPCLAB_TIMEOUT_SCALE
 
+case $IPCLAB_VARIANT in
+mqueue) variant_suffix= ;;
+socket) variant_suffix=-socket ;;
+*)
+	echo "IPCLAB_VARIANT must be mqueue or socket, not \"$IPCLAB_VARIANT\"" >&2
+	return 1
+	;;
+esac
 if [[ $IPCLAB_IMPL == /* ]]; then
 	IMPL_BIN=$IPCLAB_IMPL
 else
-	IMPL_BIN=$IPCLAB_BUILD/$IPCLAB_IMPL
+	IMPL_BIN=$IPCLAB_BUILD/$IPCLAB_IMPL$variant_suffix
 fi
 
 # Pids started in this test (each is also its process group) and the holder
@@ -124,18 +135,24 @@ in_ns() {
 	fi
 }
 
-# ipc_objects: one line per IPC object: "shm NAME BYTES" or "mq NAME".
+# ipc_objects: one line per IPC object: "shm NAME BYTES", "mq NAME" or
+# "sock PATH" (a socket file in /dev/shm).
 ipc_objects() {
 	if [ -n "$ns_holder" ]; then
 		in_ns sh -c '
 			for f in /dev/shm/*; do
-				[ -e "$f" ] && echo "shm /${f#/dev/shm/} $(stat -c %s "$f")"
+				if [ -S "$f" ]; then
+					echo "sock $f"
+				elif [ -e "$f" ]; then
+					echo "shm /${f#/dev/shm/} $(stat -c %s "$f")"
+				fi
 			done
 			for f in /dev/mqueue/*; do
 				[ -e "$f" ] && echo "mq /${f#/dev/mqueue/}"
 			done; true'
 	else
-		"$LAB_BIN/ipcls" 2>/dev/null | awk '$1 == "shm" { print "shm", $2, $3 } $1 == "mq" { print "mq", $2 }'
+		"$LAB_BIN/ipcls" 2>/dev/null |
+			awk '$1 == "shm" { print "shm", $2, $3 } $1 == "mq" || $1 == "sock" { print $1, $2 }'
 	fi
 }
 
@@ -149,6 +166,25 @@ shm_count() {
 
 queue_exists() {
 	ipc_objects | grep -q '^mq '
+}
+
+socket_exists() {
+	ipc_objects | grep -q '^sock '
+}
+
+# channel_exists: the cache's command channel of this variant (its queue,
+# or its socket) exists.
+channel_exists() {
+	if [ "$IPCLAB_VARIANT" = socket ]; then
+		socket_exists
+	else
+		queue_exists
+	fi
+}
+
+# channel_kind: the word ipc_objects uses for this variant's channel.
+channel_kind() {
+	if [ "$IPCLAB_VARIANT" = socket ]; then echo sock; else echo mq; fi
 }
 
 # ---- Processes ----
@@ -258,9 +294,9 @@ wait_port() {
 	wait_until "${2:-5}" port_open "$1"
 }
 
-# wait_queue [SECONDS]: the cache's queue exists.
+# wait_queue [SECONDS]: the cache's command channel (queue or socket) exists.
 wait_queue() {
-	wait_until "${1:-5}" queue_exists
+	wait_until "${1:-5}" channel_exists
 }
 
 # start_cache [ARGS...]: simplecached of the chosen implementation; waits
@@ -274,25 +310,31 @@ start_cache() {
 	[ -n "${NO_WAIT:-}" ] || cache_started 5
 }
 
-# cache_started SECONDS: waits for the cache's queue, but no longer than the
-# cache lives, and says which of the two went wrong (a student's first
-# failure is usually one of these).
+# channel_name: what the cache's command channel is called in messages.
+channel_name() {
+	if [ "$IPCLAB_VARIANT" = socket ]; then echo "request socket"; else echo "request queue"; fi
+}
+
+# cache_started SECONDS: waits for the cache's command channel, but no
+# longer than the cache lives, and says which of the two went wrong (a
+# student's first failure is usually one of these).
 cache_started() {
 	if ! wait_until "$1" queue_or_gone cache; then
-		echo "simplecached runs but made no request queue within $(scaled "$1")s:" \
+		echo "simplecached runs but made no $(channel_name) within $(scaled "$1")s:" \
 			"see TODO(create the command channel) in simplecached.c" >&2
 		return 1
 	fi
-	queue_exists && return 0
-	echo "simplecached exited before making its request queue; the end of its output:" >&2
+	channel_exists && return 0
+	echo "simplecached exited before making its $(channel_name); the end of its output:" >&2
 	tail -n 5 "$IPCLAB_LOGDIR/cache.log" >&2
 	return 1
 }
 
-# queue_or_gone NAME: the queue exists, or program NAME is no longer running.
+# queue_or_gone NAME: the command channel exists, or program NAME is no
+# longer running.
 queue_or_gone() {
 	local pidvar=${1}_pid
-	queue_exists || is_gone "${!pidvar}"
+	channel_exists || is_gone "${!pidvar}"
 }
 
 # port_or_gone PORT NAME: PORT is open, or program NAME is no longer running.

@@ -30,9 +30,9 @@ harness_setup
 {
 	NO_WAIT=1 start_cache -c "$IPCLAB_CONTENT/locals.txt" -t 2
 	if ! wait_until 3 queue_or_gone cache 2>/dev/null; then
-		problem "simplecached made no request queue: see TODO(create the command channel) in simplecached.c"
-	elif ! queue_exists; then
-		problem "simplecached exited before making its request queue (see its output below)"
+		problem "simplecached made no $(channel_name): see TODO(create the command channel) in simplecached.c"
+	elif ! channel_exists; then
+		problem "simplecached exited before making its $(channel_name) (see its output below)"
 	fi
 	if ! start_proxy -n 2 -z 4096 -t 2 2>/dev/null; then
 		problem "webproxy did not listen on its port (see its output below)"

@@ -99,6 +99,11 @@ static void test_env_prefix(void)
 	check(ipcname_segment(got, sizeof(got), 0, 1) == -1, "segment with owner 0 fails");
 	check(ipcname_segment(got, sizeof(got), -5, 1) == -1, "segment with negative owner fails");
 	check(ipcname_segment(got, 10, 99, 0) == -1, "segment into a too-small buffer fails");
+	check_name(ipcname_socket(got, sizeof(got)), got, "/dev/shm/t.1.sock");
+	check(ipcname_socket(got, 10) == -1, "socket into a too-small buffer fails");
+	setenv("IPCLAB_PREFIX", good[3], 1);
+	check(ipcname_socket(got, IPCNAME_SOCKET_MAX) == 0,
+	      "the longest socket path fits IPCNAME_SOCKET_MAX");
 
 	start_capture();
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

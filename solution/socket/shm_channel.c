@@ -1,0 +1,582 @@
+/*
+ * shm_channel.c: the data channel (see shm_channel.h for the handshake and
+ * its invariants). Creating, mapping and removing segments, the bounded
+ * lock and waits, and the steps each side takes in the handshake.
+ */
+#include "shm_channel.h"
+#include "cache-student.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* A waiter looks at its process's stopping flag (and, for a worker, at
+ * the segment's generation) this often, so shutdown is quick and a late
+ * worker leaves soon; between looks it sleeps in the kernel. */
+#define WAIT_SLICE_MS 200
+
+/* Condition variables here wait on CLOCK_MONOTONIC, so a change of the
+ * wall clock cannot stretch or cut their bounds. pthread_mutex_timedlock()
+ * takes a CLOCK_REALTIME deadline (pthread_mutex_clocklock() would not,
+ * but the thread sanitizer does not know it yet); for the lock's bound of
+ * a second, the difference is harmless. */
+static struct timespec deadline_after(clockid_t clock, int ms)
+{
+	struct timespec t;
+
+	clock_gettime(clock, &t);
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	return t;
+}
+
+//@ begin compare times
+static bool is_before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec ||
+	       (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+//@ todo A helper that tells whether one timespec comes before another
+//@ todo will make the bounded waits below easier to write.
+//@ end
+
+/* ---- The lock and the waits ---- */
+
+/* Fails only if the peer wrote over the lock; nothing can be done then,
+ * but say so. */
+static void segment_unlock(struct segment *seg)
+{
+	int rc = pthread_mutex_unlock(&seg->header->lock);
+
+	if (rc != 0)
+		fprintf(stderr, "%s: pthread_mutex_unlock: %s\n", seg->name,
+			strerror(rc));
+}
+
+/* The lock's holder died: make the lock usable again, release it, and
+ * remember that the flags it guarded may be half written. */
+static enum wait_result owner_died(struct segment *seg)
+{
+	int rc = pthread_mutex_consistent(&seg->header->lock);
+
+	if (rc != 0)
+		fprintf(stderr, "%s: pthread_mutex_consistent: %s\n",
+			seg->name, strerror(rc));
+	segment_unlock(seg);
+	seg->lost = true;
+	return WAIT_LOST;
+}
+
+/*
+ * Takes the segment's lock, waiting at most LOCK_TIMEOUT_MS: the lock is
+ * only ever held for a few flag updates, so a longer wait means the peer
+ * is broken.
+ */
+static enum wait_result segment_lock(struct segment *seg)
+{
+	struct timespec deadline = deadline_after(CLOCK_REALTIME, LOCK_TIMEOUT_MS);
+	//@ begin take the lock
+	int rc = pthread_mutex_timedlock(&seg->header->lock, &deadline);
+
+	if (rc == 0)
+		return WAIT_OK;
+	if (rc == EOWNERDEAD)
+		return owner_died(seg);
+	return rc == ETIMEDOUT ? WAIT_TIMEOUT : WAIT_LOST;
+	//@ todo Lock seg->header->lock, waiting until `deadline` at most
+	//@ todo (pthread_mutex_timedlock). If it returns EOWNERDEAD, the
+	//@ todo previous holder died: return owner_died(seg).
+	//@ todo Read pthread_mutex_timedlock(3), pthread_mutexattr_setrobust(3).
+	//@ stub (void)seg;
+	//@ stub (void)deadline;
+	//@ stub (void)owner_died;
+	//@ stub return WAIT_LOST;
+	//@ end
+}
+
+/*
+ * With the lock held: sleeps on cond until it is signalled or a slice
+ * ends (the caller re-checks its condition either way), never past
+ * `deadline`. On any result but WAIT_OK the lock is no longer held.
+ */
+static enum wait_result wait_a_slice(struct segment *seg, pthread_cond_t *cond,
+				     const struct timespec *deadline,
+				     const atomic_bool *stopping)
+{
+	struct timespec slice = deadline_after(CLOCK_MONOTONIC, WAIT_SLICE_MS);
+	int rc;
+
+	if (atomic_load(stopping)) {
+		segment_unlock(seg);
+		return WAIT_STOPPING;
+	}
+	//@ begin wait a slice
+	if (is_before(deadline, &slice))
+		slice = *deadline;
+	rc = pthread_cond_timedwait(cond, &seg->header->lock, &slice);
+	if (rc == EOWNERDEAD)
+		return owner_died(seg);
+	if (rc != 0 && rc != ETIMEDOUT) {
+		segment_unlock(seg);
+		return WAIT_LOST;
+	}
+	if (rc == ETIMEDOUT && !is_before(&slice, deadline)) {
+		segment_unlock(seg);
+		return WAIT_TIMEOUT;
+	}
+	return WAIT_OK;
+	//@ todo Wait on cond (pthread_cond_timedwait: its clock is
+	//@ todo CLOCK_MONOTONIC, set in segment_create) until `slice`, but never
+	//@ todo past *deadline. Return WAIT_OK when the caller should look at
+	//@ todo the flags again (the lock is then held). Otherwise unlock and
+	//@ todo return WAIT_TIMEOUT once *deadline has passed, or WAIT_LOST on
+	//@ todo an error; on EOWNERDEAD return owner_died(seg).
+	//@ stub (void)cond;
+	//@ stub (void)deadline;
+	//@ stub (void)slice;
+	//@ stub (void)rc;
+	//@ stub segment_unlock(seg);
+	//@ stub return WAIT_TIMEOUT;
+	//@ end
+}
+
+/* ---- Proxy side: the proxy creates, owns and removes segments. ---- */
+
+/*
+ * The lock is robust and both it and the condition variables work across
+ * processes; the condition variables measure time on CLOCK_MONOTONIC, so
+ * a change of the wall clock cannot stretch or cut a bound.
+ */
+static int init_sync(struct segment_header *h)
+{
+	pthread_mutexattr_t ma;
+	pthread_condattr_t ca;
+	int rc = 0;
+
+	//@ begin initialise the lock and conditions
+	pthread_mutexattr_init(&ma);
+	pthread_condattr_init(&ca);
+	if (pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED) != 0 ||
+	    pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST) != 0 ||
+	    pthread_condattr_setpshared(&ca, PTHREAD_PROCESS_SHARED) != 0 ||
+	    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
+	    pthread_mutex_init(&h->lock, &ma) != 0 ||
+	    pthread_cond_init(&h->chunk_ready, &ca) != 0 ||
+	    pthread_cond_init(&h->space_free, &ca) != 0)
+		rc = -1;
+	pthread_mutexattr_destroy(&ma);
+	pthread_condattr_destroy(&ca);
+	//@ todo Initialise h->lock as a robust, process-shared mutex and
+	//@ todo h->chunk_ready and h->space_free as process-shared condition
+	//@ todo variables on CLOCK_MONOTONIC. Return 0, or -1 if any call fails.
+	//@ todo Read pthread_mutexattr_setpshared(3), pthread_mutexattr_setrobust(3),
+	//@ todo pthread_condattr_setclock(3).
+	//@ stub (void)h;
+	//@ stub (void)ma;
+	//@ stub (void)ca;
+	//@ stub rc = -1;
+	//@ end
+	return rc;
+}
+
+int segment_create(struct segment *seg, const char *name, size_t size)
+{
+	memset(seg, 0, sizeof(*seg));
+	snprintf(seg->name, sizeof(seg->name), "%s", name);
+	seg->size = size;
+	//@ begin create a segment
+	int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
+
+	if (fd < 0) {
+		fprintf(stderr, "webproxy: shm_open %s: %s\n", name,
+			strerror(errno));
+		return -1;
+	}
+	if (ftruncate(fd, (off_t)size) != 0) {
+		fprintf(stderr, "webproxy: ftruncate %s: %s\n", name,
+			strerror(errno));
+		close(fd);
+		shm_unlink(name);
+		return -1;
+	}
+	void *base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+	close(fd);
+	if (base == MAP_FAILED) {
+		fprintf(stderr, "webproxy: mmap %s: %s\n", name,
+			strerror(errno));
+		shm_unlink(name);
+		return -1;
+	}
+	seg->header = base;
+	seg->data = (unsigned char *)base + sizeof(struct segment_header);
+	seg->capacity = size - sizeof(struct segment_header);
+	//@ todo Create the shared-memory object `name` of exactly `size` bytes
+	//@ todo (mode 0600, O_EXCL) and map it. Fill seg->header, seg->data
+	//@ todo (just after the header) and seg->capacity.
+	//@ todo Read shm_open(3), ftruncate(2), mmap(2).
+	//@ stub return -1;
+	//@ end
+	/* ftruncate filled the object with zeros: no generation, no turn. */
+	seg->header->size = size;
+	if (init_sync(seg->header) != 0) {
+		fprintf(stderr, "webproxy: cannot set up the lock of %s\n", name);
+		segment_destroy(seg);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The lock and the conditions are not destroyed: a late worker of the
+ * cache may still be waiting on them, and destroying what another process
+ * waits on is undefined. Unmapping and unlinking is enough; the object's
+ * memory goes when the last process unmaps it.
+ */
+void segment_destroy(struct segment *seg)
+{
+	if (seg->header == NULL)
+		return;
+	//@ begin remove a segment
+	munmap(seg->header, seg->size);
+	shm_unlink(seg->name);
+	//@ todo Unmap the segment and remove its name, so nothing is left in
+	//@ todo /dev/shm. Read munmap(2), shm_unlink(3).
+	//@ end
+	seg->header = NULL;
+}
+
+/* ---- Proxy side: one transfer. ---- */
+
+/*
+ * Called with the segment idle (no worker can claim it: its generation is
+ * no request's), before the request is sent. A new generation, and the
+ * data area free for this transfer's worker.
+ */
+enum wait_result channel_start_transfer(struct segment *seg)
+{
+	struct segment_header *h = seg->header;
+	enum wait_result r;
+
+	assert(!seg->lost);	/* a lost segment is replaced, never reused */
+	r = segment_lock(seg);
+	if (r != WAIT_OK)
+		return r;
+	seg->generation++;
+	h->generation = seg->generation;
+	h->done_read = 1;
+	h->done_write = 0;
+	segment_unlock(seg);
+	return WAIT_OK;
+}
+
+/*
+ * Waits for the worker's next chunk, then checks it before believing any
+ * of it: a cache is another program, and may be wrong. `due` bytes of a
+ * file of `file_len` are still to come, so a chunk is 1..due bytes; a
+ * chunk of 0 bytes before the end means the cache could not read on.
+ */
+enum wait_result channel_take_chunk(struct segment *seg, uint64_t file_len,
+				    uint64_t due, const atomic_bool *stopping,
+				    struct chunk *out)
+{
+	struct segment_header *h = seg->header;
+	struct timespec deadline = deadline_after(CLOCK_MONOTONIC, NEXT_CHUNK_TIMEOUT_MS);
+	enum wait_result r = segment_lock(seg);
+
+	if (r != WAIT_OK)
+		return r;
+	//@ begin take a chunk
+	while (h->done_write != 1) {
+		r = wait_a_slice(seg, &h->chunk_ready, &deadline, stopping);
+		if (r != WAIT_OK)
+			return r;
+	}
+	bool good = h->file_len == file_len && h->chunk_len > 0 &&
+		    h->chunk_len <= due && h->chunk_len <= seg->capacity;
+
+	out->len = h->chunk_len;
+	out->bytes = seg->data;
+	segment_unlock(seg);
+	return good ? WAIT_OK : WAIT_LOST;
+	//@ todo With the lock held, wait (wait_a_slice) until done_write is 1.
+	//@ todo Then check the chunk before believing it: the file length must
+	//@ todo be `file_len`, and chunk_len must be 1..due and fit the data
+	//@ todo area. Fill *out, unlock, and return WAIT_OK, or WAIT_LOST for a
+	//@ todo chunk that breaks these rules.
+	//@ stub (void)h;
+	//@ stub (void)deadline;
+	//@ stub (void)file_len;
+	//@ stub (void)due;
+	//@ stub (void)stopping;
+	//@ stub (void)out;
+	//@ stub (void)wait_a_slice;
+	//@ stub segment_unlock(seg);
+	//@ stub return WAIT_LOST;
+	//@ end
+}
+
+/* The chunk is sent to the client: the data area goes back to the worker. */
+enum wait_result channel_chunk_sent(struct segment *seg)
+{
+	struct segment_header *h = seg->header;
+	enum wait_result r = segment_lock(seg);
+
+	if (r != WAIT_OK)
+		return r;
+	//@ begin give the space back
+	h->done_write = 0;
+	h->done_read = 1;
+	pthread_cond_signal(&h->space_free);
+	//@ todo The proxy has sent the chunk: mark it read (done_write 0,
+	//@ todo done_read 1) and wake the worker waiting on space_free.
+	//@ todo Read pthread_cond_signal(3).
+	//@ stub (void)h;
+	//@ end
+	segment_unlock(seg);
+	return WAIT_OK;
+}
+
+/*
+ * Ends the transfer: a new generation, so that no late worker can claim
+ * the data area again. Returns whether the segment can be used again:
+ * not when a worker may be writing into it right now (done_read and
+ * done_write both 0), nor after a failure (a dead cache may have left its
+ * condition variables unable to wake anyone), nor after a lost lock.
+ */
+bool channel_end_transfer(struct segment *seg, bool failed)
+{
+	struct segment_header *h = seg->header;
+	bool writing;
+
+	if (seg->lost || segment_lock(seg) != WAIT_OK)
+		return false;
+	//@ begin end a transfer
+	seg->generation++;
+	h->generation = seg->generation;
+	writing = h->done_read == 0 && h->done_write == 0;
+	//@ todo Bump the generation (seg->generation and the header's), so no
+	//@ todo late worker claims the data area again, and find out whether
+	//@ todo a worker is writing into it right now (both flags 0).
+	//@ stub (void)h;
+	//@ stub writing = true;
+	//@ end
+	segment_unlock(seg);
+	return !writing && !failed;
+}
+
+/* ---- Cache side: a worker maps the segments it is sent. ---- */
+
+/*
+ * Opens the proxy's segment `name` and checks the object's real size. The
+ * name and the size come from another process: trust neither.
+ */
+static int open_segment(const char *name, uint64_t size, struct stat *st)
+{
+	if (!ipcname_is_segment(name)) {
+		fprintf(stderr, "simplecached: refusing segment name \"%s\"\n",
+			name);
+		return -1;
+	}
+	//@ begin open a segment
+	int fd = shm_open(name, O_RDWR, 0);
+
+	if (fd < 0) {
+		fprintf(stderr, "simplecached: shm_open %s: %s\n", name,
+			strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, st) != 0 || st->st_size < SEGMENT_MIN_SIZE ||
+	    st->st_size > SEGMENT_MAX_SIZE || (uint64_t)st->st_size != size) {
+		fprintf(stderr, "simplecached: %s has a bad size\n", name);
+		close(fd);
+		return -1;
+	}
+	return fd;
+	//@ todo Open the proxy's segment `name` read-write and fill *st with
+	//@ todo fstat(2). Refuse an object whose real size is outside
+	//@ todo [SEGMENT_MIN_SIZE, SEGMENT_MAX_SIZE] or is not the `size` the
+	//@ todo request said. Return the descriptor, or -1.
+	//@ todo Read shm_open(3), fstat(2).
+	//@ stub (void)size;
+	//@ stub (void)st;
+	//@ stub return -1;
+	//@ end
+}
+
+/* Maps the open segment into seg, remembering which object it is. */
+static int map_segment(struct segment *seg, const char *name, int fd,
+		       const struct stat *st)
+{
+	//@ begin map a segment
+	void *base = mmap(NULL, (size_t)st->st_size, PROT_READ | PROT_WRITE,
+			  MAP_SHARED, fd, 0);
+
+	if (base == MAP_FAILED) {
+		fprintf(stderr, "simplecached: mmap %s: %s\n", name,
+			strerror(errno));
+		return -1;
+	}
+	snprintf(seg->name, sizeof(seg->name), "%s", name);
+	seg->header = base;
+	seg->size = (size_t)st->st_size;
+	seg->data = (unsigned char *)base + sizeof(struct segment_header);
+	seg->capacity = seg->size - sizeof(struct segment_header);
+	seg->device = st->st_dev;
+	seg->inode = st->st_ino;
+	return 0;
+	//@ todo Map the whole object (st->st_size bytes) shared, read-write.
+	//@ todo Fill seg->name, seg->header, seg->data (just after the
+	//@ todo header), seg->size, seg->capacity, and seg->device and
+	//@ todo seg->inode from *st so the mapping can be recognised later.
+	//@ todo Read mmap(2).
+	//@ stub (void)seg;
+	//@ stub (void)name;
+	//@ stub (void)fd;
+	//@ stub (void)st;
+	//@ stub return -1;
+	//@ end
+}
+
+static void unmap_segment(struct segment *seg)
+{
+	if (seg->header != NULL)
+		munmap(seg->header, seg->size);
+	seg->header = NULL;
+}
+
+/*
+ * A mapping is reused only for the very object it was made of: same name,
+ * same file (device and inode), same size. A proxy that restarts, or
+ * replaces a segment, makes a new object, which never matches an old slot.
+ */
+static struct segment *find_mapping(struct segment_maps *maps,
+				    const char *name, const struct stat *st)
+{
+	for (int i = 0; i < SEGMENT_MAPS; i++) {
+		struct segment *seg = &maps->slot[i];
+
+		if (seg->header != NULL && seg->device == st->st_dev &&
+		    seg->inode == st->st_ino &&
+		    seg->size == (size_t)st->st_size &&
+		    strcmp(seg->name, name) == 0)
+			return seg;
+	}
+	return NULL;
+}
+
+/*
+ * Mapping and unmapping cost more than a small file's whole transfer, so
+ * a worker keeps its last SEGMENT_MAPS mappings and replaces them in turn.
+ * Each request still opens the object and checks it with fstat.
+ */
+struct segment *segment_attach(struct segment_maps *maps, const char *name,
+			       uint64_t size)
+{
+	struct stat st;
+	struct segment *seg;
+	int fd = open_segment(name, size, &st);
+
+	if (fd < 0)
+		return NULL;
+	seg = find_mapping(maps, name, &st);
+	if (seg == NULL) {
+		seg = &maps->slot[maps->next];
+		maps->next = (maps->next + 1) % SEGMENT_MAPS;
+		unmap_segment(seg);
+		if (map_segment(seg, name, fd, &st) != 0)
+			seg = NULL;
+	}
+	close(fd);
+	/* The proxy writes the size before it names the segment to anyone:
+	 * a different one means the object is not a segment set up by it. */
+	if (seg != NULL && seg->header->size != seg->size) {
+		fprintf(stderr, "simplecached: %s is not set up as a segment\n",
+			name);
+		return NULL;
+	}
+	return seg;
+}
+
+void segment_maps_clear(struct segment_maps *maps)
+{
+	for (int i = 0; i < SEGMENT_MAPS; i++)
+		unmap_segment(&maps->slot[i]);
+}
+
+/*
+ * Waits until the data area is free for this worker's transfer, and
+ * claims it. A worker whose generation is no longer the segment's is late:
+ * it returns WAIT_STALE and must not touch the segment again.
+ */
+enum wait_result channel_claim_space(struct segment *seg, uint64_t generation,
+				     const atomic_bool *stopping)
+{
+	struct segment_header *h = seg->header;
+	struct timespec deadline = deadline_after(CLOCK_MONOTONIC, CACHE_TURN_TIMEOUT_MS);
+	enum wait_result r = segment_lock(seg);
+
+	if (r != WAIT_OK)
+		return r;
+	//@ begin claim the space
+	for (;;) {
+		if (h->generation != generation) {
+			segment_unlock(seg);
+			return WAIT_STALE;
+		}
+		if (h->done_read == 1 && h->done_write == 0)
+			break;
+		r = wait_a_slice(seg, &h->space_free, &deadline, stopping);
+		if (r != WAIT_OK)
+			return r;
+	}
+	h->done_read = 0;
+	segment_unlock(seg);
+	return WAIT_OK;
+	//@ todo With the lock held, wait (wait_a_slice on space_free) until the
+	//@ todo data area is free (done_read 1, done_write 0). Before each wait
+	//@ todo and after it, check the header's generation: if it is not
+	//@ todo `generation`, unlock and return WAIT_STALE. Claim the area by
+	//@ todo setting done_read to 0, unlock, and return WAIT_OK.
+	//@ stub (void)h;
+	//@ stub (void)deadline;
+	//@ stub (void)generation;
+	//@ stub (void)stopping;
+	//@ stub segment_unlock(seg);
+	//@ stub return WAIT_TIMEOUT;
+	//@ end
+}
+
+/* The chunk's bytes are already in seg->data; this hands them over. */
+enum wait_result channel_put_chunk(struct segment *seg, uint64_t file_len,
+				   size_t len)
+{
+	struct segment_header *h = seg->header;
+	enum wait_result r = segment_lock(seg);
+
+	if (r != WAIT_OK)
+		return r;
+	assert(len <= seg->capacity);
+	//@ begin hand a chunk over
+	h->file_len = file_len;
+	h->chunk_len = (uint32_t)len;
+	h->done_write = 1;
+	pthread_cond_signal(&h->chunk_ready);
+	//@ todo Write the file length and the chunk's length into the header,
+	//@ todo set done_write, and wake the proxy waiting on chunk_ready.
+	//@ stub (void)h;
+	//@ stub (void)file_len;
+	//@ end
+	segment_unlock(seg);
+	return WAIT_OK;
+}

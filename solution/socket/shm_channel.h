@@ -1,0 +1,152 @@
+/*
+ * shm_channel.h: the data channel. One shared-memory segment, its layout,
+ * and the handshake by which the proxy and a cache worker take turns on it.
+ *
+ * A segment is one POSIX shared-memory object of exactly -z bytes, created
+ * and owned by the proxy. It starts with struct segment_header; the rest is
+ * the data area, where the cache puts one chunk of the file at a time.
+ *
+ * THE HANDSHAKE. Two flags in the header say whose turn it is. They are
+ * read and written only with the header's mutex held:
+ *
+ *   done_read done_write
+ *       1         0       the data area is free: a worker may claim it
+ *       0         0       a worker claimed it and is writing a chunk
+ *       0         1       a chunk is ready: the proxy reads and sends it
+ *
+ * The worker claims the area (done_read = 0), writes the chunk without
+ * the lock, then sets done_write = 1 and signals `chunk_ready`. The proxy
+ * waits on `chunk_ready`, sends the chunk to its client, then sets
+ * done_write = 0, done_read = 1 and signals `space_free`, on which the
+ * worker waits. After the last chunk nobody signals: the proxy holds the
+ * segment again.
+ *
+ * Stale workers. A worker can be late: its request waited, or the proxy
+ * gave up on it. Every transfer has a new `generation`, sent in the
+ * request; a worker claims the area only while the header's generation is
+ * its own. When the proxy ends a transfer it bumps the generation under
+ * the lock, so no late worker can claim afterwards. If at that moment a
+ * worker is writing (0 0), the proxy cannot take the area back: the
+ * segment is lost, and the proxy replaces the object with a fresh one
+ * under a new name, so the late writer can only scribble on an orphan.
+ *
+ * Dead processes. The mutex is robust: if its holder dies, the next
+ * locker gets EOWNERDEAD. The flags may then be half-updated, so that
+ * locker makes the mutex consistent and treats the segment as lost too.
+ * Condition variables are not robust: a process killed while waiting on
+ * one can leave it unable to wake a later waiter (glibc before 2.41). So
+ * the proxy reuses a segment only after a transfer that ended well, and
+ * replaces it after any timeout or lost lock. Every wait (for the lock or
+ * on a condition variable) has a deadline on CLOCK_MONOTONIC.
+ */
+#ifndef SHM_CHANNEL_H
+#define SHM_CHANNEL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ipcname.h"
+
+/* The smallest -z: the header must leave room for real data. */
+#define SEGMENT_MIN_SIZE 824
+#define SEGMENT_MAX_SIZE (64L * 1024 * 1024)
+
+struct segment_header {
+	pthread_mutex_t lock;		/* robust, process-shared */
+	pthread_cond_t chunk_ready;	/* the proxy waits on it */
+	pthread_cond_t space_free;	/* the worker waits on it */
+
+	/* Written once by the proxy before any request names the segment. */
+	uint64_t size;			/* bytes of the whole object */
+
+	/* Everything below: only with `lock` held. */
+	uint64_t generation;		/* the proxy's current transfer */
+	uint64_t file_len;		/* written by the worker with each chunk */
+	uint32_t chunk_len;		/* bytes of data in this chunk */
+	uint32_t done_write;		/* see THE HANDSHAKE */
+	uint32_t done_read;
+	uint32_t unused;
+};
+
+_Static_assert(sizeof(struct segment_header) + 64 <= SEGMENT_MIN_SIZE,
+	       "the smallest segment must leave room for data");
+
+/* One process's view of one mapped segment. Private memory, not shared. */
+struct segment {
+	char name[IPCNAME_MAX];
+	struct segment_header *header;	/* NULL when not mapped */
+	unsigned char *data;		/* the data area after the header */
+	size_t size;			/* the whole object, header included */
+	size_t capacity;		/* bytes of the data area */
+	uint64_t generation;		/* proxy: the transfer in progress */
+	bool lost;			/* proxy: saw a dead lock owner */
+	dev_t device;			/* cache: which object is mapped */
+	ino_t inode;
+};
+
+/* What the proxy reads out of one chunk, already checked. */
+struct chunk {
+	size_t len;
+	const unsigned char *bytes;
+};
+
+enum wait_result {
+	WAIT_OK,
+	WAIT_TIMEOUT,		/* the other side did not answer in time */
+	WAIT_STOPPING,		/* this process is shutting down */
+	WAIT_STALE,		/* cache: the segment is in a later transfer */
+	WAIT_LOST,		/* a peer died holding the lock, or broke the rules */
+};
+
+/* Proxy side: owning segments. */
+int segment_create(struct segment *seg, const char *name, size_t size);
+void segment_destroy(struct segment *seg);
+
+/* Proxy side: one transfer. channel_end_transfer() returns false when the
+ * segment is lost and must be replaced: `failed` says the transfer ended
+ * on a timeout or a broken rule rather than on its last chunk, a miss or
+ * a client that hung up. */
+enum wait_result channel_start_transfer(struct segment *seg);
+enum wait_result channel_take_chunk(struct segment *seg, uint64_t file_len,
+				    uint64_t due, const atomic_bool *stopping,
+				    struct chunk *out);
+enum wait_result channel_chunk_sent(struct segment *seg);
+bool channel_end_transfer(struct segment *seg, bool failed);
+
+/*
+ * Cache side: the segments one worker has mapped. Private to that worker,
+ * so no lock; segment_attach() returns one of its slots, valid until the
+ * worker's next segment_attach().
+ */
+#define SEGMENT_MAPS 8
+
+struct segment_maps {
+	struct segment slot[SEGMENT_MAPS];	/* header NULL: slot unused */
+	int next;				/* the slot to replace next */
+};
+
+struct segment *segment_attach(struct segment_maps *maps, const char *name,
+			       uint64_t size);
+void segment_maps_clear(struct segment_maps *maps);
+enum wait_result channel_claim_space(struct segment *seg, uint64_t generation,
+				     const atomic_bool *stopping);
+enum wait_result channel_put_chunk(struct segment *seg, uint64_t file_len,
+				   size_t len);
+
+/*
+ * The proxy's pool of segments, built in webproxy.c and used by
+ * handle_with_cache.c. A segment taken from the pool belongs to one
+ * handler until it is given back.
+ */
+struct segment_pool;
+
+struct segment *pool_take(struct segment_pool *pool);
+void pool_give_back(struct segment_pool *pool, struct segment *seg);
+void pool_replace(struct segment_pool *pool, struct segment *seg);
+const atomic_bool *pool_stopping(const struct segment_pool *pool);
+
+#endif

@@ -1,0 +1,198 @@
+/*
+ * handle_with_cache.c: the proxy's work for one client request. Take a free
+ * segment, connect to the cache's socket and ask it for the file, read its
+ * answer, and stream the file to the client one chunk at a time, taking
+ * turns with the cache's worker on the segment as shm_channel.h describes.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cache-student.h"
+#include "gfnet.h"
+#include "gfserver.h"
+#include "shm_channel.h"
+
+void handle_with_cache(gfcontext_t *ctx, const char *path, void *arg);
+
+/* How a transfer ended, as far as the segment is concerned. */
+enum transfer_end {
+	ENDED_CLEANLY,	/* the last chunk, a miss, a client that hung up, no cache */
+	ENDED_FAILED,	/* the cache broke a rule or stopped answering */
+};
+
+static void sleep_ms(int ms)
+{
+	struct timespec t = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&t, NULL);
+}
+
+/* Every send and connect on fd gives up after SOCKET_IO_TIMEOUT_MS. */
+static int set_send_timeout(int fd)
+{
+	struct timeval tv = { SOCKET_IO_TIMEOUT_MS / 1000,
+			      (SOCKET_IO_TIMEOUT_MS % 1000) * 1000 };
+
+	return setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+/* One attempt. Returns the connected socket, or -1 with errno set. */
+static int try_connect(const struct sockaddr_un *addr)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	int saved;
+
+	if (fd < 0)
+		return -1;
+	if (set_send_timeout(fd) == 0 &&
+	    connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) == 0)
+		return fd;
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
+}
+
+/*
+ * The socket belongs to the cache, which may not have started yet or may
+ * be restarting: no file yet (ENOENT), or a file nobody listens on any
+ * more (ECONNREFUSED). Try every CONNECT_RETRY_MS, up to CONNECT_WAIT_MS.
+ * Connecting for every request means a restarted cache is simply found.
+ */
+static int connect_to_cache(const atomic_bool *stopping)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int waited = 0;
+
+	if (ipcname_socket(addr.sun_path, sizeof(addr.sun_path)) != 0)
+		return -1;
+	/*
+	 * TODO(connect to the cache):
+	 * Connect to the cache's socket at addr (try_connect does one
+	 * attempt). The cache may not be running yet: while connecting
+	 * fails with ENOENT or ECONNREFUSED, sleep CONNECT_RETRY_MS and
+	 * try again, for at most CONNECT_WAIT_MS in all. Never spin.
+	 * Read connect(2), unix(7).
+	 */
+	(void)stopping;
+	(void)waited;
+	(void)sleep_ms;
+	(void)try_connect;
+	return -1;
+}
+
+/*
+ * Sends the request and reads the answer, both bounded. Returns 0 with
+ * *answer filled and checked, or -1.
+ */
+static int ask_cache(int fd, const char *path, const struct segment *seg,
+		     const atomic_bool *stopping, struct cache_answer *answer)
+{
+	struct cache_request req;
+
+	memset(&req, 0, sizeof(req));
+	req.segment_size = seg->size;
+	req.generation = seg->generation;
+	snprintf(req.segment, sizeof(req.segment), "%s", seg->name);
+	snprintf(req.path, sizeof(req.path), "%s", path);
+	/*
+	 * TODO(ask the cache):
+	 * Send the whole request (gfnet_send_all), then read exactly one
+	 * struct cache_answer (gfnet_recv_all, which gives up after a
+	 * deadline: make it ANSWER_TIMEOUT_MS from now). The answer comes
+	 * from another process: refuse a status that is not one of
+	 * enum answer_status. Return 0, or -1 saying what went wrong.
+	 */
+	(void)fd;
+	(void)stopping;
+	(void)answer;
+	return -1;
+}
+
+/*
+ * Sends every chunk of a found file to the client. Returns how the
+ * transfer ended; a client that hangs up is a clean end.
+ */
+static enum transfer_end stream_file(gfcontext_t *ctx, struct segment *seg,
+				     uint64_t file_len,
+				     const atomic_bool *stopping)
+{
+	uint64_t sent = 0;
+	struct chunk c;
+
+	gfs_sendheader(ctx, GF_OK, file_len);
+	/*
+	 * TODO(stream the chunks):
+	 * Until file_len bytes are sent: take the next chunk
+	 * (channel_take_chunk, which checks it), send it to the client
+	 * (gfs_send), and, if more is due, give the space back
+	 * (channel_chunk_sent). If the cache fails, gfs_abort() so the
+	 * client sees a short body, and return ENDED_FAILED. A client
+	 * that hangs up ends the transfer cleanly.
+	 */
+	(void)sent;
+	(void)seg;
+	(void)c;
+	(void)stopping;
+	gfs_abort(ctx);
+	return ENDED_CLEANLY;
+}
+
+static enum transfer_end transfer(gfcontext_t *ctx, const char *path,
+				  struct segment *seg,
+				  const atomic_bool *stopping)
+{
+	struct cache_answer answer;
+	int fd;
+	int asked;
+
+	if (channel_start_transfer(seg) != WAIT_OK) {
+		gfs_sendheader(ctx, GF_ERROR, 0);
+		return ENDED_FAILED;
+	}
+	fd = connect_to_cache(stopping);
+	if (fd < 0) {
+		fprintf(stderr, "webproxy: no cache socket: %s\n",
+			errno ? strerror(errno) : "gave up waiting");
+		gfs_sendheader(ctx, GF_ERROR, 0);
+		return ENDED_CLEANLY;	/* no worker ever heard of it */
+	}
+	asked = ask_cache(fd, path, seg, stopping, &answer);
+	close(fd);
+	if (asked != 0) {
+		gfs_sendheader(ctx, GF_ERROR, 0);
+		return ENDED_FAILED;
+	}
+	if (answer.status == ANSWER_NOT_FOUND) {
+		gfs_sendheader(ctx, GF_FILE_NOT_FOUND, 0);
+		return ENDED_CLEANLY;
+	}
+	if (answer.status == ANSWER_ERROR) {
+		gfs_sendheader(ctx, GF_ERROR, 0);
+		return ENDED_CLEANLY;
+	}
+	return stream_file(ctx, seg, answer.file_len, stopping);
+}
+
+void handle_with_cache(gfcontext_t *ctx, const char *path, void *arg)
+{
+	struct segment_pool *pool = arg;
+	struct segment *seg = pool_take(pool);
+	enum transfer_end end;
+
+	if (seg == NULL) {
+		gfs_sendheader(ctx, GF_ERROR, 0);	/* shutting down */
+		return;
+	}
+	end = transfer(ctx, path, seg, pool_stopping(pool));
+	if (channel_end_transfer(seg, end == ENDED_FAILED))
+		pool_give_back(pool, seg);
+	else
+		pool_replace(pool, seg);
+}

@@ -1,0 +1,409 @@
+/*
+ * simplecached.c: the cache process. It owns the command channel, a
+ * Unix-domain stream socket. A boss thread accepts connections and hands
+ * them to a pool of worker threads; a worker reads the request, answers
+ * on the same connection, and copies the file into the proxy's segment
+ * chunk by chunk (shm_channel.h). On SIGINT or SIGTERM it stops taking
+ * work, joins every thread, removes its socket's file and exits 0.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "args.h"
+#include "bqueue.h"
+#include "cache-student.h"
+#include "gfnet.h"
+#include "shm_channel.h"
+#include "simplecache.h"
+
+#define USAGE \
+	"usage: simplecached [-c cache list (locals.txt)] [-t threads 1..512 (8)]\n" \
+	"                    [-d lookup delay us 0..2500000 (0)] [-h]\n"
+
+struct options {
+	const char *cachelist;
+	int threads;
+	unsigned delay_us;
+};
+
+/* Shared by all threads. `listener`, `wake` and `work` are made before any
+ * thread starts and closed after all are joined. */
+static struct {
+	int listener;			/* the listening socket */
+	struct sockaddr_un addr;	/* its path */
+	int wake[2];			/* a pipe: the signal thread wakes the boss */
+	bqueue_t *work;			/* accepted connections, boss -> workers */
+	atomic_bool stopping;
+} cache = { .listener = -1, .wake = { -1, -1 } };
+
+/* One accepted connection, owned by whoever holds the pointer. */
+struct connection {
+	int fd;
+};
+
+static void usage_error(void)
+{
+	fputs(USAGE, stderr);
+	exit(2);
+}
+
+static struct options parse_options(int argc, char **argv)
+{
+	struct options o = { "locals.txt", 8, 0 };
+	long v;
+	int c;
+
+	while ((c = getopt(argc, argv, "c:t:d:h")) != -1) {
+		switch (c) {
+		case 'c':
+			o.cachelist = optarg;
+			break;
+		case 't':
+			if (args_parse_long(optarg, 1, 512, &v) != 0)
+				usage_error();
+			o.threads = (int)v;
+			break;
+		case 'd':
+			if (args_parse_long(optarg, 0, SIMPLECACHE_MAX_DELAY_US,
+					    &v) != 0)
+				usage_error();
+			o.delay_us = (unsigned)v;
+			break;
+		case 'h':
+			fputs(USAGE, stdout);
+			exit(0);
+		default:
+			usage_error();
+		}
+	}
+	if (optind != argc)
+		usage_error();
+	return o;
+}
+
+/* ---- The command channel ---- */
+
+/*
+ * A socket file left by a cache that crashed blocks bind(). It is stale if
+ * nobody accepts on it; a cache that still runs is left alone.
+ */
+static int remove_stale_socket(void)
+{
+	int probe = socket(AF_UNIX, SOCK_STREAM, 0);
+	int refused;
+
+	if (probe < 0)
+		return -1;
+	refused = connect(probe, (const struct sockaddr *)&cache.addr,
+			  sizeof(cache.addr)) != 0 && errno == ECONNREFUSED;
+	close(probe);
+	if (!refused)
+		return 0;
+	if (unlink(cache.addr.sun_path) != 0)
+		return -1;
+	fprintf(stderr, "simplecached: removed a stale socket %s\n",
+		cache.addr.sun_path);
+	return 0;
+}
+
+static int create_listener(void)
+{
+	cache.addr.sun_family = AF_UNIX;
+	if (ipcname_socket(cache.addr.sun_path, sizeof(cache.addr.sun_path)) != 0)
+		return -1;
+	/*
+	 * TODO(create the command channel):
+	 * Make cache.listener a Unix-domain stream socket listening at
+	 * cache.addr (backlog CACHE_BACKLOG), its file mode 0600. Call
+	 * remove_stale_socket() first: a crashed cache leaves its file.
+	 * Read socket(2), bind(2), listen(2), unix(7).
+	 */
+	(void)remove_stale_socket;
+	return 0;
+}
+
+static void remove_listener(void)
+{
+	/*
+	 * TODO(remove the command channel):
+	 * Close the listening socket and remove its file, so nothing is
+	 * left in /dev/shm. Read unlink(2).
+	 */
+}
+
+/* Accepts one connection, or returns NULL when woken to stop. */
+static struct connection *accept_connection(void)
+{
+	struct pollfd p[2] = {
+		{ .fd = cache.listener, .events = POLLIN },
+		{ .fd = cache.wake[0], .events = POLLIN },
+	};
+	struct connection *conn;
+	int fd;
+
+	for (;;) {
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			return NULL;
+		if (p[1].revents != 0)
+			return NULL;
+		if (p[0].revents == 0)
+			continue;
+		fd = accept(cache.listener, NULL, NULL);
+		if (fd >= 0)
+			break;
+		if (errno != EINTR && errno != ECONNABORTED && errno != EAGAIN)
+			fprintf(stderr, "simplecached: accept: %s\n",
+				strerror(errno));
+	}
+	conn = malloc(sizeof(*conn));
+	if (conn == NULL) {
+		close(fd);
+		return NULL;
+	}
+	conn->fd = fd;
+	return conn;
+}
+
+/* The boss: accept and hand over. Ends when the signal thread wakes it. */
+static void *accept_requests(void *arg)
+{
+	struct connection *conn;
+
+	(void)arg;
+	/*
+	 * TODO(accept requests):
+	 * Accept connections (accept_connection() sleeps in poll until
+	 * one arrives, and returns NULL when it is time to stop) and
+	 * push each onto cache.work for the workers.
+	 */
+	(void)conn;
+	(void)accept_connection;
+	return NULL;
+}
+
+/* ---- The workers ---- */
+
+/* Anything from the socket came from another process: check it whole. */
+static bool request_is_valid(const struct cache_request *req)
+{
+	return memchr(req->segment, '\0', sizeof(req->segment)) != NULL &&
+	       memchr(req->path, '\0', sizeof(req->path)) != NULL &&
+	       req->segment_size >= SEGMENT_MIN_SIZE &&
+	       req->segment_size <= SEGMENT_MAX_SIZE;
+}
+
+/* Reads the whole fixed-size request, bounded. */
+static int read_request(int fd, struct cache_request *req)
+{
+	/*
+	 * TODO(read a request):
+	 * Read exactly one struct cache_request from fd, giving up after
+	 * REQUEST_TIMEOUT_MS or when cache.stopping becomes true
+	 * (gfnet_recv_all does both). Check it with request_is_valid().
+	 * Return 0, or -1.
+	 */
+	(void)fd;
+	(void)req;
+	(void)request_is_valid;
+	return -1;
+}
+
+static int answer(int fd, enum answer_status status, uint64_t file_len)
+{
+	struct cache_answer a = { .status = status, .file_len = file_len };
+
+	if (gfnet_send_all(fd, &a, sizeof(a)) != 0) {
+		fprintf(stderr, "simplecached: sending an answer: %s\n",
+			strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Fills the data area with the next chunk of the file; pread because all
+ * workers share the cache's descriptor and its offset. */
+static int read_chunk(int fd, struct segment *seg, off_t offset, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pread(fd, seg->data + done, len - done,
+				  offset + (off_t)done);
+
+		if (n <= 0)
+			return -1;	/* a file shrank, or an I/O error */
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+/* Copies file_len bytes of fd into the segment, one claimed chunk at a
+ * time. A chunk of 0 bytes tells the proxy the file could not be read. */
+static void send_file(struct segment *seg, uint64_t generation, int fd,
+		      uint64_t file_len)
+{
+	uint64_t offset = 0;
+
+	/*
+	 * TODO(copy the file in chunks):
+	 * Until file_len bytes are copied: claim the data area
+	 * (channel_claim_space; give up if it fails), read the next chunk
+	 * of at most seg->capacity bytes into it (read_chunk) and hand
+	 * it over (channel_put_chunk). If read_chunk fails, hand over a
+	 * chunk of 0 bytes so the proxy stops at once, and give up.
+	 */
+	(void)seg;
+	(void)generation;
+	(void)fd;
+	(void)file_len;
+	(void)offset;
+	(void)read_chunk;
+}
+
+static void serve(struct segment_maps *maps, int conn)
+{
+	struct cache_request req;
+	struct segment *seg;
+	struct stat st;
+	int fd;
+
+	if (read_request(conn, &req) != 0)
+		return;
+	seg = segment_attach(maps, req.segment, req.segment_size);
+	if (seg == NULL) {
+		answer(conn, ANSWER_ERROR, 0);
+		return;
+	}
+	fd = simplecache_get(req.path);
+	if (fd < 0) {
+		answer(conn, ANSWER_NOT_FOUND, 0);
+		return;
+	}
+	if (fstat(fd, &st) != 0) {
+		answer(conn, ANSWER_ERROR, 0);
+		return;
+	}
+	/* A proxy that is no longer listening has given up on the transfer. */
+	if (answer(conn, ANSWER_FOUND, (uint64_t)st.st_size) == 0)
+		send_file(seg, req.generation, fd, (uint64_t)st.st_size);
+}
+
+/* A proxy that stops reading cannot hold a worker in send() for longer
+ * than SOCKET_IO_TIMEOUT_MS. */
+static void set_send_timeout(int fd)
+{
+	struct timeval tv = { SOCKET_IO_TIMEOUT_MS / 1000,
+			      (SOCKET_IO_TIMEOUT_MS % 1000) * 1000 };
+
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0)
+		perror("simplecached: SO_SNDTIMEO");
+}
+
+static void *work(void *arg)
+{
+	struct segment_maps maps = { 0 };
+	struct connection *conn;
+
+	(void)arg;
+	while ((conn = bqueue_pop(cache.work)) != NULL) {
+		if (!atomic_load(&cache.stopping)) {
+			set_send_timeout(conn->fd);
+			serve(&maps, conn->fd);
+		}
+		close(conn->fd);
+		free(conn);
+	}
+	segment_maps_clear(&maps);
+	return NULL;
+}
+
+/* ---- Shutdown ---- */
+
+/* The boss sleeps in poll() on the listener and the wake pipe; closing
+ * the pipe's write end wakes it without any race between a flag and the
+ * call. */
+static void *wait_for_signal(void *arg)
+{
+	sigset_t *signals = arg;
+	int sig;
+
+	sigwait(signals, &sig);
+	atomic_store(&cache.stopping, true);
+	close(cache.wake[1]);
+	cache.wake[1] = -1;
+	return NULL;
+}
+
+static void close_wake_pipe(void)
+{
+	for (int i = 0; i < 2; i++)
+		if (cache.wake[i] >= 0)
+			close(cache.wake[i]);
+}
+
+static int run(const struct options *opt, sigset_t *signals)
+{
+	pthread_t boss, signal_thread;
+	pthread_t *workers = calloc((size_t)opt->threads, sizeof(pthread_t));
+	int started = 0;
+
+	if (workers == NULL)
+		return 1;
+	if (pthread_create(&signal_thread, NULL, wait_for_signal, signals) != 0) {
+		free(workers);
+		return 1;
+	}
+	while (started < opt->threads &&
+	       pthread_create(&workers[started], NULL, work, NULL) == 0)
+		started++;
+	/* Only a signal ends the boss (without a boss, the process stops as
+	 * if signalled); the boss's end lets the workers drain and finish. */
+	if (pthread_create(&boss, NULL, accept_requests, NULL) == 0)
+		pthread_join(boss, NULL);
+	else
+		pthread_kill(signal_thread, SIGTERM);
+	pthread_join(signal_thread, NULL);
+	bqueue_close(cache.work);
+	for (int i = 0; i < started; i++)
+		pthread_join(workers[i], NULL);
+	free(workers);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct options opt = parse_options(argc, argv);
+	sigset_t signals;
+	int status;
+
+	sigemptyset(&signals);
+	sigaddset(&signals, SIGINT);
+	sigaddset(&signals, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &signals, NULL);
+
+	if (simplecache_init(opt.cachelist) != 0)
+		return 1;
+	simplecache_set_delay(opt.delay_us);
+	cache.work = bqueue_create();
+	if (cache.work == NULL || pipe(cache.wake) != 0 ||
+	    create_listener() != 0)
+		status = 1;
+	else
+		status = run(&opt, &signals);
+	remove_listener();
+	close_wake_pipe();
+	bqueue_destroy(cache.work);
+	simplecache_destroy();
+	return status;
+}
