@@ -353,6 +353,8 @@ class Grader:
     def plan(self):
         self.stage = "reading the rubric"
         self.rubric = rubric_mod.load(os.path.join(GRADER_DIR, "rubric.tsv"))
+        if self.args.budget:
+            self.rubric.budget = self.args.budget
         tests = {}
         for row in self.rubric.rows:
             if row.id == "compile":
@@ -828,6 +830,7 @@ def parse_args(argv):
     p.add_argument("--patch")
     p.add_argument("--results")
     p.add_argument("--only")
+    p.add_argument("--budget", type=float)
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--no-kit-build", action="store_true")
     p.add_argument("-h", "--help", action="store_true")

@@ -321,7 +321,7 @@ cache_started() {
 	fi
 	queue_exists && return 0
 	local sig
-	sig=$(crash_signal "$cache_pid") && echo "simplecached crashed: $sig" >&2
+	sig=$(crash_signal "${cache_pid:-}") && echo "simplecached crashed: $sig" >&2
 	echo "simplecached exited before making its request queue; the end of its output:" >&2
 	tail -n 5 "$IPCLAB_LOGDIR/cache.log" >&2
 	return 1
