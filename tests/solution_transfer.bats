@@ -87,13 +87,13 @@ one_path_workload() {
 @test "bad flags get a usage line and status 2" {
 	for args in "-n 0" "-z 823" "-t 513" "-p x" "-q" "extra"; do
 		# shellcheck disable=SC2086
-		run "$IMPL_BIN/webproxy" $args
+		run sandboxed timeout "$(scaled 10)" "$IMPL_BIN/webproxy" $args
 		[ "$status" -eq 2 ] || { echo "webproxy $args: status $status"; false; }
 		assert_output --partial "usage:"
 	done
 	for args in "-t 0" "-d 2500001" "-d -1" "-x"; do
 		# shellcheck disable=SC2086
-		run "$IMPL_BIN/simplecached" $args
+		run sandboxed timeout "$(scaled 10)" "$IMPL_BIN/simplecached" $args
 		[ "$status" -eq 2 ] || { echo "simplecached $args: status $status"; false; }
 		assert_output --partial "usage:"
 	done

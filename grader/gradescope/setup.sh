@@ -9,7 +9,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
 	build-essential make bats bats-assert bats-support valgrind util-linux \
-	procps coreutils findutils jq patch tar gzip unzip ca-certificates >/dev/null
+	procps coreutils findutils python3 patch tar gzip unzip ca-certificates >/dev/null
 
 # The tests need bats 1.5 or newer; Ubuntu 22.04 ships 1.2. Its npm package
 # is the same bats-core, used only when the system's is too old.
@@ -23,7 +23,10 @@ fi
 
 cd "${AUTOGRADER_ROOT:-/autograder}/source"
 make --no-print-directory lab content
-# Student code runs under unprivileged uids: it must read the test content.
+# Student code runs under unprivileged uids: it must read the lab's tools
+# and the test content, and nothing of the grader (its hidden tests and
+# rubric; the grader also hides them from student code in a mount namespace).
 chmod -R a+rX .
+chmod -R go-rwx grader
 grader/grade --help >/dev/null
-echo "setup done: $(bats --version), $(valgrind --version), $(jq --version)"
+echo "setup done: $(bats --version), $(valgrind --version), $(python3 --version)"

@@ -4,6 +4,9 @@
 # its time bound, with a valid results.json (Gradescope) and junit.xml, and
 # nothing left running or lying in /dev/shm or /dev/mqueue afterwards.
 
+# run_grade sets status and output in the test, read by the helpers.
+# shellcheck disable=SC2030,SC2031
+
 setup() {
 	load helpers
 	require_kit_built
@@ -35,11 +38,12 @@ grade_expected() {
 	[[ -s $out/results.json && -s $out/junit.xml ]] || fail "no results.json or junit.xml in $out"
 	check_results_json "$out/results.json"
 	check_junit "$out/junit.xml" "$(rubric_rows)"
+	check_grade_clean "$out"
 	got=$(jq -r .score "$out/results.json")
 	[[ $output == "$name"$'\t'"$got"$'\t'* ]] || fail "the summary line '$output' does not match results.json's score $got"
 	score_matches "$got" "$score" ||
-		fail "$name scored $got, expected $score; failed: $(jq -r '[.tests[] | select(.status == "failed") | .number] | join(" ; ")' "$out/results.json")"
-	check_failing "$out/results.json" "$failing"
+		fail "$name scored $got, expected $score; failed: $(failed_rows "$out/grade.json" | paste -sd ';')"
+	check_failing "$out/grade.json" "$failing"
 	[[ $elapsed -le $seconds ]] || fail "the grade of $name took ${elapsed}s, over its bound of ${seconds}s"
 }
 
@@ -49,17 +53,23 @@ grade_expected() {
 
 @test "grader: the untouched starter scores only the compile points" {
 	grade_expected starter 64020
-	jq -e '.tests[] | select(.number == "compile") | .status == "passed"' "$BATS_TEST_TMPDIR/out/results.json"
+	jq -e '.rows[] | select(.id == "compile") | .status == "PASS"' "$BATS_TEST_TMPDIR/out/grade.json"
 }
 
 @test "grader: fixture no-compile scores 0 and shows the compiler's error" {
 	grade_expected no-compile 64040
 	grep -q 'fre' "$BATS_TEST_TMPDIR/out/build.log"
-	jq -e '.tests[] | select(.number == "compile") | .output | contains("error")' "$BATS_TEST_TMPDIR/out/results.json"
+	jq -e '.tests[0] | .output | contains("error")' "$BATS_TEST_TMPDIR/out/results.json"
 }
 
-@test "grader: fixture segfault-start" {
+@test "grader: fixture segfault-start: the reason names the program and the signal" {
 	grade_expected segfault-start 64060
+	local why
+	why=$(row_reason "$BATS_TEST_TMPDIR/out/grade.json" hidden/smoke:smoke:)
+	[[ $why == *"crashed: SIGSEGV"* ]] || fail "the smoke row's reason does not name the crash: $why"
+	# No job-control line of the shell reaches the student.
+	! grep -qE 'line [0-9]+: +[0-9]+ ' "$BATS_TEST_TMPDIR/out/results.json" ||
+		fail "a shell job line reached results.json"
 }
 
 @test "grader: fixture deadlock" {
@@ -91,6 +101,70 @@ grade_expected() {
 
 @test "grader: fixture leftover-process" {
 	grade_expected leftover-process 64200
+}
+
+@test "grader: fixture leak-per-request loses only the valgrind rows" {
+	grade_expected leak-per-request 64220
+	local failed
+	failed=$(failed_rows "$BATS_TEST_TMPDIR/out/grade.json" | paste -sd ';')
+	assert_equal "$failed" "tests/solution_cleanup:valgrind;hidden/memory:valgrind"
+	# The valgrind report starts with "----": it is a reason like any other.
+	[[ $(row_reason "$BATS_TEST_TMPDIR/out/grade.json" tests/solution_cleanup:valgrind) == *"definitely lost"* ]]
+}
+
+@test "grader: fixture off-by-one scores the rows that need no correct transfer" {
+	grade_expected off-by-one 64240
+	local starter
+	starter=$(expected_field starter 3)
+	jq -e --argjson s "$starter" '.total >= $s + 8' "$BATS_TEST_TMPDIR/out/grade.json" >/dev/null ||
+		fail "off-by-one scored $(jq .total "$BATS_TEST_TMPDIR/out/grade.json"), not clearly above the starter's $starter"
+	# Rows that needed the transfer say so rather than failing on their own.
+	[[ $(row_reason "$BATS_TEST_TMPDIR/out/grade.json" tests/solution_faults:proxy\ first) == "not run: the smoke test failed"* ]]
+}
+
+@test "grader: fixture slow-pshared is graded within its budget; rows not reached say so" {
+	local sub out=$BATS_TEST_TMPDIR/out budget=45
+	sub=$(make_submission slow-pshared "$GRADE_TMP")
+	run_grade "$budget" 64260 "$sub" -o "$out" --budget "$budget"
+	check_nothing_left 64260 20 "$GRADE_TMP"
+	assert_success
+	check_results_json "$out/results.json"
+	check_grade_clean "$out"
+	# The budget is the grade's wall clock, whatever the scale.
+	[[ $elapsed -le $((budget + 5)) ]] || fail "the grade took ${elapsed}s, over its budget of ${budget}s"
+	jq -e '.seconds <= .budget' "$out/grade.json" >/dev/null
+	[[ $(row_reason "$out/grade.json" hidden/smoke:smoke:) == "too slow: limit "*" s"* ]] ||
+		fail "smoke: $(row_reason "$out/grade.json" hidden/smoke:smoke:)"
+	run jq -r '.rows[] | select(.id != "compile" and .status == "FAIL") | .reason' "$out/grade.json"
+	assert_output --partial "not run: time budget"
+	# No row fails without saying why.
+	refute_line ""
+}
+
+# grade_three NAME UID ROWS: grades NAME three times on the ROWS regex;
+# prints the three totals.
+grade_three() {
+	local sub i
+	sub=$(make_submission "$1" "$GRADE_TMP")
+	for i in 1 2 3; do
+		run_grade 240 "$2" "$sub" -o "$BATS_TEST_TMPDIR/out$i" --only "$3"
+		[[ $status -eq 0 ]] || fail "grade $i exited $status: $output"
+		jq -r .total "$BATS_TEST_TMPDIR/out$i/grade.json"
+	done
+}
+
+@test "grader: fixture shared-offset (a race) gets the same score three times" {
+	local totals
+	totals=$(grade_three shared-offset 64280 "$(expected_field shared-offset 2)")
+	echo "totals: $totals"
+	assert_equal "$(sort -u <<<"$totals" | wc -l)" 1
+	score_matches "$(head -n1 <<<"$totals")" "$(expected_field shared-offset 3)"
+	check_nothing_left 64280 20 "$GRADE_TMP"
+}
+
+@test "grader: fixture reads-secrets finds none of the kit's secrets" {
+	grade_expected reads-secrets 64300
+	check_no_secrets "$BATS_TEST_TMPDIR/out"
 }
 
 @test "grader: every fixture has a row in expected.tsv and every row a fixture" {

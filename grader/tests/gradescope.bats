@@ -21,9 +21,12 @@ unpack_autograder() {
 	mkdir -p "$1/source/build"
 	unzip -q "$BATS_TEST_TMPDIR/zip/autograder.zip" -d "$1/source"
 	cp -a "$KIT/build/lab" "$KIT/build/content" "$1/source/build/"
+	# What setup.sh does to the permissions.
+	chmod -R a+rX "$1/source"
+	chmod -R go-rwx "$1/source/grader"
 }
 
-@test "gradescope: the zip holds setup.sh, run_autograder and the kit the grader needs" {
+@test "gradescope: the zip holds setup.sh, run_autograder and the kit the grader needs, no reference" {
 	run env GRADESCOPE_OUT="$BATS_TEST_TMPDIR/zip" "$KIT/grader/gradescope/package"
 	assert_success
 	assert_output --partial "autograder.zip"
@@ -31,10 +34,13 @@ unpack_autograder() {
 	assert_success
 	local need
 	for need in setup.sh run_autograder Makefile lab/gfserver.c lab/build.mk \
-		solution/webproxy.c starter/webproxy.c tests/lib/harness.bash \
-		tests/solution_transfer.bats grader/grade grader/lib/grading.bash grader/rubric.tsv; do
+		starter/webproxy.c tests/lib/harness.bash tests/lib/sandbox.bash \
+		tests/solution_transfer.bats grader/grade grader/lib/grade.py grader/rubric.tsv; do
 		grep -qx "$need" <<<"$output" || fail "the zip lacks $need"
 	done
+	# Nothing grading does not need: no reference, no fixture, no kit suite.
+	! grep -E '^(solution/|grader/fixtures/|grader/tests/|grader/mutants/|tests/kit/)' <<<"$output" ||
+		fail "the zip holds files grading does not need"
 	# Every test the rubric names is in the zip, hidden ones included.
 	local id file
 	while IFS=$'\t' read -r id _; do
@@ -64,6 +70,21 @@ unpack_autograder() {
 	assert_equal "$(jq -r .score "$root/results/results.json")" 11
 	[[ -s $root/results/grade/junit.xml ]]
 	check_nothing_left 64400 20 "$GRADE_TMP"
+}
+
+@test "gradescope: run_autograder: a submission that reads secrets finds none" {
+	local root=$GRADE_TMP/autograder
+	unpack_autograder "$root"
+	mkdir -p "$root/submission"
+	cp "$KIT/solution"/*.[ch] "$root/submission/"
+	patch -p1 -s -d "$root/submission" <"$KIT/grader/fixtures/reads-secrets.patch"
+	run env AUTOGRADER_ROOT="$root" GRADER_ARGS="--only smoke|malformed --uid 64420" \
+		GRADER_TIMEOUT_SCALE=1 TMPDIR="$GRADE_TMP" \
+		timeout -k 5 300 "$root/source/run_autograder" 3>&- 4>&-
+	assert_success
+	check_results_json "$root/results/results.json"
+	check_no_secrets "$root/results/grade"
+	check_nothing_left 64420 20 "$GRADE_TMP"
 }
 
 @test "gradescope: run_autograder writes results.json even without a grader" {

@@ -88,16 +88,37 @@ rubric_rows() {
 	grep -v '^#' "$KIT/grader/rubric.tsv" | tail -n +2 | grep -c .
 }
 
-# check_failing RESULTS IDS: every rubric id in IDS (separated by " ; ")
-# failed in RESULTS.
+# check_failing GRADE_JSON IDS: every rubric id in IDS (separated by " ; ")
+# failed in GRADE_JSON (the grader's records; results.json numbers rows).
 check_failing() {
-	local results=$1 ids=$2 id st
+	local grade=$1 ids=$2 id st
 	[[ $ids == - ]] && return 0
 	while IFS= read -r id; do
 		[[ -n $id ]] || continue
-		st=$(jq -r --arg id "$id" '[.tests[] | select(.number == $id) | .status][0] // "absent"' "$results")
-		[[ $st == failed ]] || fail "rubric row '$id' should have failed; its status is $st"
+		st=$(jq -r --arg id "$id" '[.rows[] | select(.id == $id) | .status][0] // "absent"' "$grade")
+		[[ $st == FAIL ]] || fail "rubric row '$id' should have failed; its status is $st"
 	done <<<"${ids// ; /$'\n'}"
+}
+
+# failed_rows GRADE_JSON: the ids of the rows that failed and were graded
+# (neither "not graded (--only)" nor "not run"), one a line.
+failed_rows() {
+	jq -r '.rows[] | select(.status == "FAIL" and (.reason | test("^not (graded|run)") | not)) | .id' "$1"
+}
+
+# row_reason GRADE_JSON ID: the reason a row failed.
+row_reason() {
+	jq -r --arg id "$2" '.rows[] | select(.id == $id) | .reason' "$1"
+}
+
+# check_grade_clean OUT: the grade's own machinery made no error: no shell
+# error in any test's log (an error of the harness or of a test is the
+# kit's bug, never the student's), no Python traceback on stderr.
+check_grade_clean() {
+	local hits
+	hits=$(grep -HE 'unbound variable|command not found|syntax error|bad substitution|Traceback' \
+		"$1"/logs/*.tap 2>/dev/null | head -n 5)
+	[[ -z $hits ]] || fail "the grade's logs show errors of the kit: $hits"
 }
 
 # uid_leftovers FIRST COUNT: processes of those uids, and IPC objects they
@@ -157,8 +178,8 @@ scaled_bound() {
 # is reported with its time. Sets status, output, and elapsed (seconds).
 # Its TMPDIR is GRADE_TMP, so that every file and process of the grade is
 # recognisable there.
-# elapsed is read by the callers.
-# shellcheck disable=SC2034
+# elapsed is read by the callers; lines and output are set by run.
+# shellcheck disable=SC2034,SC2154
 run_grade() {
 	local limit=$1 uid=$2 sub=$3 t0
 	shift 3
@@ -166,4 +187,28 @@ run_grade() {
 	run env TMPDIR="$GRADE_TMP" timeout -k 5 "$((limit * 3))" \
 		"$GRADE" --quiet --no-kit-build -j 2 --uid "$uid" "$@" "$sub" 3>&- 4>&-
 	elapsed=$((SECONDS - t0))
+	# --quiet prints one line: anything more (a traceback, a warning) is
+	# the grader's own error.
+	[[ ${#lines[@]} -eq 1 && ${lines[0]} =~ ^[^[:space:]]+$'\t'[0-9.]+$'\t'[0-9.]+$ ]] ||
+		fail "grade --quiet printed more than its line: $output"
+}
+
+# check_no_secrets OUT: the grade of the reads-secrets fixture, whose cache
+# prints the reference, the hidden tests, the rubric and the grader's logs:
+# it found none (its log shows it tried), and nothing of them reached any
+# report. The markers are lines only those files hold.
+check_no_secrets() {
+	local out=$1 f marker
+	grep -qsE 'No such file|Permission denied|cannot open' "$out"/logs/*.tap ||
+		fail "the fixture's attempts do not show in its logs"
+	for marker in '//@ begin' 'hidden_setup' '#= budget' "load 'common'"; do
+		for f in "$out"/results.json "$out"/report.txt "$out"/junit.xml "$out"/logs/*.tap; do
+			! grep -qF -- "$marker" "$f" || fail "$(basename "$f") holds '$marker', read by student code"
+		done
+	done
+	# Another grade's TAP log would show its plan line in the fixture's output.
+	! grep -qE '^#[[:space:]]+1\.\.1$' "$out"/logs/*.tap || fail "the fixture read a grader's TAP log"
+	# Nor any grader path or hidden test file name in what students see.
+	! grep -qE 'grader/|hidden/[a-z]+\.bats|ipclab-grade\.' "$out/results.json" ||
+		fail "results.json names grader files: $(grep -oE '.{30}(grader/|hidden/|ipclab-grade\.).{30}' "$out/results.json" | head -n 3)"
 }

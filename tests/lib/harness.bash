@@ -16,6 +16,9 @@
 #   IPCLAB_TIMEOUT_SCALE  multiplies every time bound (slow machines)
 #   IPCLAB_WRAP           command prefix for programs under test (valgrind)
 #   IPCLAB_RUN_AS_UID     as root: run programs under test as this uid, with limits
+#   IPCLAB_HIDE           as root: paths (colon-separated) programs under test
+#                         must not see (the grader hides the reference, the
+#                         hidden tests and its logs)
 #   IPCLAB_LOG_MAX        bytes kept of each program's output (default 10 MiB)
 
 # The sh -c scripts below are single-quoted on purpose: they expand inside.
@@ -47,17 +50,17 @@ else
 	IMPL_BIN=$IPCLAB_BUILD/$IPCLAB_IMPL$variant_suffix
 fi
 
+# Uids, limits, hidden paths and the scaling of time bounds: the sandbox,
+# shared with the grader.
+# shellcheck source=tests/lib/sandbox.bash
+source "$IPCLAB_ROOT/tests/lib/sandbox.bash"
+
 # Pids started in this test (each is also its process group) and the holder
 # of the test's namespaces.
 started_pids=()
+declare -A started_prog=()
 ns_holder=
 IPCLAB_ISOLATION=
-
-# scaled SECONDS: a time bound scaled for slow machines (whole seconds, >= 1).
-scaled() {
-	awk -v s="$1" -v k="$IPCLAB_TIMEOUT_SCALE" \
-		'BEGIN { v = s * k; printf "%d\n", (v < 1 ? 1 : v + 0.999) }'
-}
 
 now_ms() {
 	local t
@@ -88,7 +91,7 @@ wait_until() {
 ipc_ns_create() {
 	if [ "$(id -u)" -eq 0 ] && unshare --ipc --mount true 2>/dev/null; then
 		IPCLAB_ISOLATION=namespace
-		setsid unshare --ipc --mount --propagation private sh -c '
+		setsid unshare --ipc --mount --propagation private sh -c "$(sandbox_hide_script)"'
 			mkdir -p /dev/mqueue &&
 			mount -t mqueue none /dev/mqueue &&
 			mount -t tmpfs -o mode=1777,size=256m none /dev/shm &&
@@ -191,17 +194,22 @@ channel_kind() {
 
 # The command that runs a program under test: wrapper, user and limits.
 program_prefix() {
-	prefix=()
-	if [ -n "${IPCLAB_RUN_AS_UID:-}" ] && [ "$(id -u)" -eq 0 ]; then
-		prefix+=(setpriv "--reuid=$IPCLAB_RUN_AS_UID" "--regid=$IPCLAB_RUN_AS_UID"
-			--clear-groups
-			prlimit --nproc=256 --as=4294967296 "--fsize=$IPCLAB_LOG_MAX" --nofile=1024 --)
-	fi
+	sandbox_prefix "${IPCLAB_RUN_AS_UID:-}"
+	prefix=("${sandbox_cmd[@]}")
 	if [ -n "${IPCLAB_WRAP:-}" ]; then
 		local -a wrap
 		read -r -a wrap <<<"$IPCLAB_WRAP"
 		prefix+=("${wrap[@]}")
 	fi
+}
+
+# sandboxed CMD...: runs a program under test in the foreground (bad flags,
+# usage lines) the way start_daemon runs it: in the test's namespaces, as
+# the test uid, with the limits.
+sandboxed() {
+	local -a prefix
+	program_prefix
+	in_ns "${prefix[@]}" "$@"
 }
 
 # start_daemon NAME CMD...: starts CMD in the namespace, in its own process
@@ -216,9 +224,13 @@ start_daemon() {
 	[ -n "$ns_holder" ] && ns=(nsenter -t "$ns_holder" --ipc --mount "--wd=$PWD" --)
 	# Background jobs of a script ignore SIGINT; env puts the default back.
 	setsid "${ns[@]}" env --default-signal=INT "$@" </dev/null >>"$log" 2>&1 3>&- 4>&- &
-	local pid=$!
+	local pid=$! word prog=$name
 	printf -v "${name}_pid" '%s' "$pid"
 	started_pids+=("$pid")
+	for word in "$@"; do
+		[[ $word == "$IMPL_BIN"/* ]] && prog=$(basename "$word")
+	done
+	started_prog[$pid]=$prog
 }
 
 # is_running PID: alive and not a zombie (kill -0 succeeds on zombies).
@@ -255,6 +267,33 @@ stop_daemon() {
 	return 1
 }
 
+# crash_signal PID: prints SIGSEGV (or another crash signal) when the
+# program PID has ended of one; fails otherwise.
+crash_signal() {
+	local st=0 sig
+	is_gone "$1" || return 1
+	wait "$1" 2>/dev/null || st=$?
+	((st > 128)) || return 1
+	sig=$(kill -l $((st - 128)) 2>/dev/null)
+	case $sig in
+	SEGV | ABRT | BUS | FPE | ILL | TRAP | SYS) echo "SIG$sig" ;;
+	*) return 1 ;;
+	esac
+}
+
+# report_crashes: names each program of the test that died of a crash
+# signal, so that a crash reads as one ("simplecached crashed: SIGSEGV"),
+# not as the shell's job line or as a hang. Fails if one did.
+report_crashes() {
+	local pid sig status=0
+	for pid in "${started_pids[@]}"; do
+		sig=$(crash_signal "$pid") || continue
+		echo "${started_prog[$pid]:-a program} crashed: $sig"
+		status=1
+	done
+	return "$status"
+}
+
 kill_all_started() {
 	local pid
 	for pid in "${started_pids[@]}"; do
@@ -264,10 +303,7 @@ kill_all_started() {
 		wait "$pid" 2>/dev/null || true
 	done
 	started_pids=()
-	if [ -n "${IPCLAB_RUN_AS_UID:-}" ] && [ "$(id -u)" -eq 0 ]; then
-		setpriv "--reuid=$IPCLAB_RUN_AS_UID" "--regid=$IPCLAB_RUN_AS_UID" \
-			--clear-groups kill -KILL -1 2>/dev/null
-	fi
+	sandbox_kill "${IPCLAB_RUN_AS_UID:-}"
 	return 0
 }
 
@@ -325,6 +361,8 @@ cache_started() {
 		return 1
 	fi
 	channel_exists && return 0
+	local sig
+	sig=$(crash_signal "${cache_pid:-}") && echo "simplecached crashed: $sig" >&2
 	echo "simplecached exited before making its $(channel_name); the end of its output:" >&2
 	tail -n 5 "$IPCLAB_LOGDIR/cache.log" >&2
 	return 1
@@ -368,6 +406,8 @@ start_proxy_named() {
 	start_daemon "$name" "${prefix[@]}" "$IMPL_BIN/webproxy" -p "$port" "$@"
 	wait_until 10 port_or_gone "$port" "$name" || return 1
 	port_open "$port" && return 0
+	local sig pidvar=${name}_pid
+	sig=$(crash_signal "${!pidvar}") && echo "webproxy crashed: $sig" >&2
 	echo "webproxy exited before listening on port $port; the end of its output:" >&2
 	tail -n 5 "$IPCLAB_LOGDIR/$name.log" >&2
 	return 1
@@ -434,6 +474,7 @@ harness_setup() {
 	mkdir -p "$IPCLAB_LOGDIR"
 	chmod 1777 "$IPCLAB_LOGDIR" "$BATS_TMP_ROOT"
 	started_pids=()
+	started_prog=()
 	sanitizer_logs_to "$IPCLAB_LOGDIR/sanitizer"
 	ipc_ns_create
 }
@@ -469,9 +510,13 @@ sanitizer_reports() {
 	return "$status"
 }
 
-# Stops everything the test started; the test fails if a sanitizer spoke.
+# Stops everything the test started; the test fails if a program crashed
+# or a sanitizer spoke.
 harness_teardown() {
+	local status=0
+	report_crashes || status=1
 	kill_all_started
 	ipc_ns_destroy
-	sanitizer_reports
+	sanitizer_reports || status=1
+	return "$status"
 }

@@ -1,0 +1,144 @@
+"""rubric.py: grader/rubric.tsv read into records, shared by grade and grade-all.
+
+The table has four tab-separated columns (id, points, category,
+description) under a header; '#' lines are comments. Lines starting '#='
+are settings for the grader (render.sh, which makes the handout's rubric
+table, skips them as comments):
+
+    #= budget SECONDS          the whole grade's wall-clock budget
+    #= limit SECONDS           a test's time limit when its row sets none
+    #= row ID LIMIT GATE       a row's test limit, and its gate: `smoke`
+                               (needs a correct transfer, so it is not run
+                               when the smoke test fails) or `free`
+                               (runs anyway; its tests are short)
+
+Fields of a settings line are separated by tabs or spaces; a row's id has
+no tab but may have spaces, so `row` lines take the id as everything
+between `row` and the last two fields.
+"""
+
+import re
+from dataclasses import dataclass, field
+
+HEADER = "id\tpoints\tcategory\tdescription"
+SMOKE_ID = "hidden/smoke:smoke:"
+
+
+class RubricError(Exception):
+    pass
+
+
+@dataclass
+class Row:
+    id: str
+    points: float
+    category: str
+    description: str
+    limit: float = 0.0
+    gate: str = "smoke"
+    # Filled in by the grader.
+    tests: list = field(default_factory=list)
+    score: float = 0.0
+    status: str = "FAIL"
+    reason: str = ""
+    seconds: float = 0.0
+
+    @property
+    def file(self):
+        """The bats file the id names, relative to the kit root."""
+        stem = self.id.split(":", 1)[0]
+        if stem.startswith("tests/"):
+            return stem + ".bats"
+        if stem.startswith("hidden/"):
+            return "grader/" + stem + ".bats"
+        return None
+
+    @property
+    def prefix(self):
+        return self.id.split(":", 1)[1] if ":" in self.id else ""
+
+    @property
+    def public(self):
+        return self.id.startswith("tests/")
+
+    @property
+    def title(self):
+        return f"{self.category}: {self.description}"
+
+
+@dataclass
+class Rubric:
+    rows: list
+    budget: float = 300.0
+    limit: float = 20.0
+
+    @property
+    def max(self):
+        return sum(r.points for r in self.rows)
+
+
+def _number(text, where):
+    if not re.fullmatch(r"[0-9]+(\.[0-9]+)?", text):
+        raise RubricError(f"{where}: expected a number, not '{text}'")
+    return float(text)
+
+
+def load(path):
+    rows, settings, header = [], [], False
+    with open(path, encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    for n, line in enumerate(lines, 1):
+        where = f"{path}:{n}"
+        if line.startswith("#="):
+            settings.append((where, line[2:].split()))
+            continue
+        if not line.strip() or line.startswith("#"):
+            continue
+        if not header:
+            if line != HEADER:
+                raise RubricError(f"{where}: expected the header 'id<TAB>points<TAB>category<TAB>description'")
+            header = True
+            continue
+        parts = line.split("\t")
+        if len(parts) != 4 or not parts[0] or not parts[2] or not parts[3]:
+            raise RubricError(f"{where}: a row has exactly four tab-separated fields")
+        rid = parts[0]
+        if rid != "compile" and ":" not in rid:
+            raise RubricError(f"{where}: an id is 'compile' or FILE:NAME, not '{rid}'")
+        if any(r.id == rid for r in rows):
+            raise RubricError(f"{where}: the id '{rid}' appears twice")
+        rows.append(Row(rid, _number(parts[1], where), parts[2], parts[3]))
+    if not rows:
+        raise RubricError(f"{path}: no rows")
+    rubric = Rubric(rows)
+    by_id = {r.id: r for r in rows}
+    for where, words in settings:
+        key = words[0] if words else ""
+        if key in ("budget", "limit") and len(words) == 2:
+            setattr(rubric, key, _number(words[1], where))
+        elif key == "row" and len(words) >= 4:
+            rid = " ".join(words[1:-2])
+            if rid not in by_id:
+                raise RubricError(f"{where}: no rubric row has the id '{rid}'")
+            by_id[rid].limit = _number(words[-2], where)
+            if words[-1] not in ("smoke", "free"):
+                raise RubricError(f"{where}: a gate is 'smoke' or 'free', not '{words[-1]}'")
+            by_id[rid].gate = words[-1]
+        else:
+            raise RubricError(f"{where}: unknown setting '{' '.join(words)}'")
+    for r in rows:
+        r.limit = r.limit or rubric.limit
+    return rubric
+
+
+def bats_test_names(path):
+    """The name of every @test in a bats file, as written between its quotes."""
+    names = []
+    pattern = re.compile(r'^\s*@test\s+(?:"((?:\\.|[^"\\])*)"|\'([^\']*)\')\s*\{')
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            m = pattern.match(line)
+            if m:
+                name = m.group(1) if m.group(1) is not None else m.group(2)
+                names.append(re.sub(r'\\(["\\$`])', r"\1", name))
+    return names

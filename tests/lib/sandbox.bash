@@ -1,0 +1,80 @@
+# shellcheck shell=bash
+# sandbox.bash: the one place that says how untrusted code runs: as which
+# uid, under which limits, how every process of that uid is killed, which
+# paths it must not see, and how time bounds scale. The harness sources it
+# (IPCLAB_RUN_AS_UID); the grader runs it as a command for the build and the
+# unpacking of archives:
+#   bash tests/lib/sandbox.bash run UID CMD...   CMD as UID, with the limits
+#   bash tests/lib/sandbox.bash kill UID         kill every process of UID
+#   bash tests/lib/sandbox.bash scaled SECONDS   SECONDS times the scale
+#
+# Root ignores RLIMIT_NPROC (`ulimit -u`), so the limits only bind once the
+# uid is dropped; without root, code runs as the caller, unlimited.
+
+# Limits of untrusted code: processes (a fork bomb stops there), address
+# space, size of any file it writes (its logs), open descriptors.
+SANDBOX_NPROC=256
+SANDBOX_AS_BYTES=4294967296
+SANDBOX_FSIZE_BYTES=${IPCLAB_LOG_MAX:-10485760}
+SANDBOX_NOFILE=1024
+
+# scaled SECONDS: a time bound times IPCLAB_TIMEOUT_SCALE, rounded up to
+# whole seconds, at least 1. Every bound of the harness and the grader.
+scaled() {
+	awk -v s="$1" -v k="${IPCLAB_TIMEOUT_SCALE:-1}" \
+		'BEGIN { v = s * k; i = int(v); if (i < v) i++; printf "%d\n", (i < 1 ? 1 : i) }'
+}
+
+# sandbox_prefix UID: sets the array sandbox_cmd to the command prefix that
+# runs a program as UID with the limits (empty when not root).
+sandbox_prefix() {
+	sandbox_cmd=()
+	[ -n "$1" ] && [ "$(id -u)" -eq 0 ] || return 0
+	sandbox_cmd=(setpriv "--reuid=$1" "--regid=$1" --clear-groups
+		prlimit "--nproc=$SANDBOX_NPROC" "--as=$SANDBOX_AS_BYTES"
+		"--fsize=$SANDBOX_FSIZE_BYTES" "--nofile=$SANDBOX_NOFILE" --)
+}
+
+# sandbox_kill UID: kills every process of UID, again and again until none
+# is left (a fork bomb forks while it is being killed). Fails if some survive.
+sandbox_kill() {
+	[ -n "$1" ] && [ "$(id -u)" -eq 0 ] || return 0
+	local i
+	for ((i = 0; i < 50; i++)); do
+		pgrep -u "$1" >/dev/null 2>&1 || return 0
+		setpriv "--reuid=$1" "--regid=$1" --clear-groups kill -KILL -1 2>/dev/null
+		sleep 0.05
+	done
+	echo "sandbox: processes of uid $1 survive SIGKILL" >&2
+	return 1
+}
+
+# sandbox_hide_script: the sh lines, run inside a fresh mount namespace, that
+# cover each path of IPCLAB_HIDE (colon-separated) with an empty read-only
+# tmpfs (a folder) or /dev/null (a file), so that untrusted code started in
+# that namespace cannot read them (the reference, hidden tests, logs). A
+# path under one already covered no longer exists and is passed over.
+sandbox_hide_script() {
+	# shellcheck disable=SC2016 # expanded by the sh that runs it
+	printf '%s\n' 'IFS=:; for p in $IPCLAB_HIDE; do
+		if [ -d "$p" ]; then mount -t tmpfs -o ro,mode=0,size=4k none "$p" || exit 1
+		elif [ -e "$p" ]; then mount --bind /dev/null "$p" || exit 1; fi
+	done; unset IFS'
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	set -u
+	case ${1:-} in
+	run)
+		sandbox_prefix "$2"
+		shift 2
+		exec "${sandbox_cmd[@]}" "$@"
+		;;
+	kill) sandbox_kill "$2" ;;
+	scaled) scaled "$2" ;;
+	*)
+		echo "usage: sandbox.bash run UID CMD... | kill UID | scaled SECONDS" >&2
+		exit 2
+		;;
+	esac
+fi
