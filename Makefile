@@ -16,6 +16,7 @@ VARIANT ?=
 include lab/build.mk
 
 .PHONY: all lab solution starter solution-socket starter-socket units fixtures fuzzers fuzz test demo bench content handout handouts grade gradescope clean help
+.PHONY: classroom deploy-check grade-all
 
 # The variants' folders: an implementation named <impl><suffix> (solution,
 # starter-socket, ...) builds from the folder build.mk's src_of finds.
@@ -119,11 +120,24 @@ grade: ## grade SUBMISSION=<dir or .tar.gz> (default: the reference solution)
 	@$(MAKE) --no-print-directory lab content
 	@bash grader/grade $(SUBMISSION)
 
+grade-all: ## grade every submission in SUBMISSIONS=<dir> (ONLY=<regex> grades only those rubric rows) into build/grade-all/
+	@bash tests/lib/deps.sh
+	@$(MAKE) --no-print-directory lab content
+	@bash grader/grade-all $(if $(ONLY),--only '$(ONLY)') $(SUBMISSIONS)
+
 gradescope: ## write build/gradescope/autograder.zip for Gradescope
 	@bash grader/gradescope/package
+
+classroom: ## write dist/ipclab-classroom/, a GitHub Classroom template repository with its autograding workflow
+	@bash starter/classroom.sh
+
+deploy-check: ## as root: the Gradescope zip and the dev container set up and run on a clean Debian (debootstrap), under 384 MB
+	@bash tests/lib/deps.sh
+	@$(MAKE) --no-print-directory all units fixtures content
+	@IPCLAB_DEPLOY_TESTS=1 IPCLAB_BUILD=$(CURDIR)/$(BUILD) bash tests/run --filter '^deploy' grader/tests/deploy_*.bats
 
 clean: ## remove build/ and dist/
 	rm -rf build dist
 
 help: ## list the targets
-	@grep -hE '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12

@@ -19,6 +19,7 @@ top=$stage/ipclab
 mkdir -p "$top/tests"
 
 cp "$root/starter/student/Makefile" "$root/starter/student/README.md" "$top/"
+cp -r "$root/starter/student/.devcontainer" "$top/"
 for f in "${student_files[@]}"; do
 	cp "$root/starter/$f" "$top/"
 done

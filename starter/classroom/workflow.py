@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+"""workflow.py KIT: prints the GitHub Classroom workflow (classroom.yml) for
+the template repository that `make classroom` writes.
+
+One autograding-command-grader step per public row of grader/rubric.tsv
+(`compile` and the tests/NAME rows; the hidden/ rows stay with the
+instructor), with the row's points and time limit, then the grading
+reporter. A step passes when `.github/classroom/check` passes for its row.
+
+A row's time limit is its `limit` column (seconds) when the rubric has one;
+otherwise the grader's per-test limit (TEST_LIMIT in grader/grade) times the
+number of the suite's tests the row covers. GitHub's runners are slower than
+a lab machine, as Gradescope's are, so the step gets twice that, in whole
+minutes, plus a minute for building.
+
+The YAML is written by hand (the standard library has no YAML writer) in the
+shape yamllint accepts with its default rules: lines within 80 columns,
+quoted strings, 'on' quoted.
+"""
+import math
+import re
+import sys
+from pathlib import Path
+
+WIDTH = 80
+SCALE = 2
+BUILD_MINUTES = 1
+COMPILE_SECONDS = 120
+
+
+def rubric_rows(kit):
+    """The rubric's rows as dicts keyed by the header's column names."""
+    header, rows = None, []
+    for line in (kit / "grader/rubric.tsv").read_text().splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        fields = line.split("\t")
+        if header is None:
+            header = fields
+            continue
+        rows.append(dict(zip(header, fields)))
+    return rows
+
+
+def test_limit(kit):
+    """The grader's per-test limit in seconds."""
+    found = re.search(r"^TEST_LIMIT=(\d+)", (kit / "grader/grade").read_text(), re.M)
+    return int(found.group(1)) if found else 60
+
+
+def covered_tests(kit, suite, prefix):
+    """How many @test names of the suite start with the prefix."""
+    names = re.findall(r'^@test "([^"]*)"', (kit / f"{suite}.bats").read_text(), re.M)
+    return sum(name.startswith(prefix) for name in names)
+
+
+def public_steps(kit):
+    """(id, name, command, minutes, points) for each public rubric row."""
+    per_test = test_limit(kit)
+    steps = []
+    for row in rubric_rows(kit):
+        rid = row["id"]
+        if rid == "compile":
+            seconds, command = COMPILE_SECONDS, "bash .github/classroom/check compile"
+        elif rid.startswith("tests/"):
+            suite, prefix = rid.split(":", 1)
+            count = covered_tests(kit, suite, prefix)
+            if count == 0:
+                sys.exit(f"workflow.py: the rubric row {rid} covers no test of {suite}.bats")
+            seconds = int(row["limit"]) if row.get("limit") else per_test * count
+            command = f"bash .github/classroom/check {suite}.bats {shell_quote(prefix)}"
+        else:
+            continue
+        minutes = math.ceil(SCALE * seconds / 60) + BUILD_MINUTES
+        step_id = f"row{len(steps) + 1:02d}"
+        steps.append((step_id, row["description"], command, minutes, int(row["points"])))
+    return steps
+
+
+def shell_quote(text):
+    if re.fullmatch(r"[\w./:-]+", text):
+        return text
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def scalar(indent, key, value, shell=False):
+    """key: value, single-quoted, or folded (>-) when the line would be too
+    long. A folded scalar joins its lines with single spaces, so it holds the
+    same text as long as the text has no runs of spaces."""
+    quoted = "'" + value.replace("'", "''") + "'"
+    line = f"{' ' * indent}{key}: {quoted}"
+    if len(line) <= WIDTH:
+        return [line]
+    if "  " in value or value != value.strip():
+        sys.exit(f"workflow.py: cannot fold {value!r}")
+    # The body goes two columns right of the key ("- name" counts its dash).
+    column = indent + (2 if key.startswith("- ") else 0) + 2
+    body = wrap(value, WIDTH - column, shell)
+    return [f"{' ' * indent}{key}: >-"] + [" " * column + part for part in body]
+
+
+def wrap(text, width, shell):
+    """Greedy line breaking at spaces; in a shell command, only at spaces
+    outside single quotes, so that a quoted test name stays on one line."""
+    words = re.findall(r"(?:'[^']*'|[^ '])+", text) if shell else text.split(" ")
+    lines = []
+    for word in words:
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines
+
+
+def workflow(kit):
+    steps = public_steps(kit)
+    total = sum(step[4] for step in steps)
+    out = [
+        "---",
+        "# GitHub Classroom autograding, written by `make classroom` from",
+        "# grader/rubric.tsv: one step per public rubric row (" + str(total) + " points).",
+        "# The hidden tests stay with the instructor: this score is the",
+        "# self-check's, not the final grade.",
+        "name: Autograding Tests",
+        "'on':",
+        "  - push",
+        "  - workflow_dispatch",
+        "  - repository_dispatch",
+        "permissions:",
+        "  checks: write",
+        "  actions: read",
+        "  contents: read",
+        "jobs:",
+        "  run-autograding-tests:",
+        "    runs-on: ubuntu-latest",
+        "    if: github.actor != 'github-classroom[bot]'",
+        "    steps:",
+        "      - name: Checkout code",
+        "        uses: actions/checkout@v4",
+        "      # The kit's packages, once for every step (tests/lib/deps.sh runs",
+        "      # apt-get update, then apt-get install for what is missing).",
+        "      - name: Install packages",
+        "        run: sudo bash tests/lib/deps.sh test",
+    ]
+    for step_id, name, command, minutes, points in steps:
+        out += scalar(6, "- name", name)
+        out += [f"        id: {step_id}",
+                "        if: ${{ !cancelled() }}",
+                "        uses: education/autograding-command-grader@v1",
+                "        with:"]
+        out += scalar(10, "test-name", name)
+        out += ["          setup-command: ''"]
+        out += scalar(10, "command", command, shell=True)
+        out += [f"          timeout: {minutes}", f"          max-score: {points}"]
+    out += ["      - name: Autograding Reporter",
+            "        if: ${{ !cancelled() }}",
+            "        uses: education/autograding-grading-reporter@v1",
+            "        env:"]
+    for step_id, *_ in steps:
+        out += scalar(10, f"{step_id.upper()}_RESULTS",
+                      "${{ steps." + step_id + ".outputs.result }}")
+    out += ["        with:"]
+    out += scalar(10, "runners", ",".join(step[0] for step in steps))
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: workflow.py KIT")
+    sys.stdout.write(workflow(Path(sys.argv[1])))
