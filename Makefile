@@ -40,7 +40,7 @@ demo: ## build, start cache and proxy, download the whole workload with checks, 
 	@bash tests/demo.sh
 
 bench: ## measure proxy+cache against the direct server; writes build/bench/
-	@bash tests/lib/deps.sh
+	@bash tests/lib/deps.sh bench
 	@$(MAKE) --no-print-directory all content
 	@bash tests/bench.sh
 
