@@ -98,12 +98,24 @@ start_server() {
 	esac
 }
 
-# start_pair NAME FOLDER PROXY_ARGS...: a cache and a proxy of their own,
-# with an IPC prefix of their own, so pairs never share a queue.
+# pair_prefix NAME: the IPC prefix of pair NAME, its own so that pairs
+# never share a queue.
+pair_prefix() {
+	echo "${IPCLAB_PREFIX:-/ipclab}.bench-$1"
+}
+
+# pair_ipcls NAME [--clean]: ipcls on pair NAME's prefix. (Inside a private
+# namespace the harness sees every object anyway; with prefix isolation
+# only this finds, and cleans, what a pair left.)
+pair_ipcls() {
+	in_ns env "IPCLAB_PREFIX=$(pair_prefix "$1")" "$LAB_BIN/ipcls" "${@:2}"
+}
+
+# start_pair NAME FOLDER PROXY_ARGS...: a cache and a proxy of their own.
 start_pair() {
 	local name=$1 dir=$2 port cache_pid_var pid_var
 	shift 2
-	local -a env=(env "IPCLAB_PREFIX=${IPCLAB_PREFIX:-/ipclab}.bench-$name")
+	local -a env=(env "IPCLAB_PREFIX=$(pair_prefix "$name")")
 	start_daemon "${name}_cache" "${env[@]}" "$dir/simplecached" \
 		-c "$LOCALS" -t "$CACHE_THREADS"
 	port=$(free_port)
@@ -206,7 +218,7 @@ sweep() {
 			cache_pid_var=${name}_cache_pid
 			for z in $SWEEP_SIZES; do
 				port=$(free_port)
-				start_daemon sweep env "IPCLAB_PREFIX=${IPCLAB_PREFIX:-/ipclab}.bench-$name" \
+				start_daemon sweep env "IPCLAB_PREFIX=$(pair_prefix "$name")" \
 					"$dir/webproxy" -p "$port" -t 8 -n 8 -z "$z"
 				wait_port "$port" 10 ||
 					{ echo "the $name proxy with -z $z did not start" >&2; return 1; }
@@ -246,6 +258,7 @@ plot() {
 		set xlabel 'segment size (bytes, -z)'
 		set ylabel 'throughput (MB/s)'
 		set yrange [0:*]
+		set offsets 0, 0, graph 0.1, 0
 		set key bottom right
 		set grid
 		plot $lines $direct with lines dashtype 2 title 'gfserver_direct'
@@ -267,9 +280,26 @@ stop_all() {
 	for s in "${SERVERS[@]}"; do
 		read -r name kind _ <<<"$s"
 		stop_server "$name" "$kind" || return 1
+		if [ "$kind" = pair ] && ! pair_ipcls "$name" | grep -q '^no ipclab objects'; then
+			echo "$name left IPC objects behind:" >&2
+			pair_ipcls "$name" >&2
+			return 1
+		fi
 	done
 	left=$(ipc_leftovers)
 	[ -z "$left" ] || { echo "IPC objects left behind: $left" >&2; return 1; }
+}
+
+# clean_up (on exit): everything stopped, whatever was left removed.
+clean_up() {
+	local s name kind
+	kill_all_started
+	for s in "${SERVERS[@]}"; do
+		read -r name kind _ <<<"$s"
+		[ "$kind" = pair ] && pair_ipcls "$name" --clean >/dev/null 2>&1
+	done
+	harness_teardown
+	rm -rf "$WORK"
 }
 
 main() {
@@ -278,7 +308,7 @@ main() {
 	REPORT=$(dirname "$0")/lib/bench_report.py
 	harness_setup
 	WORK=$BATS_TMP_ROOT
-	trap 'harness_teardown; rm -rf "$WORK"' EXIT
+	trap clean_up EXIT
 	mkdir -p "$OUT" || fail "cannot create $OUT"
 	rm -f "$OUT/grade.csv"
 	make_workload 1048576 1000000000000 "$WORK/large.txt" || fail "no file >= 1 MiB in $LOCALS"
