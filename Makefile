@@ -104,7 +104,7 @@ demo: ## build, start cache and proxy, download the whole workload with checks, 
 	@IPCLAB_VARIANT=$(RUN_VARIANT) bash tests/demo.sh
 
 bench: ## measure proxy+cache against the direct server; writes build/bench/
-	@bash tests/lib/deps.sh
+	@bash tests/lib/deps.sh bench
 	@$(MAKE) --no-print-directory all content VARIANT=$(RUN_VARIANT)
 	@IPCLAB_VARIANT=$(RUN_VARIANT) bash tests/bench.sh
 

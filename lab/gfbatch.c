@@ -389,6 +389,42 @@ int gfbatch_run(const gfbatch_opts_t *o, gfbatch_t *b)
 	return 0;
 }
 
+/* ---- the summary ---- */
+
+static int by_value(const void *a, const void *b)
+{
+	long x = *(const long *)a, y = *(const long *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The nearest-rank percentile p of n sorted values (0 if there are none). */
+static long percentile(const long *sorted, size_t n, int p)
+{
+	size_t rank = (n * p + 99) / 100;
+
+	if (n == 0)
+		return 0;
+	return rank == 0 ? sorted[0] : sorted[rank - 1];
+}
+
+void gfbatch_print_summary(size_t requests, size_t failures,
+			   unsigned long long bytes, double seconds,
+			   long *latency_us)
+{
+	double secs = seconds > 0 ? seconds : 1e-6;
+
+	qsort(latency_us, requests, sizeof(*latency_us), by_value);
+	printf("requests %zu\n", requests);
+	printf("failures %zu\n", failures);
+	printf("bytes %llu\n", bytes);
+	printf("seconds %.3f\n", seconds);
+	printf("throughput_MBps %.1f\n", bytes / secs / 1e6);
+	printf("requests_per_s %.1f\n", requests / secs);
+	printf("latency_p50_us %ld\n", percentile(latency_us, requests, 50));
+	printf("latency_p99_us %ld\n", percentile(latency_us, requests, 99));
+}
+
 void gfbatch_free(gfbatch_t *b)
 {
 	for (size_t i = 0; i < b->nlines; i++)

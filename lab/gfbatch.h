@@ -63,4 +63,13 @@ int gfbatch_run(const gfbatch_opts_t *o, gfbatch_t *b);
 
 void gfbatch_free(gfbatch_t *b);
 
+/* Prints the summary both measuring tools print, one "name value" pair a
+ * line in this order: requests, failures, bytes, seconds,
+ * throughput_MBps, requests_per_s, latency_p50_us, latency_p99_us (MB is
+ * 10^6 bytes, percentiles are nearest-rank). Sorts latency_us, which
+ * holds one value per request. */
+void gfbatch_print_summary(size_t requests, size_t failures,
+			   unsigned long long bytes, double seconds,
+			   long *latency_us);
+
 #endif

@@ -5,7 +5,9 @@
 # The lab's client tools: gfclient_download saves and verifies a whole
 # workload; it detects and reports short bodies, wrong bytes and bad
 # headers (served by the fake_gfserver fixture); gfclient_measure writes
-# its metrics; every tool answers a bad flag with a usage line and exit 2.
+# its metrics; gfclient_load (the bench's load client) counts every byte
+# and catches wrong statuses, lengths and short bodies; every tool answers
+# a bad flag with a usage line and exit 2.
 
 setup() {
 	load '/usr/lib/bats/bats-support/load'
@@ -131,6 +133,46 @@ download_one() {
 	assert_output ""
 }
 
+@test "gfclient_load at 500 connections against gfserver_direct: every request whole, every byte counted" {
+	start_direct -c "$IPCLAB_CONTENT/locals.txt"
+	local list=$BATS_TEST_TMPDIR/sized.txt want
+	# "<path> <bytes>" for every listed file, and the miss without a length.
+	awk '$1 !~ /^#/ { print $1, $2 }' "$IPCLAB_CONTENT/locals.txt" |
+		while read -r key file; do
+			echo "$key $(stat -c %s "$IPCLAB_CONTENT/$file")"
+		done >"$list"
+	echo /not/here.txt >>"$list"
+	# 3 passes over the list: the bytes are 3 times the files' sizes.
+	want=$(awk '{ n += $2 } END { print 3 * n }' "$list")
+	run timeout "$(scaled 60)" "$LAB_BIN/gfclient_load" -p "$direct_port" \
+		-c 500 -t 4 -w "$list" -r $((3 * $(wc -l <"$list")))
+	assert_success
+	assert_line "failures 0"
+	assert_line "bytes $want"
+	assert_line --regexp '^latency_p99_us [0-9]+$'
+}
+
+@test "gfclient_load fails a short body, a wrong length, a bad header and a wrong status" {
+	echo "/files/tiny/a.txt 17" >"$BATS_TEST_TMPDIR/one.txt"
+	local reply
+	for reply in 'GETFILE OK 17\r\n\r\n0123456789' 'GETFILE OK 5\r\n\r\nhello' \
+		'GETFILE OK lots\r\n\r\nhello' 'GETFILE FILE_NOT_FOUND\r\n\r\n'; do
+		start_fake "$reply"
+		run timeout "$(scaled 20)" "$LAB_BIN/gfclient_load" -p "$fake_port" \
+			-w "$BATS_TEST_TMPDIR/one.txt" -c 2 -r 3
+		assert_failure 1
+		assert_line "failures 3"
+		assert_output --partial "FAIL /files/tiny/a.txt: "
+		stop_daemon fake
+	done
+	# The right reply passes, so the failures above are the replies' fault.
+	start_fake 'GETFILE OK 17\r\n\r\n0123456789abcdefg'
+	run timeout "$(scaled 20)" "$LAB_BIN/gfclient_load" -p "$fake_port" \
+		-w "$BATS_TEST_TMPDIR/one.txt" -c 2 -r 3
+	assert_success
+	assert_line "bytes 51"
+}
+
 # bad_flag TOOL ARGS...: TOOL prints a usage line on stderr and exits 2.
 bad_flag() {
 	local err=$BATS_TEST_TMPDIR/err rc=0
@@ -141,7 +183,7 @@ bad_flag() {
 
 @test "every lab tool given a bad flag prints a usage line and exits 2" {
 	local tool
-	for tool in gfclient_download gfclient_measure gfserver_direct ipcls mkcontent; do
+	for tool in gfclient_download gfclient_measure gfclient_load gfserver_direct ipcls mkcontent; do
 		bad_flag "$tool" -Q
 	done
 	bad_flag ipcls --bogus
@@ -149,6 +191,9 @@ bad_flag() {
 	bad_flag gfclient_download -t many
 	bad_flag gfclient_measure -p 70000
 	bad_flag gfclient_measure -r -1
+	bad_flag gfclient_load -c 0
+	bad_flag gfclient_load -t 65
+	bad_flag gfclient_load extra
 	bad_flag gfserver_direct -c "$IPCLAB_CONTENT/locals.txt"
 	bad_flag gfserver_direct -p 1 -c "$IPCLAB_CONTENT/locals.txt" -t 0
 	bad_flag gfserver_direct -p 1 -c "$IPCLAB_CONTENT/locals.txt" -t 513

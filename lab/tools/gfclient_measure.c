@@ -25,40 +25,22 @@
 
 #include "gfbatch.h"
 
-static int by_value(const void *a, const void *b)
+/* Prints the summary; returns -1 if there is no memory to sort the
+ * latencies in. */
+static int print_summary(const gfbatch_t *b)
 {
-	long x = *(const long *)a, y = *(const long *)b;
+	long *lat = malloc((b->nrecords ? b->nrecords : 1) * sizeof(*lat));
 
-	return (x > y) - (x < y);
-}
-
-/* The nearest-rank percentile p of n sorted values. */
-static long percentile(const long *sorted, size_t n, int p)
-{
-	size_t rank = (n * p + 99) / 100;
-
-	return rank == 0 ? sorted[0] : sorted[rank - 1];
-}
-
-static void print_summary(const gfbatch_t *b)
-{
-	long *lat = malloc(b->nrecords * sizeof(*lat));
-	double secs = b->seconds > 0 ? b->seconds : 1e-6;
-
-	printf("requests %zu\n", b->nrecords);
-	printf("failures %zu\n", b->failures);
-	printf("bytes %llu\n", b->bytes);
-	printf("seconds %.3f\n", b->seconds);
-	printf("throughput_MBps %.1f\n", b->bytes / secs / 1e6);
-	printf("requests_per_s %.1f\n", b->nrecords / secs);
-	if (lat == NULL)
-		return;
+	if (lat == NULL) {
+		perror("gfclient_measure");
+		return -1;
+	}
 	for (size_t i = 0; i < b->nrecords; i++)
 		lat[i] = b->records[i].latency_us;
-	qsort(lat, b->nrecords, sizeof(*lat), by_value);
-	printf("latency_p50_us %ld\n", percentile(lat, b->nrecords, 50));
-	printf("latency_p99_us %ld\n", percentile(lat, b->nrecords, 99));
+	gfbatch_print_summary(b->nrecords, b->failures, b->bytes, b->seconds,
+			      lat);
 	free(lat);
+	return 0;
 }
 
 /* Paths are written as they are, quoted only if they hold ',' or '"'. */
@@ -112,8 +94,9 @@ int main(int argc, char **argv)
 		gfbatch_free(&b);
 		return 2;
 	}
-	print_summary(&b);
 	status = b.failures > 0;
+	if (print_summary(&b) < 0)
+		status = 2;
 	if (o.metrics && write_metrics(o.metrics, &b) < 0)
 		status = 2;
 	gfbatch_free(&b);

@@ -15,7 +15,7 @@ needs=(
 )
 case $purpose in
 test) needs+=("valgrind valgrind" "jq jq") ;;
-bench) needs+=("gnuplot gnuplot-nox") ;;
+bench) needs+=("gnuplot gnuplot-nox" "python3 python3-minimal") ;;
 handouts) needs+=("pandoc pandoc" "dot graphviz") ;;
 esac
 

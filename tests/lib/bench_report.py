@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""bench_report.py: the table and the verdict of `make bench`.
+
+    bench_report.py RESULTS.CSV [--grade GRADE.CSV] [--sweep-sizes "824 ..."]
+    bench_report.py RESULTS.CSV --sweep-median SERVER SEGMENT
+    bench_report.py RESULTS.CSV --sweep-table SERVER "824 4096 ..."
+
+RESULTS.CSV is what tests/bench.sh writes, one row per run. For each
+workload the table gives every server's median over the rounds (request
+rate, throughput, p50 and p99 latency) and its CPU cost over all rounds
+(server CPU time per request and per MB). Then each server other than
+"direct" is judged against it: a ratio is the median of the rounds' ratios,
+since the two runs of a round saw nearly the same load from other programs.
+
+Exit status: 0 every floor met, 1 a ratio below its floor, 2 no data.
+"""
+import csv
+import statistics
+import sys
+
+# workload, column, label, better ("higher" or "lower"), floor, goal
+CHECKS = [
+    ("small8", "requests_per_s", "request rate", "higher", 0.7, 0.9),
+    ("small8", "latency_p50_us", "p50 latency", "lower", 1.6, 1.2),
+    ("small500", "requests_per_s", "request rate", "higher", 0.7, 0.9),
+    ("large", "throughput_MBps", "throughput", "higher", 0.9, None),
+]
+GRADE_GOAL_S = 45
+BASELINE = "direct"
+
+
+def load(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def runs(rows, experiment, server, segment=None):
+    return [r for r in rows if r["experiment"] == experiment
+            and r["server"] == server
+            and (segment is None or r["segment_bytes"] == str(segment))]
+
+
+def median_of(rows, column):
+    return statistics.median(float(r[column]) for r in rows)
+
+
+def cpu_per(rows, unit):
+    """Server CPU microseconds per request, or per MB (10^6 bytes)."""
+    cpu_us = sum(float(r["server_cpu_ms"]) for r in rows) * 1000
+    if unit == "request":
+        n = sum(float(r["requests"]) for r in rows)
+    else:
+        n = sum(float(r["bytes"]) for r in rows) / 1e6
+    return cpu_us / n if n > 0 else 0.0
+
+
+def in_order(values):
+    """Unique values, in the order they first appear."""
+    return list(dict.fromkeys(values))
+
+
+def print_table(rows, experiment):
+    servers = in_order(r["server"] for r in rows if r["experiment"] == experiment)
+    first = runs(rows, experiment, servers[0])
+    print(f"{experiment}: {first[0]['connections']} connections, "
+          f"median of {len(first)} rounds; server CPU over all rounds")
+    print(f"  {'server':<8} {'req/s':>9} {'MB/s':>8} {'p50 us':>8} {'p99 us':>9}"
+          f" {'CPU us/req':>11} {'CPU us/MB':>10}")
+    for s in servers:
+        rs = runs(rows, experiment, s)
+        print(f"  {s:<8} {median_of(rs, 'requests_per_s'):>9.0f}"
+              f" {median_of(rs, 'throughput_MBps'):>8.1f}"
+              f" {median_of(rs, 'latency_p50_us'):>8.0f}"
+              f" {median_of(rs, 'latency_p99_us'):>9.0f}"
+              f" {cpu_per(rs, 'request'):>11.1f} {cpu_per(rs, 'MB'):>10.1f}")
+
+
+def round_ratio(rows, experiment, server, column):
+    """Median over rounds of server/direct for one column, or None."""
+    base = {r["round"]: float(r[column]) for r in runs(rows, experiment, BASELINE)}
+    ratios = [float(r[column]) / base[r["round"]]
+              for r in runs(rows, experiment, server)
+              if base.get(r["round"], 0) > 0]
+    return statistics.median(ratios) if ratios else None
+
+
+def judge(rows):
+    """Prints one verdict line per check and server; False if a floor fails."""
+    ok = True
+    servers = in_order(r["server"] for r in rows
+                       if r["server"] != BASELINE and r["experiment"] != "sweep")
+    print(f"verdict: ratio to {BASELINE} (median of the rounds' ratios)")
+    for s in servers:
+        for experiment, column, label, better, floor, goal in CHECKS:
+            ratio = round_ratio(rows, experiment, s, column)
+            if ratio is None:
+                print(f"  {s:<8} {experiment:<9} {label:<13} no data")
+                ok = False
+                continue
+            meets = (lambda x: ratio >= x) if better == "higher" else (lambda x: ratio <= x)
+            bound = "at least" if better == "higher" else "at most"
+            goal_text = f"goal {goal:.1f}" if goal is not None else "no goal"
+            if not meets(floor):
+                word = "BELOW FLOOR"
+                ok = False
+            elif goal is None or meets(goal):
+                word = "pass, goal met" if goal is not None else "pass"
+            else:
+                word = "pass, goal not met"
+            print(f"  {s:<8} {experiment:<9} {label:<13} {ratio:5.2f}x"
+                  f"  ({bound}: floor {floor:.1f}, {goal_text})  {word}")
+    return ok
+
+
+def print_sweep(rows, sizes):
+    servers = in_order(r["server"] for r in rows
+                       if r["experiment"] == "sweep" and r["server"] != BASELINE)
+    if not servers:
+        return
+    base = runs(rows, "sweep", BASELINE)
+    print(f"sweep: MB/s on the large files against segment size"
+          f" (median of {len(base)} passes)")
+    print("  " + f"{'-z':>9}" + "".join(f" {s:>9}" for s in servers))
+    for z in sizes:
+        cells = []
+        for s in servers:
+            rs = runs(rows, "sweep", s, z)
+            cells.append(f" {median_of(rs, 'throughput_MBps'):>9.1f}" if rs else f" {'-':>9}")
+        print("  " + f"{z:>9}" + "".join(cells))
+    if base:
+        print(f"  {'direct':>9} {median_of(base, 'throughput_MBps'):>9.1f}")
+
+
+def print_grade(path):
+    try:
+        with open(path) as f:
+            _, ms, score = f.read().strip().split(",")
+    except (OSError, ValueError):
+        print("grade: not measured (BENCH_GRADE=0, or grader/grade failed)")
+        return
+    secs = int(ms) / 1000
+    word = "goal met" if secs < GRADE_GOAL_S else "above the goal"
+    print(f"grade: the reference graded in {secs:.1f} s, score {score}"
+          f" (goal < {GRADE_GOAL_S} s on an idle 2-core machine: {word} here)")
+
+
+def main(argv):
+    rows = load(argv[1])
+    if "--sweep-median" in argv:
+        i = argv.index("--sweep-median")
+        rs = runs(rows, "sweep", argv[i + 1], argv[i + 2])
+        print(f"{median_of(rs, 'throughput_MBps'):.1f}" if rs else "0")
+        return 0
+    if "--sweep-table" in argv:
+        i = argv.index("--sweep-table")
+        for z in argv[i + 2].split():
+            rs = runs(rows, "sweep", argv[i + 1], z)
+            if rs:
+                print(z, f"{median_of(rs, 'throughput_MBps'):.1f}")
+        return 0
+    experiments = in_order(r["experiment"] for r in rows if r["experiment"] != "sweep")
+    if not experiments:
+        print("bench_report: no results", file=sys.stderr)
+        return 2
+    print("(Other programs share this machine: a ratio pairs each run with the")
+    print(" direct run of the same round; CPU per request or per MB moves least.)")
+    for e in experiments:
+        print_table(rows, e)
+    ok = judge(rows)
+    if "--sweep-sizes" in argv:
+        print_sweep(rows, argv[argv.index("--sweep-sizes") + 1].split())
+    if "--grade" in argv:
+        print_grade(argv[argv.index("--grade") + 1])
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
