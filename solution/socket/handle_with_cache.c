@@ -111,7 +111,7 @@ static int ask_cache(int fd, const char *path, const struct segment *seg,
 	snprintf(req.segment, sizeof(req.segment), "%s", seg->name);
 	snprintf(req.path, sizeof(req.path), "%s", path);
 	//@ begin ask the cache
-	if (gfnet_send_all(fd, &req, sizeof(req)) != 0) {
+	if (gfnet_send_within(fd, &req, sizeof(req), SOCKET_IO_TIMEOUT_MS) != 0) {
 		fprintf(stderr, "webproxy: sending the request: %s\n",
 			strerror(errno));
 		return -1;
@@ -129,7 +129,7 @@ static int ask_cache(int fd, const char *path, const struct segment *seg,
 		return -1;
 	}
 	return 0;
-	//@ todo Send the whole request (gfnet_send_all), then read exactly one
+	//@ todo Send the whole request (gfnet_send_within), then read exactly one
 	//@ todo struct cache_answer (gfnet_recv_all, which gives up after a
 	//@ todo deadline: make it ANSWER_TIMEOUT_MS from now). The answer comes
 	//@ todo from another process: refuse a status that is not one of

@@ -268,7 +268,7 @@ static int answer(int fd, enum answer_status status, uint64_t file_len)
 {
 	struct cache_answer a = { .status = status, .file_len = file_len };
 
-	if (gfnet_send_all(fd, &a, sizeof(a)) != 0) {
+	if (gfnet_send_within(fd, &a, sizeof(a), SOCKET_IO_TIMEOUT_MS) != 0) {
 		fprintf(stderr, "simplecached: sending an answer: %s\n",
 			strerror(errno));
 		return -1;

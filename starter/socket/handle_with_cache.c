@@ -103,7 +103,7 @@ static int ask_cache(int fd, const char *path, const struct segment *seg,
 	snprintf(req.path, sizeof(req.path), "%s", path);
 	/*
 	 * TODO(ask the cache):
-	 * Send the whole request (gfnet_send_all), then read exactly one
+	 * Send the whole request (gfnet_send_within), then read exactly one
 	 * struct cache_answer (gfnet_recv_all, which gives up after a
 	 * deadline: make it ANSWER_TIMEOUT_MS from now). The answer comes
 	 * from another process: refuse a status that is not one of
