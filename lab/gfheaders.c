@@ -14,6 +14,7 @@
  * counted and logged at most once a second, so a flood cannot flood the
  * log too.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -210,6 +211,8 @@ static int fill_pollfds(gfserver_t *srv)
 {
 	int n = 0;
 
+	/* make_room() keeps the list within the bound pfds[] was sized for. */
+	assert(srv->waiting.count <= srv->max_conns);
 	srv->pfds[n++] = (struct pollfd){ .fd = srv->listen_fd, .events = POLLIN };
 	srv->pfds[n++] = (struct pollfd){ .fd = srv->wake[0], .events = POLLIN };
 	for (gfcontext_t *c = srv->waiting.head; c != NULL; c = c->next) {

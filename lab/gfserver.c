@@ -8,6 +8,7 @@
  * wakes any worker blocked on it. Nothing spins: every wait is in poll(),
  * recv() or bqueue_pop().
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -92,6 +93,7 @@ void conn_list_append(struct conn_list *l, struct gfcontext *c)
 
 void conn_list_remove(struct conn_list *l, struct gfcontext *c)
 {
+	assert(l->count > 0 && (c->prev != NULL || l->head == c));
 	if (c->prev)
 		c->prev->next = c->next;
 	else

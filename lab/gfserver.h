@@ -19,9 +19,9 @@
  *    it was accepted (it stalled, or trickles bytes) is dropped without a
  *    reply. Until its header is complete a connection holds no worker, so
  *    idle and slow clients never delay the others.
- *  - At most GF_MAX_CONNECTIONS connections are held (fewer if the
- *    descriptor limit, which the server raises to its hard limit, is
- *    lower). At the bound a new connection displaces the oldest one still
+ *  - At most GF_MAX_CONNECTIONS connections are held, fewer if the
+ *    descriptor limit (which the server raises to its hard limit) leaves
+ *    less once 64 descriptors and one per worker are set aside. At the bound a new connection displaces the oldest one still
  *    sending its header, or is refused if every held one is being
  *    answered; both are logged, at most one line a second.
  *  - A client that hangs up mid-response never kills the process (SIGPIPE
@@ -31,10 +31,11 @@
  *    handler returns having sent fewer, the connection is closed early so
  *    the client sees a short body. If it returns without sending a header
  *    at all, the client gets "GETFILE ERROR\r\n\r\n".
- *  - A client that stops reading blocks a worker for at most 10 s: each
+ *  - A client that stops reading holds a worker for at most 10 s: each
  *    gfs_sendheader() or gfs_send() the client has not taken whole within
  *    10 s fails, and the connection is reset (so the kernel does not keep
- *    the unsent bytes either).
+ *    the unsent bytes either). A client that reads slowly keeps its worker
+ *    as long as it takes each chunk within 10 s.
  *  - One request per connection. The listening socket is bound to every
  *    interface (0.0.0.0) with SO_REUSEADDR. Nothing spins: an idle server
  *    uses no CPU.

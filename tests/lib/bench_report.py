@@ -109,7 +109,20 @@ def judge(rows):
                 word = "pass, goal not met"
             print(f"  {s:<8} {experiment:<9} {label:<13} {ratio:5.2f}x"
                   f"  ({bound}: floor {floor:.1f}, {goal_text})  {word}")
+        print(f"  {s:<8} server CPU per request, times {BASELINE}'s (the steadiest"
+              " figure, not judged): " + ", ".join(cpu_ratios(rows, s)))
     return ok
+
+
+def cpu_ratios(rows, server):
+    """'workload 1.83x' for each workload both servers ran."""
+    out = []
+    for e in in_order(r["experiment"] for r in rows if r["experiment"] != "sweep"):
+        base = cpu_per(runs(rows, e, BASELINE), "request")
+        mine = runs(rows, e, server)
+        if base > 0 and mine:
+            out.append(f"{e} {cpu_per(mine, 'request') / base:.2f}x")
+    return out
 
 
 def print_sweep(rows, sizes):
