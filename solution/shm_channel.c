@@ -249,15 +249,14 @@ bool channel_is_idle(const struct segment *seg)
 }
 
 /*
- * Called during the proxy's turn, before the request is sent. The token is
+ * Called during the proxy's turn, on a segment channel_is_idle() just
+ * passed, before the request is sent. The token is
  * drawn fresh for each transfer and written only into the request, so a
  * process that can read the segment cannot learn it in advance.
  */
 int channel_start_transfer(struct segment *seg)
 {
 	assert(seg->holds_turn);
-	if (!segment_fits(seg))
-		return -1;
 	if (getrandom(&seg->token, sizeof(seg->token), 0) !=
 	    (ssize_t)sizeof(seg->token)) {
 		fprintf(stderr, "webproxy: getrandom: %s\n", strerror(errno));
@@ -341,9 +340,6 @@ enum wait_result channel_take_chunk(struct segment *seg, int timeout_ms,
 	enum wait_result r;
 
 	assert(!seg->holds_turn);
-	/* Checked before the wait too: waiting touches the semaphore. */
-	if (!segment_fits(seg))
-		return WAIT_BAD_SEGMENT;
 	r = segment_wait(&h->data_ready, timeout_ms, stopping);
 	if (r != WAIT_OK)
 		return r;
@@ -556,11 +552,8 @@ enum wait_result channel_take_turn(struct segment *seg, uint64_t generation,
 
 	assert(!seg->holds_turn);
 	//@ begin take the turn
-	enum wait_result r = WAIT_BAD_SEGMENT;
+	enum wait_result r = segment_wait(&h->space_free, timeout_ms, stopping);
 
-	/* Checked before the wait too: waiting touches the semaphore. */
-	if (segment_fits(seg))
-		r = segment_wait(&h->space_free, timeout_ms, stopping);
 	if (r != WAIT_OK)
 		return r;
 	if (!segment_fits(seg))
@@ -571,10 +564,10 @@ enum wait_result channel_take_turn(struct segment *seg, uint64_t generation,
 		return WAIT_STALE;
 	}
 	atomic_store(&h->status, CHUNK_WRITING);
-	//@ todo Check that the object still fits its mapping (segment_fits:
-	//@ todo else return WAIT_BAD_SEGMENT and touch nothing), then wait
-	//@ todo (bounded by timeout_ms) on space_free. Once you have the turn,
-	//@ todo check the size again, the segment's generation and its
+	//@ todo Wait (bounded by timeout_ms) on space_free. Once you have the
+	//@ todo turn, check that the object still fits its mapping
+	//@ todo (segment_fits: else return WAIT_BAD_SEGMENT and touch nothing),
+	//@ todo then the segment's generation and its
 	//@ todo turn_offset: if they are not `generation` and `offset`, the
 	//@ todo turn belongs to another transfer or another chunk, so post it
 	//@ todo back and return WAIT_STALE. Then mark the chunk CHUNK_WRITING.

@@ -306,10 +306,14 @@ static void send_file(struct segment *seg, const struct cache_request *req,
 static void serve_file(struct segment *seg, const struct cache_request *req)
 {
 	int fd = simplecache_get(req->path);
-	enum wait_result r = channel_take_turn(seg, req->generation, 0,
-					       FIRST_TURN_TIMEOUT_MS,
-					       &cache.stopping);
+	enum wait_result r;
 
+	/* The lookup may have slept (-d): the object may have shrunk since
+	 * segment_attach() looked, and waiting touches its semaphore. */
+	if (!segment_fits(seg))
+		return;
+	r = channel_take_turn(seg, req->generation, 0, FIRST_TURN_TIMEOUT_MS,
+			      &cache.stopping);
 	if (r == WAIT_TIMEOUT)
 		refuse("no turn on %s for generation %llu: a stale or forged request",
 		       seg->name, (unsigned long long)req->generation);
