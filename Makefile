@@ -11,11 +11,16 @@
 
 IMPL ?= solution
 VARIANT ?=
+# TRACK=guided (the starter with TODO blocks) or TRACK=design (the starter
+# that fixes only what the framework and the rules fix; the student designs
+# the channel and writes design.md): for handout, handouts, grade and
+# `make test IMPL=starter`.
+TRACK ?= guided
 
 # Flags, SAN builds and every compile rule, shared with the handout's Makefile.
 include lab/build.mk
 
-.PHONY: all lab solution starter solution-socket starter-socket units fixtures fuzzers fuzz test demo bench content handout handouts grade gradescope clean help
+.PHONY: all lab solution starter solution-socket starter-socket starter-design starter-design-socket units fixtures fuzzers fuzz test demo bench content handout handouts grade gradescope clean help
 .PHONY: classroom deploy-check grade-all
 
 # The variants' folders: an implementation named <impl><suffix> (solution,
@@ -24,14 +29,24 @@ ifeq ($(filter-out mqueue socket,$(VARIANT)),)
 else
 $(error VARIANT must be mqueue or socket)
 endif
+ifeq ($(filter-out guided design,$(TRACK)),)
+else
+$(error TRACK must be guided or design)
+endif
 SRC_solution-socket := solution/socket
 SRC_starter-socket := starter/socket
+# The design track's starters (hand-written, not generated): build/starter-design/
+# and build/starter-design-socket/.
+SRC_starter-design := starter/mqueue/design
+SRC_starter-design-socket := starter/socket/design
+# The implementation `make test IMPL=starter` checks, by track.
+TEST_IMPL := $(if $(and $(filter starter,$(IMPL)),$(filter design,$(TRACK))),starter-design,$(IMPL))
 variant_suffix = $(if $(filter socket,$(1)),-socket)
 BUILT_VARIANTS := $(or $(VARIANT),mqueue socket)
 RUN_VARIANT := $(or $(VARIANT),mqueue)
 
 # Each implementation is built when its sources exist.
-IMPLS := $(foreach v,$(BUILT_VARIANTS),$(foreach i,solution starter,$(if $(wildcard $(call src_of,$(i)$(call variant_suffix,$(v)))/webproxy.c),$(i)$(call variant_suffix,$(v)))))
+IMPLS := $(foreach v,$(BUILT_VARIANTS),$(foreach i,solution starter starter-design,$(if $(wildcard $(call src_of,$(i)$(call variant_suffix,$(v)))/webproxy.c),$(i)$(call variant_suffix,$(v)))))
 
 all: lab $(IMPLS) ## build the lab tools, the references and the starters (VARIANT=... for one design)
 
@@ -42,7 +57,8 @@ solution: $(BUILD)/solution/webproxy $(BUILD)/solution/simplecached ## build the
 starter: $(BUILD)/starter/webproxy $(BUILD)/starter/simplecached ## build the mqueue skeleton into build/starter/
 
 # The socket variant's reference and skeleton: build/solution-socket/, build/starter-socket/.
-solution-socket starter-socket: %: $(BUILD)/%/webproxy $(BUILD)/%/simplecached
+# The design track's starters: build/starter-design/, build/starter-design-socket/.
+solution-socket starter-socket starter-design starter-design-socket: %: $(BUILD)/%/webproxy $(BUILD)/%/simplecached
 
 units: $(UNIT_TESTS) ## build the C unit tests into build/tests/
 
@@ -96,7 +112,7 @@ content: lab ## generate the test files, locals.txt, workload.txt and a sha256 m
 test: ## run the self-check, both variants unless VARIANT=... (IMPL=starter to check the skeleton)
 	@bash tests/lib/deps.sh
 	@$(MAKE) --no-print-directory all units fixtures content $(if $(shell command -v $(FUZZ_CC)),fuzzers)
-	@IPCLAB_BUILD=$(CURDIR)/$(BUILD) bash tests/run --impl $(IMPL) --variant "$(BUILT_VARIANTS)"
+	@IPCLAB_BUILD=$(CURDIR)/$(BUILD) bash tests/run --impl $(TEST_IMPL) --variant "$(BUILT_VARIANTS)"
 
 demo: ## build, start cache and proxy, download the whole workload with checks, stop, show no leftovers
 	@bash tests/lib/deps.sh

@@ -356,8 +356,8 @@ channel_name() {
 # student's first failure is usually one of these).
 cache_started() {
 	if ! wait_until "$1" queue_or_gone cache; then
-		echo "simplecached runs but made no $(channel_name) within $(scaled "$1")s:" \
-			"see TODO(create the command channel) in simplecached.c" >&2
+		echo "rule 1: the cache creates its command channel at start" \
+			"(simplecached runs but made no $(channel_name) within $(scaled "$1")s)" >&2
 		return 1
 	fi
 	channel_exists && return 0

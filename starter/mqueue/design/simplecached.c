@@ -1,0 +1,133 @@
+/*
+ * simplecached.c: the cache process. What is here is fixed by the framework
+ * and the rules: the flags, the cache store (lab/simplecache.h: it opens
+ * every listed file at start; a lookup returns a descriptor to read with
+ * pread, and sleeps -d microseconds first), and a signal thread, so that
+ * SIGINT and SIGTERM are ordinary events in ordinary code.
+ *
+ * Design track: the rest is yours. The rules (handouts/rules.md) say the
+ * cache creates its command channel, one POSIX message queue named by
+ * ipcname_queue(), when it starts and removes it when it stops (rule 1);
+ * that up to -t lookups run at once, one per request (rule 2); that it
+ * serves several proxies at once and trusts nothing that arrives on the
+ * queue (rules 2 and 6); and that on a signal it stops taking work, wakes
+ * and joins every thread, removes its queue and exits 0 within 2 s
+ * (rule 3). Which threads it runs, and in what order it stops them, is
+ * your design.
+ */
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "args.h"
+#include "cache-student.h"
+#include "shm_channel.h"
+#include "simplecache.h"
+
+#define USAGE \
+	"usage: simplecached [-c cache list (locals.txt)] [-t threads 1..512 (8)]\n" \
+	"                    [-d lookup delay us 0..2500000 (0)] [-h]\n"
+
+struct options {
+	const char *cachelist;
+	int threads;		/* -t: lookups that may run at once */
+	unsigned delay_us;	/* -d: each lookup sleeps this long first */
+};
+
+/* Shared by every thread. `stopping` is set once, by the signal thread. */
+static struct {
+	struct options opt;
+	atomic_bool stopping;
+} cache;
+
+static void usage_error(void)
+{
+	fputs(USAGE, stderr);
+	exit(2);
+}
+
+static struct options parse_options(int argc, char **argv)
+{
+	struct options o = { "locals.txt", 8, 0 };
+	long v;
+	int c;
+
+	while ((c = getopt(argc, argv, "c:t:d:h")) != -1) {
+		switch (c) {
+		case 'c':
+			o.cachelist = optarg;
+			break;
+		case 't':
+			if (args_parse_long(optarg, 1, 512, &v) != 0)
+				usage_error();
+			o.threads = (int)v;
+			break;
+		case 'd':
+			if (args_parse_long(optarg, 0, SIMPLECACHE_MAX_DELAY_US,
+					    &v) != 0)
+				usage_error();
+			o.delay_us = (unsigned)v;
+			break;
+		case 'h':
+			fputs(USAGE, stdout);
+			exit(0);
+		default:
+			usage_error();
+		}
+	}
+	if (optind != argc)
+		usage_error();
+	return o;
+}
+
+/*
+ * Signals arrive here and only here (every other thread blocks them). A
+ * thread of yours that waits on the queue or on a segment must notice
+ * `stopping` within a fraction of a second, or be woken from here.
+ */
+static void *wait_for_signal(void *arg)
+{
+	sigset_t *signals = arg;
+	int sig;
+	int err = sigwait(signals, &sig);
+
+	if (err != 0)
+		fprintf(stderr, "simplecached: sigwait: %s\n", strerror(err));
+	atomic_store(&cache.stopping, true);
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	pthread_t signal_thread;
+	sigset_t signals;
+	int err;
+
+	cache.opt = parse_options(argc, argv);
+	/* Blocked before any thread exists, so every thread inherits it. */
+	sigemptyset(&signals);
+	sigaddset(&signals, SIGINT);
+	sigaddset(&signals, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &signals, NULL);
+
+	if (simplecache_init(cache.opt.cachelist) != 0)
+		return 1;
+	simplecache_set_delay(cache.opt.delay_us);
+	/* Rule 1: the command channel exists from here on. */
+	err = pthread_create(&signal_thread, NULL, wait_for_signal, &signals);
+	if (err != 0) {
+		fprintf(stderr, "simplecached: pthread_create: %s\n",
+			strerror(err));
+		simplecache_destroy();
+		return 1;
+	}
+	pthread_join(signal_thread, NULL);
+	/* Rule 3: every thread joined, the channel removed, before this. */
+	simplecache_destroy();
+	return 0;
+}
