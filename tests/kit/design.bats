@@ -1,0 +1,136 @@
+#!/usr/bin/env bats
+# The design track's starters (starter/mqueue/design, starter/socket/design)
+# are written by hand, not generated: this checks that each builds with the
+# kit's flags, that what the rules fix (usage lines, flag parsing) has not
+# drifted from the guided starter of its variant, that it holds no TODO
+# block of the guided track, and that the self-check on it fails fast at the
+# smoke check, naming the rule that is not met yet.
+# bats runs each test in a subshell; `run` sets output there on purpose.
+# shellcheck disable=SC2030,SC2031
+# Backquotes in single quotes are Markdown code spans, not commands.
+# shellcheck disable=SC2016
+
+setup_file() {
+	root=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+	build=${IPCLAB_BUILD:-$root/build}
+	export root build
+}
+
+setup() {
+	load '/usr/lib/bats/bats-support/load'
+	load '/usr/lib/bats/bats-assert/load'
+}
+
+# design_dir VARIANT, guided_dir VARIANT: the two starters of a variant.
+# (The guided mqueue starter moves from starter/ to starter/mqueue/.)
+design_dir() {
+	echo "$root/starter/$1/design"
+}
+
+guided_dir() {
+	if [ -f "$root/starter/$1/webproxy.c" ]; then
+		echo "$root/starter/$1"
+	else
+		echo "$root/starter"
+	fi
+}
+
+# fixed_part FILE: what the rules fix in a program: its usage line and its
+# flag parsing (the getopt loop up to "return o;").
+fixed_part() {
+	sed -n -e '/^#define USAGE/,/^$/p' -e '/while ((c = getopt/,/return o;/p' "$1"
+}
+
+build_design() {
+	local impl=starter-design${2:+-$2}
+	timeout 300 make -C "$root" --no-print-directory BUILD="$1/build" \
+		"$1/build/$impl/webproxy" "$1/build/$impl/simplecached" 3>&- 4>&-
+}
+
+@test "each design starter builds with the kit's flags (-Wall -Wextra -Werror)" {
+	local out=$BATS_TEST_TMPDIR
+	run build_design "$out"
+	assert_success
+	run build_design "$out" socket
+	assert_success
+	[ -x "$out/build/starter-design/webproxy" ]
+	[ -x "$out/build/starter-design-socket/simplecached" ]
+}
+
+@test "each design starter has exactly the six student files" {
+	local v
+	for v in mqueue socket; do
+		run bash -c "cd '$(design_dir $v)' && ls | sort | paste -sd' '"
+		assert_output "cache-student.h handle_with_cache.c shm_channel.c shm_channel.h simplecached.c webproxy.c"
+	done
+}
+
+@test "usage lines and flag parsing match the guided starter of each variant" {
+	local v f
+	for v in mqueue socket; do
+		for f in webproxy.c simplecached.c; do
+			run diff <(fixed_part "$(guided_dir $v)/$f") <(fixed_part "$(design_dir $v)/$f")
+			[ "$status" -eq 0 ] || { echo "$v/$f drifted from the guided starter:"; echo "$output"; false; }
+			[ -n "$(fixed_part "$(design_dir $v)/$f")" ]
+		done
+	done
+}
+
+@test "no guided-track TODO block and no solution region in the design starters" {
+	run grep -n 'TODO(\|//@' "$(design_dir mqueue)"/* "$(design_dir socket)"/*
+	assert_failure
+}
+
+# The untouched design starter: the smoke check fails naming rule 1, every
+# pair test is skipped, and it takes seconds, not the suites' bounds.
+smoke_on_design_starter() {
+	local variant=$1 start=$SECONDS
+	[ -x "$build/starter-design${2:-}/webproxy" ] || skip "run make first"
+	run env IPCLAB_BUILD="$build" timeout 120 bash "$root/tests/run" --impl starter-design \
+		--variant "$variant" "$root/tests/solution_faults.bats" 3>&- 4>&-
+	echo "$output" | tail -n 20
+	assert_failure
+	assert_output --partial "not ok smoke: rule 1: the cache creates its command channel at start"
+	assert_output --partial "rule 1: the proxy creates its -n segments of -z bytes at start"
+	assert_output --partial "# skip the smoke check failed"
+	refute_output --partial "timed out after"
+	[ $((SECONDS - start)) -lt 60 ]
+}
+
+@test "make test IMPL=starter TRACK=design (mqueue): the smoke check names rule 1, quickly" {
+	smoke_on_design_starter mqueue
+}
+
+@test "make test IMPL=starter TRACK=design (socket): the smoke check names rule 1, quickly" {
+	smoke_on_design_starter socket -socket
+}
+
+@test "the design track's pages leave the reference's architecture out, unless released" {
+	local out=$BATS_TEST_TMPDIR
+	run bash "$root/handouts/pages.sh" design 0 "$out/d"
+	assert_success
+	[ -f "$out/d/rules.md" ] && [ -f "$out/d/hints.md" ] && [ -f "$out/d/index.md" ]
+	[ ! -e "$out/d/architecture.md" ] && [ ! -e "$out/d/reflection.md" ]
+	[ -z "$(ls "$out/d/diagrams")" ]
+	[ ! -e "$out/d/design.md" ] && [ ! -e "$out/d/design" ]
+	cmp "$root/handouts/design/rules.md" "$out/d/rules.md"
+	run bash "$root/handouts/pages.sh" design 1 "$out/r"
+	assert_success
+	[ -f "$out/r/architecture.md" ] && [ -n "$(ls "$out/r/diagrams")" ]
+	run bash "$root/handouts/pages.sh" guided 0 "$out/g"
+	cmp "$root/handouts/architecture.md" "$out/g/architecture.md"
+	cmp "$root/handouts/rules.md" "$out/g/rules.md"
+}
+
+@test "the design track's rules name a test for every rule, and each named public test exists" {
+	local rules=$root/handouts/design/rules.md name missing=()
+	# Every rule section lists its tests.
+	[ "$(grep -c '^## ' "$rules")" -eq "$(($(grep -c '^- public:' "$rules") + 1))" ]
+	# The public test names quoted in the lists (backquoted, on "- public:"
+	# lines and their continuations) are real tests of tests/*.bats.
+	while IFS= read -r name; do
+		grep -qF "@test \"$name" "$root"/tests/*.bats || missing+=("$name")
+	done < <(awk '/^- public:/ { on = 1 } /^- graded only:/ || /^$/ { on = 0 } on' "$rules" |
+		tr '\n' ' ' | grep -o '`[^`]*`' | tr -d '`' | sed -e 's/ *…$//' -e 's/  */ /g' | grep -v '^smoke$')
+	[ ${#missing[@]} -eq 0 ] || { printf 'no such public test: %s\n' "${missing[@]}"; false; }
+}
