@@ -80,7 +80,7 @@ check_junit() {
 		python3 -c 'import sys, xml.etree.ElementTree as E; E.parse(sys.argv[1])' "$1" ||
 			fail "$1 is not well-formed XML"
 	fi
-	n=$(grep -c '<testcase ' "$1")
+	n=$(grep -o '<testcase ' "$1" | wc -l)
 	[[ $n -eq $2 ]] || fail "$1 has $n testcases, expected $2 (one per rubric row)"
 }
 
@@ -138,8 +138,8 @@ dir_processes() {
 	local p exe
 	for p in /proc/[0-9]*; do
 		exe=$(readlink "$p/exe" 2>/dev/null)
-		if [[ $exe == "$1"/* ]] || tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF "$1/"; then
-			printf 'process %s: %s\n' "${p#/proc/}" "$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)"
+		if [[ $exe == "$1"/* ]] || tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -qF "$1/"; then
+			printf 'process %s: %s\n' "${p#/proc/}" "$(tr '\0' ' ' 2>/dev/null <"$p/cmdline")"
 		fi
 	done
 	return 0
