@@ -121,12 +121,14 @@ check_grade_clean() {
 	[[ -z $hits ]] || fail "the grade's logs show errors of the kit: $hits"
 }
 
-# uid_leftovers FIRST COUNT: processes of those uids, and IPC objects they
-# own or that carry their names, in the machine's /dev/shm and /dev/mqueue.
+# uid_leftovers FIRST COUNT DIR: processes of those uids running a program
+# under DIR (a grade of another kit on this machine may use the same uids),
+# and IPC objects they own or that carry their names, in the machine's
+# /dev/shm and /dev/mqueue.
 uid_leftovers() {
 	local uid
 	for ((uid = $1; uid < $1 + $2; uid++)); do
-		pgrep -a -u "$uid" 2>/dev/null | sed "s/^/process of uid $uid: /"
+		pgrep -a -u "$uid" 2>/dev/null | grep -F -- "$3/" | sed "s/^/process of uid $uid: /"
 		find /dev/shm /dev/mqueue -maxdepth 1 \( -user "$uid" -o -name "ipclab.$uid*" \) \
 			-printf "IPC object of uid $uid: %p\n" 2>/dev/null
 	done
@@ -149,7 +151,7 @@ dir_processes() {
 # left running or lying around.
 check_nothing_left() {
 	local left
-	left=$(uid_leftovers "$1" "$2"; dir_processes "$3"
+	left=$(uid_leftovers "$1" "$2" "$3"; dir_processes "$3"
 		find "$3" -maxdepth 2 -name 'ipclab-grade.*' -printf 'work folder left: %p\n' 2>/dev/null)
 	[[ -z $left ]] || fail "left behind after the grade: $left"
 }
