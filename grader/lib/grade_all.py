@@ -88,7 +88,7 @@ class Batch:
             self.results[name] = grade
             self.done += 1
             total = grade.get("total")
-            self.progress(f"{name}: {grade['status'] if grade['status'] != 'graded' else total}")
+            self.progress(f"{name}: {grade['status'] if grade['status'] != 'graded' else rubric_mod.fmt(total)}")
 
     def run(self):
         subs, errors = self.entries()
