@@ -444,7 +444,8 @@ class Grader:
                 return Run("FAIL", secs, "the test skipped itself:" + result.group(4).split("skip", 1)[1], output, log)
             return Run("PASS", secs, "", output, log)
         if rc in (124, 137) or (result and result.group(4) and "timeout" in result.group(4)) or secs >= limit:
-            reason = f"too slow: limit {limit} s"
+            reason = (f"too slow: limit {limit} s, several times what a correct pair needs (a wait that runs "
+                      "out its timeout instead of being woken, or a lost wake-up, makes every step slow)")
             if crash:
                 reason = crash + f" (then the test ran past its limit of {limit} s)"
             output = (output + "\n" + clean_output(tails, self.work, self.out)).strip()
