@@ -14,7 +14,7 @@ needs=(
 	"/usr/lib/bats/bats-assert/load.bash bats-assert"
 )
 case $purpose in
-test) needs+=("valgrind valgrind" "jq jq") ;;
+test) needs+=("valgrind valgrind" "jq jq" "python3 python3" "unzip unzip") ;;
 bench) needs+=("gnuplot gnuplot-nox" "python3 python3-minimal") ;;
 handouts) needs+=("pandoc pandoc" "dot graphviz") ;;
 esac
