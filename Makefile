@@ -9,7 +9,7 @@ IMPL ?= solution
 # Flags, SAN builds and every compile rule, shared with the handout's Makefile.
 include lab/build.mk
 
-.PHONY: all lab solution starter units fixtures test demo bench content handout handouts grade gradescope clean help
+.PHONY: all lab solution starter units fixtures test demo bench content handout handouts grade gradescope mutants clean help
 
 # solution/ and starter/ are built when their sources exist.
 IMPLS := $(if $(wildcard solution/webproxy.c),solution) $(if $(wildcard starter/webproxy.c),starter)
@@ -30,9 +30,9 @@ content: lab ## generate the test files, locals.txt, workload.txt and a sha256 m
 	$(BUILD)/lab/mkcontent build/content
 
 test: ## run the self-check (IMPL=starter to check the skeleton)
-	@bash tests/lib/deps.sh
+	@bash tests/lib/deps.sh $(if $(filter solution,$(IMPL)),kit,test)
 	@$(MAKE) --no-print-directory all units fixtures content
-	@IPCLAB_BUILD=$(CURDIR)/$(BUILD) bash tests/run --impl $(IMPL)
+	@IPCLAB_BUILD=$(CURDIR)/$(BUILD) bash tests/run --impl $(IMPL) $(if $(filter solution,$(IMPL)),--with tests/kit --with grader/tests)
 
 demo: ## build, start cache and proxy, download the whole workload with checks, stop, show no leftovers
 	@bash tests/lib/deps.sh
@@ -45,11 +45,12 @@ bench: ## measure proxy+cache against the direct server; writes build/bench/
 	@bash tests/bench.sh
 
 handout: ## write dist/ipclab-handout.tar.gz, the tree a student unpacks and works in
+	@bash tests/lib/deps.sh handouts
 	@bash starter/handout.sh
 
 handouts: ## render handouts/ (Markdown + Graphviz) to HTML in build/handouts/
 	@bash tests/lib/deps.sh handouts
-	@bash handouts/render.sh
+	@IPCLAB_RUBRIC=grader/rubric.tsv bash handouts/render.sh
 
 grade: ## grade SUBMISSION=<dir or .tar.gz> (default: the reference solution)
 	@bash tests/lib/deps.sh
@@ -58,6 +59,11 @@ grade: ## grade SUBMISSION=<dir or .tar.gz> (default: the reference solution)
 
 gradescope: ## write build/gradescope/autograder.zip for Gradescope
 	@bash grader/gradescope/package
+
+mutants: ## grade every student bug of grader/mutants/ (MUTANTS="a b" for some, MUTANTS_FLAGS=--full or --check); prints caught/total
+	@bash tests/lib/deps.sh
+	@$(MAKE) --no-print-directory lab content
+	@python3 grader/mutants/run $(MUTANTS_FLAGS) $(MUTANTS)
 
 clean: ## remove build/ and dist/
 	rm -rf build dist

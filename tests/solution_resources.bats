@@ -19,33 +19,6 @@ teardown() {
 	harness_teardown
 }
 
-# send_queue PORT: the bytes waiting in the kernel's send buffers of the
-# connections the server on PORT accepted (IPv4 and IPv6 tables alike).
-send_queue() {
-	awk -v port="$(printf ':%04X' "$1")" '
-		function hex(s,   i, v) {
-			for (i = 1; i <= length(s); i++)
-				v = v * 16 + index("0123456789ABCDEF", toupper(substr(s, i, 1))) - 1
-			return v
-		}
-		# Columns: sl local remote state tx_queue:rx_queue ...; 01 = ESTABLISHED.
-		$4 == "01" && substr($2, length($2) - 4) == port {
-			split($5, q, ":")
-			total += hex(q[1])
-		}
-		END { print total + 0 }' /proc/net/tcp /proc/net/tcp6
-}
-
-# stalled PORT: the proxy's send buffers are full and have stopped growing
-# over 300 ms: its transfer can go no further until the client reads.
-stalled() {
-	local before
-	before=$(send_queue "$1")
-	[ "$before" -gt 0 ] || return 1
-	sleep 0.3
-	[ "$(send_queue "$1")" -eq "$before" ]
-}
-
 # stall_client PATH: asks the proxy for PATH on fd 5 of the test shell,
 # reads the first 100 KB and no more, then waits (bounded) until the
 # transfer has stalled. teardown closes fd 5.
@@ -53,7 +26,7 @@ stall_client() {
 	exec 5<>"/dev/tcp/127.0.0.1/$proxy_port"
 	printf 'GETFILE GET %s\r\n\r\n' "$1" >&5
 	head -c 100000 <&5 >/dev/null
-	wait_until 20 stalled "$proxy_port" || {
+	wait_until 20 transfer_stalled "$proxy_port" || {
 		echo "the transfer of $1 never stalled: is the proxy still sending?"
 		grep -ih "$(printf ':%04X ' "$proxy_port")" /proc/net/tcp /proc/net/tcp6
 		dump_logs
