@@ -27,7 +27,7 @@ stall_client() {
 	printf 'GETFILE GET %s\r\n\r\n' "$1" >&5
 	head -c 100000 <&5 >/dev/null
 	wait_until 20 transfer_stalled "$proxy_port" || {
-		echo "the transfer of $1 never stalled: is the proxy still sending?"
+		echo "the transfer of $1 never stalled behind a client that stopped reading: is the proxy still sending, or polling?"
 		grep -ih "$(printf ':%04X ' "$proxy_port")" /proc/net/tcp /proc/net/tcp6
 		dump_logs
 		return 1
@@ -126,7 +126,7 @@ fetch_verified() {
 	# stalled transfer keeps the other, and its proxy thread and cache
 	# worker, waiting.
 	wl=$BATS_TEST_TMPDIR/others.txt
-	printf '/files/size-%s.bin\n' 65537 5713 1 >"$wl"
+	printf '/files/size-%s.bin\n' 5713 825 1 >"$wl"
 	# Both programs hold a stalled transfer for seconds (the cache waits 5 s
 	# for its turn, the proxy 10 s for the client): a lock held across a
 	# whole transfer keeps these waiting past the bound.

@@ -38,11 +38,11 @@ timed_fetch() {
 	return "$rc"
 }
 
-@test "handshake: a 90-chunk transfer passes each turn at once" {
+@test "handshake: a 90-chunk transfer passes each turn at once (within 8 s; each turn waiting out a 200 ms timeout would take 18 s)" {
 	start_cache
 	start_proxy -n 1 -z 824
-	timed_fetch 3 "$proxy_port" /files/size-65537.bin || {
-		echo "expected a 90-chunk file through one 824-byte segment within 3 s, it took longer: each turn waits out a timeout instead of being woken by the other process. Are both semaphores process-shared (sem_init with pshared 1, or PTHREAD_PROCESS_SHARED)?"
+	timed_fetch 8 "$proxy_port" /files/size-65537.bin || {
+		echo "expected a 90-chunk file through one 824-byte segment within 8 s, it took longer: each turn waits out a timeout instead of being woken by the other process. Are both semaphores process-shared (sem_init with pshared 1, or PTHREAD_PROCESS_SHARED)?"
 		false
 	}
 }
@@ -52,7 +52,7 @@ timed_fetch() {
 	start_proxy_named first -n 2 -z 824
 	start_proxy_named second -n 2 -z 824
 	stalled_on "$first_port" /files/size-16777216.bin
-	timed_fetch 3 "$second_port" /files/size-65537.bin /files/size-5713.bin || {
+	timed_fetch 3 "$second_port" /files/size-5713.bin /files/size-825.bin || {
 		echo "expected a request through a second proxy within 3 s while a client of the first stalls its transfer: the cache seems to hold a lock across a whole transfer (one worker must never keep the others waiting)"
 		false
 	}

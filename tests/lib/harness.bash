@@ -387,12 +387,16 @@ send_queue() {
 		END { print total + 0 }' /proc/net/tcp /proc/net/tcp6
 }
 
-# transfer_stalled PORT: the proxy's send buffers are full and have stopped growing
-# over 300 ms: its transfer can go no further until the client reads.
+# transfer_stalled PORT: the proxy's send buffers hold data and have not
+# changed over two looks 300 ms apart each (a proxy merely descheduled on a
+# loaded machine is rarely held up that long): its transfer can go no
+# further until the client reads.
 transfer_stalled() {
 	local before
 	before=$(send_queue "$1")
 	[ "$before" -gt 0 ] || return 1
+	sleep 0.3
+	[ "$(send_queue "$1")" -eq "$before" ] || return 1
 	sleep 0.3
 	[ "$(send_queue "$1")" -eq "$before" ]
 }
