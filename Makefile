@@ -61,7 +61,7 @@ gradescope: ## write build/gradescope/autograder.zip for Gradescope
 	@bash grader/gradescope/package
 
 mutants: ## grade every student bug of grader/mutants/ (MUTANTS="a b" for some, MUTANTS_FLAGS=--full or --check); prints caught/total
-	@bash tests/lib/deps.sh
+	@bash tests/lib/deps.sh kit
 	@$(MAKE) --no-print-directory lab content
 	@python3 grader/mutants/run $(MUTANTS_FLAGS) $(MUTANTS)
 
