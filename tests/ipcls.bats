@@ -127,10 +127,12 @@ dead_pid() {
 }
 
 # make_queue: a queue with the cache's name, as a running cache makes it
-# (/dev/mqueue creates a queue of default size for a new file), so these
-# tests of ipcls need no working simplecached.
+# (/dev/mqueue creates a queue of default size for a new file), as the
+# programs' user, so these tests of ipcls need no working simplecached.
 make_queue() {
-	in_ns touch "/dev/mqueue/$shmbase.cmd"
+	local -a prefix
+	program_prefix
+	in_ns "${prefix[@]}" touch "/dev/mqueue/$shmbase.cmd"
 }
 
 @test "ipcls shows the cache's queue while it exists, and nothing after it is removed" {
