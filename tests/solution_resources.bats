@@ -2,8 +2,8 @@
 # The harness sets each daemon's NAME_pid and NAME_port.
 # shellcheck disable=SC2154
 # Resources under a stalled client and under many requests: a transfer held
-# up by a client that stops reading costs no CPU in either process and does
-# not hold up other requests; 200 requests leave no descriptor behind.
+# up by a client that stops reading costs no CPU in either process and
+# holds up no other request, and 200 requests leave no descriptor behind.
 # Each test judges only what any correct design shows from outside (CPU
 # time, open descriptors, replies), never how the programs are built.
 
@@ -121,15 +121,16 @@ fetch_verified() {
 	local wl
 	start_cache
 	start_proxy -n 2 -z 824 -t 4
-	stall_client /files/size-16777216.bin
-	# Every chunk of these goes through the one segment left, while the
-	# stalled transfer keeps the other, and its proxy thread and cache
-	# worker, waiting.
+	# A client asks for 16 MiB, reads 100 KB and stops. Its transfer fills
+	# the socket buffers, then waits for it: the cache waits 5 s for its
+	# next turn, the proxy 10 s for the client. A lock held across a whole
+	# transfer keeps the requests below waiting that long; without one,
+	# they go through the other segment at once.
+	exec 5<>"/dev/tcp/127.0.0.1/$proxy_port"
+	printf 'GETFILE GET /files/size-16777216.bin\r\n\r\n' >&5
+	head -c 100000 <&5 >/dev/null
 	wl=$BATS_TEST_TMPDIR/others.txt
 	printf '/files/size-%s.bin\n' 5713 825 1 >"$wl"
-	# Both programs hold a stalled transfer for seconds (the cache waits 5 s
-	# for its turn, the proxy 10 s for the client): a lock held across a
-	# whole transfer keeps these waiting past the bound.
 	run fetch_verified 3 "$wl" -t 1
 	[ "$status" -eq 0 ] || {
 		echo "$output"
