@@ -59,8 +59,9 @@ _Static_assert(sizeof(struct cache_answer) == 16,
 #define CACHE_TURN_TIMEOUT_MS 5000	/* the cache waiting for the proxy */
 #define REQUEST_TIMEOUT_MS 2000		/* a connected proxy sending its request */
 #define CONNECT_WAIT_MS 10000		/* a request waiting for the cache */
-#define CONNECT_RETRY_MS 100		/* how often it looks for the socket */
-#define SOCKET_IO_TIMEOUT_MS 5000	/* one send, or a full accept backlog */
+#define CONNECT_RETRY_MS 100		/* how often it looks for the socket;
+					 * how long one connect or send waits */
+#define SOCKET_IO_TIMEOUT_MS 5000	/* the cache sending its answer */
 #define LOCK_TIMEOUT_MS 1000		/* a segment's lock is held for microseconds */
 
 #endif

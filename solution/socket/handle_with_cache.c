@@ -33,11 +33,14 @@ static void sleep_ms(int ms)
 	nanosleep(&t, NULL);
 }
 
-/* Every send and connect on fd gives up after SOCKET_IO_TIMEOUT_MS. */
+/*
+ * connect() waits while the cache's backlog is full, and so does send()
+ * while the socket's buffer is (a request is far smaller than the buffer).
+ * Neither waits longer than CONNECT_RETRY_MS: then it fails with EAGAIN.
+ */
 static int set_send_timeout(int fd)
 {
-	struct timeval tv = { SOCKET_IO_TIMEOUT_MS / 1000,
-			      (SOCKET_IO_TIMEOUT_MS % 1000) * 1000 };
+	struct timeval tv = { 0, CONNECT_RETRY_MS * 1000 };
 
 	return setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
@@ -62,8 +65,10 @@ static int try_connect(const struct sockaddr_un *addr)
 /*
  * The socket belongs to the cache, which may not have started yet or may
  * be restarting: no file yet (ENOENT), or a file nobody listens on any
- * more (ECONNREFUSED). Try every CONNECT_RETRY_MS, up to CONNECT_WAIT_MS.
- * Connecting for every request means a restarted cache is simply found.
+ * more (ECONNREFUSED); or it may be busy, its backlog full (EAGAIN). Try
+ * every CONNECT_RETRY_MS, up to CONNECT_WAIT_MS, and stop trying when the
+ * proxy stops. Connecting for every request means a restarted cache is
+ * simply found.
  */
 static int connect_to_cache(const atomic_bool *stopping)
 {
@@ -76,17 +81,21 @@ static int connect_to_cache(const atomic_bool *stopping)
 	for (;;) {
 		int fd = try_connect(&addr);
 
-		if (fd >= 0 || (errno != ENOENT && errno != ECONNREFUSED))
+		if (fd >= 0 || (errno != ENOENT && errno != ECONNREFUSED &&
+				errno != EAGAIN))
 			return fd;
 		if (waited >= CONNECT_WAIT_MS || atomic_load(stopping))
 			return -1;
-		sleep_ms(CONNECT_RETRY_MS);
+		if (errno != EAGAIN)	/* EAGAIN: connect() has waited */
+			sleep_ms(CONNECT_RETRY_MS);
 		waited += CONNECT_RETRY_MS;
 	}
 	//@ todo Connect to the cache's socket at addr (try_connect does one
 	//@ todo attempt). The cache may not be running yet: while connecting
 	//@ todo fails with ENOENT or ECONNREFUSED, sleep CONNECT_RETRY_MS and
-	//@ todo try again, for at most CONNECT_WAIT_MS in all. Never spin.
+	//@ todo try again; EAGAIN (a full backlog) is worth a new try too,
+	//@ todo without the sleep (connect has waited). At most CONNECT_WAIT_MS
+	//@ todo in all, and none once *stopping is true. Never spin.
 	//@ todo Read connect(2), unix(7).
 	//@ stub (void)stopping;
 	//@ stub (void)waited;

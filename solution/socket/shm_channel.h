@@ -33,11 +33,12 @@
  * Dead processes. The mutex is robust: if its holder dies, the next
  * locker gets EOWNERDEAD. The flags may then be half-updated, so that
  * locker makes the mutex consistent and treats the segment as lost too.
- * Condition variables are not robust: a process killed while waiting on
- * one can leave it unable to wake a later waiter (glibc before 2.41). So
- * the proxy reuses a segment only after a transfer that ended well, and
- * replaces it after any timeout or lost lock. Every wait (for the lock or
- * on a condition variable) has a deadline on CLOCK_MONOTONIC.
+ * Condition variables are not robust: a thread killed while waiting on
+ * one leaves behind a count that a later pthread_cond_signal() may wait
+ * on forever (glibc before 2.41). So the proxy reuses a segment only after
+ * a transfer that ended well, and replaces it after any timeout or lost
+ * lock. Every wait has a deadline: a second for the lock, and the bounds
+ * of cache-student.h, on CLOCK_MONOTONIC, for the condition variables.
  */
 #ifndef SHM_CHANNEL_H
 #define SHM_CHANNEL_H

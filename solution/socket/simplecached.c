@@ -47,6 +47,9 @@ static struct {
 	atomic_bool stopping;
 } cache = { .listener = -1, .wake = { -1, -1 } };
 
+/* How long the boss pauses after accept() fails for want of resources. */
+#define ACCEPT_RETRY_MS 100
+
 /* One accepted connection, owned by whoever holds the pointer. */
 struct connection {
 	int fd;
@@ -170,7 +173,8 @@ static void remove_listener(void)
 	//@ end
 }
 
-/* Accepts one connection, or returns NULL when woken to stop. */
+/* Accepts one connection, or returns NULL when woken to stop. The boss
+ * sleeps in poll() on both the listener and the wake pipe. */
 static struct connection *accept_connection(void)
 {
 	struct pollfd p[2] = {
@@ -181,8 +185,12 @@ static struct connection *accept_connection(void)
 	int fd;
 
 	for (;;) {
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
+		if (poll(p, 2, -1) < 0 && errno != EINTR) {
+			/* The boss cannot go on: stop as if signalled. */
+			perror("simplecached: poll");
+			kill(getpid(), SIGTERM);
 			return NULL;
+		}
 		if (p[1].revents != 0)
 			return NULL;
 		if (p[0].revents == 0)
@@ -190,9 +198,13 @@ static struct connection *accept_connection(void)
 		fd = accept(cache.listener, NULL, NULL);
 		if (fd >= 0)
 			break;
-		if (errno != EINTR && errno != ECONNABORTED && errno != EAGAIN)
-			fprintf(stderr, "simplecached: accept: %s\n",
-				strerror(errno));
+		if (errno == EINTR || errno == ECONNABORTED)
+			continue;
+		/* Out of descriptors or memory: the connection stays queued
+		 * and poll() would report it again at once. Pause instead of
+		 * spinning. */
+		perror("simplecached: accept");
+		poll(NULL, 0, ACCEPT_RETRY_MS);
 	}
 	conn = malloc(sizeof(*conn));
 	if (conn == NULL) {
@@ -437,7 +449,7 @@ static int run(const struct options *opt, sigset_t *signals)
 	if (pthread_create(&boss, NULL, accept_requests, NULL) == 0)
 		pthread_join(boss, NULL);
 	else
-		pthread_kill(signal_thread, SIGTERM);
+		kill(getpid(), SIGTERM);
 	pthread_join(signal_thread, NULL);
 	bqueue_close(cache.work);
 	for (int i = 0; i < started; i++)
