@@ -126,26 +126,32 @@ bench: ## measure proxy+cache against the direct server; writes build/bench/
 	@$(MAKE) --no-print-directory all content VARIANT=$(RUN_VARIANT)
 	@IPCLAB_VARIANT=$(RUN_VARIANT) bash tests/bench.sh
 
-handout: ## write dist/ipclab-handout.tar.gz, the tree a student unpacks and works in
+handout: ## write dist/ipclab-handout.tar.gz, the tree a student unpacks and works in (TRACK=design, VARIANT=socket)
 	@bash tests/lib/deps.sh handouts
-	@bash starter/handout.sh
+	@TRACK=$(TRACK) VARIANT=$(RUN_VARIANT) bash starter/handout.sh
 
-handouts: ## render handouts/ (Markdown + Graphviz) to HTML in build/handouts/
+# The design track's pages leave out the reference's architecture until an
+# instructor releases it, after the deadline, with RELEASE=1.
+RELEASE ?= 0
+handouts: ## render the TRACK's handouts (Markdown + Graphviz) to HTML in build/handouts/ (RELEASE=1: the design track's with the reference architecture)
 	@bash tests/lib/deps.sh handouts
-	@IPCLAB_RUBRIC=grader/rubric.tsv bash handouts/render.sh
+	@rm -rf build/handouts build/handouts-src && mkdir -p build/handouts-src
+	@bash handouts/pages.sh $(TRACK) $(RELEASE) build/handouts-src/pages
+	@bash handouts/pages.sh --rubric $(TRACK) >build/handouts-src/rubric.tsv
+	@IPCLAB_RUBRIC=build/handouts-src/rubric.tsv HANDOUTS_SRC=build/handouts-src/pages bash handouts/render.sh
 
 grade: ## grade SUBMISSION=<dir or .tar.gz> (default: the reference solution)
 	@bash tests/lib/deps.sh
 	@$(MAKE) --no-print-directory lab content
-	@bash grader/grade $(SUBMISSION)
+	@bash grader/grade --track $(TRACK) $(SUBMISSION)
 
 grade-all: ## grade every submission in SUBMISSIONS=<dir> (ONLY=<regex> grades only those rubric rows) into build/grade-all/
 	@bash tests/lib/deps.sh
 	@$(MAKE) --no-print-directory lab content
-	@bash grader/grade-all $(if $(ONLY),--only '$(ONLY)') $(SUBMISSIONS)
+	@GRADER_TRACK=$(TRACK) bash grader/grade-all $(if $(ONLY),--only '$(ONLY)') $(SUBMISSIONS)
 
 gradescope: ## write build/gradescope/autograder.zip for Gradescope
-	@bash grader/gradescope/package
+	@TRACK=$(TRACK) bash grader/gradescope/package
 
 classroom: ## write dist/ipclab-classroom/, a GitHub Classroom template repository with its autograding workflow
 	@bash starter/classroom.sh

@@ -2,6 +2,9 @@
 # pages.sh TRACK RELEASE DEST: writes the handout sources of a track into
 # DEST, a folder that stands for handouts/ (render.sh renders it with
 # HANDOUTS_SRC=DEST; starter/handout.sh ships it).
+# pages.sh --rubric TRACK: prints the track's rubric file (render.sh's
+# IPCLAB_RUBRIC): grader/rubric.tsv, and for the design track the rows of
+# grader/rubric-design.tsv after it.
 #
 #   guided  every page and diagram of handouts/, as it is.
 #   design  handouts/design/ replaces index.md and rules.md (the rules, each
@@ -17,8 +20,15 @@
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
+if [ "${1:-}" = --rubric ] && [ $# -eq 2 ]; then
+	cat "$here/../grader/rubric.tsv"
+	if [ "$2" = design ]; then
+		grep -v -e '^#' -e '^id	' "$here/../grader/rubric-design.tsv"
+	fi
+	exit 0
+fi
 if [ $# -ne 3 ]; then
-	echo "usage: handouts/pages.sh guided|design 0|1 DEST" >&2
+	echo "usage: handouts/pages.sh guided|design 0|1 DEST | --rubric guided|design" >&2
 	exit 2
 fi
 track=$1 release=$2 dest=$3
@@ -37,6 +47,12 @@ tar -C "$here" --exclude=./design --exclude=./pages.sh -cf - . | tar -C "$dest" 
 
 cp "$here/design/index.md" "$here/design/rules.md" "$here/design/hints.md" "$dest/"
 rm -f "$dest/reflection.md"
+# The rubric's last word is about the reflection; design.md takes its place.
+# (sed: a c\ command, then its text; the backquotes are Markdown.)
+# shellcheck disable=SC1003,SC2016
+sed -i -e '/^The \[reflection\](reflection.md)/,/it counts in your course\.$/c\' \
+	-e 'Your `design.md` is read by the course staff, who award its points by hand (the row "design (graded by hand)" above).' \
+	"$dest/rubric.md"
 if [ "$release" != 1 ]; then
 	rm -f "$dest/architecture.md" "$dest"/diagrams/*.dot
 fi

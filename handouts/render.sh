@@ -22,12 +22,16 @@
 # @LAB_TESTS@ (the C unit tests and every test of the other tests/*.bats)
 # are filled in from tests/ when a page is rendered or handed out.
 #
-# Environment: HANDOUTS_OUT (output folder, default build/handouts) and
+# Environment: HANDOUTS_SRC (the folder of pages and diagrams, default
+# handouts/ itself; handouts/pages.sh writes a track's), HANDOUTS_OUT (output folder, default build/handouts) and
 # IPCLAB_RUBRIC (the rubric file; none by default).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
+# The pages and diagrams to render: handouts/ itself, or a track's set
+# written by handouts/pages.sh (HANDOUTS_SRC).
+src=${HANDOUTS_SRC:-$here}
 out=${HANDOUTS_OUT:-$root/build/handouts}
 rubric=${IPCLAB_RUBRIC:-}
 marker='<!-- rubric-table -->'
@@ -49,6 +53,7 @@ rubric_table() {
 	function where(id) {
 		if (id == "compile") return "the build"
 		if (id ~ /^tests\//) return "`" substr(id, 1, index(id, ":") - 1) ".bats`"
+		if (id ~ /^manual:/) return "by hand"
 		return "grader only"
 	}
 	/^#/ || /^[[:space:]]*$/ { next }
@@ -88,9 +93,9 @@ rubric_page() {
 	local table
 	[ -n "$rubric" ] || die "set IPCLAB_RUBRIC to the rubric file"
 	table=$(rubric_table "$rubric") || die "cannot make the rubric table from $rubric"
-	grep -qxF "$marker" "$here/rubric.md" || die "rubric.md has no line $marker"
+	grep -qxF "$marker" "$src/rubric.md" || die "rubric.md has no line $marker"
 	TABLE=$table MARKER=$marker awk \
-		'$0 == ENVIRON["MARKER"] { print ENVIRON["TABLE"]; next } { print }' "$here/rubric.md"
+		'$0 == ENVIRON["MARKER"] { print ENVIRON["TABLE"]; next } { print }' "$src/rubric.md"
 }
 
 # test_counts: "YOUR_TESTS YOUR_SUITES LAB_TESTS", counted in tests/.
@@ -132,15 +137,15 @@ page_title() {
 nav_html() {
 	local name names=() f
 	for name in "${nav_order[@]}"; do
-		[ -f "$here/$name.md" ] && names+=("$name")
+		[ -f "$src/$name.md" ] && names+=("$name")
 	done
-	for f in "$here"/*.md; do
+	for f in "$src"/*.md; do
 		name=$(basename "$f" .md)
 		[[ " ${names[*]} " == *" $name "* ]] || names+=("$name")
 	done
 	echo '<nav class="pages">'
 	for name in "${names[@]}"; do
-		printf '<a href="%s.html">%s</a>\n' "$name" "$(page_title "$here/$name.md")"
+		printf '<a href="%s.html">%s</a>\n' "$name" "$(page_title "$src/$name.md")"
 	done
 	echo '</nav>'
 }
@@ -159,7 +164,7 @@ need_tools() {
 render_diagrams() {
 	local f svg
 	mkdir -p "$out/diagrams"
-	for f in "$here"/diagrams/*.dot; do
+	for f in "$src"/diagrams/*.dot; do
 		[ -f "$f" ] || continue
 		svg=$out/diagrams/$(basename "$f" .dot).svg
 		dot -Tsvg -o "$svg" "$f" || die "dot failed on $f"
@@ -190,7 +195,7 @@ render_all() {
 	cp "$here/style.css" "$out/style.css"
 	render_diagrams
 	local f page pages=0
-	for f in "$here"/*.md; do
+	for f in "$src"/*.md; do
 		if [ "$(basename "$f")" = rubric.md ] && [ -n "$rubric" ] && [ -f "$rubric" ]; then
 			rubric_page | fill_counts >"$work/rubric.md"
 		else

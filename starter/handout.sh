@@ -8,11 +8,33 @@
 # reflection.md from handouts/reflection.md when there is one. Nothing from
 # solution/ or grader/ goes in; tests/kit/handout.bats checks that.
 # Needs pandoc and graphviz (tests/lib/deps.sh handouts installs them).
+#
+# TRACK=guided (default) hands out the starter with TODO blocks;
+# TRACK=design the starter of starter/<variant>/design/, the design track's
+# pages (handouts/pages.sh: the rules with their tests and the hints, not the
+# reference's architecture) and the template design.md, which `make submit`
+# includes. VARIANT=mqueue (default) or socket picks the command channel.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$root/dist/ipclab-handout.tar.gz}
-export IPCLAB_RUBRIC=$root/grader/rubric.tsv
-student_files=(webproxy.c handle_with_cache.c shm_channel.c shm_channel.h segment_pool.h simplecached.c cache-student.h)
+track=${TRACK:-guided}
+variant=${VARIANT:-mqueue}
+
+# starter_dir: the folder of the student's files for this track and variant.
+# (The guided mqueue starter is starter/ or, after the layout change,
+# starter/mqueue/.)
+starter_dir() {
+	if [ "$track" = design ]; then
+		echo "$root/starter/$variant/design"
+	elif [ -f "$root/starter/$variant/webproxy.c" ]; then
+		echo "$root/starter/$variant"
+	else
+		echo "$root/starter"
+	fi
+}
+
+case $track in guided | design) ;; *) echo "handout.sh: TRACK must be guided or design" >&2; exit 2 ;; esac
+case $variant in mqueue | socket) ;; *) echo "handout.sh: VARIANT must be mqueue or socket" >&2; exit 2 ;; esac
 
 # A starter that drifted from the solution would hand out stale skeletons.
 bash "$root/starter/generate.sh" --check
@@ -22,15 +44,22 @@ trap 'rm -rf "$stage"' EXIT
 top=$stage/ipclab
 mkdir -p "$top/tests"
 
-cp "$root/starter/student/Makefile" "$root/starter/student/README.md" "$top/"
+# The student's Makefile knows its track and variant.
+sed -e "s/^TRACK := .*/TRACK := $track/" -e "s/^VARIANT := .*/VARIANT := $variant/" \
+	"$root/starter/student/Makefile" >"$top/Makefile"
+cp "$root/starter/student/README.md" "$top/"
 cp -r "$root/starter/student/.devcontainer" "$top/"
-for f in "${student_files[@]}"; do
-	cp "$root/starter/$f" "$top/"
-done
-cp -r "$root/lab" "$root/handouts" "$top/"
-# The student has no grader/rubric.tsv: hand out rubric.md with its table
-# filled in, and every page with its counts.
-for src in "$root"/handouts/*.md; do
+cp "$(starter_dir)"/*.[ch] "$top/"
+cp -r "$root/lab" "$top/"
+
+# The track's pages, and its rubric (the design track adds the rows graded
+# by hand). The student has no grader/rubric.tsv: hand out rubric.md with
+# its table filled in, and every page with its counts.
+bash "$root/handouts/pages.sh" "$track" 0 "$stage/pages"
+export IPCLAB_RUBRIC=$stage/rubric.tsv HANDOUTS_SRC=$stage/pages
+bash "$root/handouts/pages.sh" --rubric "$track" >"$IPCLAB_RUBRIC"
+cp -r "$stage/pages" "$top/handouts"
+for src in "$stage"/pages/*.md; do
 	name=$(basename "$src")
 	if [ "$name" = rubric.md ]; then
 		bash "$root/handouts/render.sh" --rubric-md >"$stage/rubric.md"
@@ -40,11 +69,15 @@ for src in "$root"/handouts/*.md; do
 done
 # The pages, rendered, and the diagrams they show, drawn.
 HANDOUTS_OUT=$top/handouts/html bash "$root/handouts/render.sh" >/dev/null
-cp "$top"/handouts/html/diagrams/*.svg "$top/handouts/diagrams/"
-[ -f "$root/handouts/reflection.md" ] && cp "$root/handouts/reflection.md" "$top/"
+find "$top/handouts/html/diagrams" -name '*.svg' -exec cp {} "$top/handouts/diagrams/" \;
+if [ "$track" = design ]; then
+	cp "$root/handouts/design/design.md" "$top/"
+elif [ -f "$root/handouts/reflection.md" ]; then
+	cp "$root/handouts/reflection.md" "$top/"
+fi
 cp -r "$root/tests/lib" "$root/tests/fixtures" "$root/tests/unit" "$root/tests/run" "$top/tests/"
 cp "$root"/tests/*.bats "$top/tests/"
 
 mkdir -p "$(dirname "$out")"
 tar -czf "$out" -C "$stage" --sort=name --owner=0 --group=0 --numeric-owner ipclab
-echo "wrote ${out#"$root"/}: $(tar -tzf "$out" | grep -vc '/$') files"
+echo "wrote ${out#"$root"/} ($track track, $variant): $(tar -tzf "$out" | grep -vc '/$') files"

@@ -100,6 +100,11 @@ class Grader:
         # The test runs in flight, stopped if the grade is stopped.
         self.procs = set()
         self.stopping = False
+        # The lab's track: guided (the TODO starter) or design (the student
+        # designs the channel and hands in design.md, graded by hand).
+        self.track = args.track
+        self.starter_dir = os.path.join(KIT, "starter", "mqueue", "design") if self.track == "design" \
+            else os.path.join(KIT, "starter")
 
     # ------------------------------------------------------------ helpers
 
@@ -209,10 +214,10 @@ class Grader:
         for tool in ("bats", "timeout", "setpriv"):
             if not shutil.which(tool):
                 raise RuntimeError(f"{tool} is not installed")
-        self.editable = sorted(e for e in os.listdir(os.path.join(KIT, "starter"))
+        self.editable = sorted(e for e in os.listdir(self.starter_dir)
                                if re.fullmatch(r"[^.].*\.[ch]", e))
         if not self.editable:
-            raise RuntimeError("no *.c or *.h in starter/")
+            raise RuntimeError(f"no *.c or *.h in {os.path.relpath(self.starter_dir, KIT)}/")
 
     # ------------------------------------------------------------ intake
 
@@ -285,10 +290,11 @@ class Grader:
                 if chosen != os.path.join(src, e):
                     self.note(f"{e}: taken from {os.path.relpath(chosen, src)}")
             else:
-                shutil.copy(os.path.join(KIT, "starter", e), os.path.join(dest, e))
+                shutil.copy(os.path.join(self.starter_dir, e), os.path.join(dest, e))
                 self.note(f"{e}: not in the submission, the starter's version was used")
         if found == 0:
             return self.unreadable(f"no file of the lab ({' '.join(self.editable)}) was found in the submission")
+        self.collect_manual(src)
         if self.args.patch:
             r = subprocess.run(["patch", "-p1", "-s", "-d", dest, "--no-backup-if-mismatch", "-i", self.args.patch],
                                capture_output=True, text=True)
@@ -296,6 +302,22 @@ class Grader:
                 raise RuntimeError(f"the patch {self.args.patch} does not apply:\n{r.stdout}{r.stderr}")
             self.note(f"patched with {os.path.basename(self.args.patch)}")
         return True
+
+    def collect_manual(self, src):
+        """Copies the file of each hand-graded row (design.md) from the
+        submission into the report folder, for the instructor; says when
+        it is missing."""
+        for row in self.rubric.rows:
+            if not row.manual:
+                continue
+            name = row.prefix
+            chosen = self.pick_file(src, name)
+            if chosen and os.path.getsize(chosen) <= MAX_SOURCE_BYTES:
+                shutil.copy(chosen, os.path.join(self.out, name))
+                row.reason = f"graded by hand: {name} is in the report folder for the instructor"
+            else:
+                row.reason = f"graded by hand: {name} was not in the submission"
+                self.note(f"{name}: not in the submission (it is graded by hand)")
 
     def build(self):
         """Builds the files over a pristine lab/ and the kit's Makefile as
@@ -356,11 +378,13 @@ class Grader:
     def plan(self):
         self.stage = "reading the rubric"
         self.rubric = rubric_mod.load(os.path.join(GRADER_DIR, "rubric.tsv"))
+        if self.track == "design":
+            self.rubric.rows += rubric_mod.load(os.path.join(GRADER_DIR, "rubric-design.tsv")).rows
         if self.args.budget:
             self.rubric.budget = self.args.budget
         tests = {}
         for row in self.rubric.rows:
-            if row.id == "compile":
+            if row.id == "compile" or row.manual:
                 continue
             if row.file is None:
                 row.reason = f"rubric error: the id '{row.id}' names no bats file"
@@ -545,6 +569,10 @@ class Grader:
         self.stage = "scoring"
         for row in self.rubric.rows:
             row.score, row.status = 0.0, "FAIL"
+            if row.manual:
+                row.status = "UNGRADED"
+                row.reason = row.reason or f"graded by hand: {row.prefix}"
+                continue
             if row.id == "compile":
                 if self.build_ok:
                     row.score, row.status, row.reason = row.points, "PASS", ""
@@ -571,6 +599,8 @@ class Grader:
                 reason = f"{len(row.tests) - len(passed)} of {len(row.tests)} tests failed; {first.name}: {reason}"
             row.reason = reason
         self.total = round(sum(r.score for r in self.rubric.rows), 2)
+        # The points an instructor still awards by hand (design.md).
+        self.manual_max = sum(r.points for r in self.rubric.rows if r.manual)
 
     def compile_reason(self):
         log = os.path.join(self.out, "build.log")
@@ -625,6 +655,8 @@ class Grader:
                 if self.rerun(row):
                     lines.append(f"{'rerun:':>18} {self.rerun(row)}")
         lines += ["", f"{rubric_mod.fmt(self.total):>6} {rubric_mod.fmt(self.rubric.max):>4}  total ({self.elapsed():.1f} s)"]
+        if self.manual_max:
+            lines.append(f"{'':>6} {rubric_mod.fmt(self.manual_max):>4}  of them ungraded: awarded by hand")
         return "\n".join(lines) + "\n"
 
     def write_reports(self):
@@ -646,25 +678,37 @@ class Grader:
         self.write_junit()
         results = {
             "score": self.total, "execution_time": int(self.elapsed()),
-            "output": "\n".join([f"Total: {rubric_mod.fmt(self.total)} / {rubric_mod.fmt(self.rubric.max)}"] + self.notes),
+            "output": "\n".join([f"Total: {rubric_mod.fmt(self.total)} / {rubric_mod.fmt(self.rubric.max)}"]
+                                + ([f"Ungraded: {rubric_mod.fmt(self.manual_max)} points awarded by hand"]
+                                   if self.manual_max else []) + self.notes),
             "visibility": "visible", "stdout_visibility": "hidden",
-            "tests": [{"name": r.title, "number": str(i + 1), "score": r.score, "max_score": r.points,
-                       "status": "passed" if r.status == "PASS" else "failed", "output": self.row_output(r),
-                       "visibility": "visible" if r.public or r.id == "compile" else "after_published"}
-                      for i, r in enumerate(self.rubric.rows)]}
+            "tests": [self.gradescope_test(i, r) for i, r in enumerate(self.rubric.rows)]}
         write_json(os.path.join(self.out, "results.json"), results)
         if self.args.results:
             shutil.copy(os.path.join(self.out, "results.json"), self.args.results)
 
+    def gradescope_test(self, i, r):
+        """A row as a Gradescope test. A row graded by hand has no score
+        and no status yet: Gradescope shows it as ungraded, out of its
+        points, until the instructor awards them."""
+        if r.manual:
+            return {"name": r.title + " (ungraded: awarded by hand)", "number": str(i + 1),
+                    "max_score": r.points, "output": "UNGRADED: " + r.reason, "visibility": "visible"}
+        return {"name": r.title, "number": str(i + 1), "score": r.score, "max_score": r.points,
+                "status": "passed" if r.status == "PASS" else "failed", "output": self.row_output(r),
+                "visibility": "visible" if r.public or r.id == "compile" else "after_published"}
+
     def write_junit(self):
-        fails = sum(1 for r in self.rubric.rows if r.status != "PASS")
+        fails = sum(1 for r in self.rubric.rows if r.status not in ("PASS", "UNGRADED"))
         suites = ET.Element("testsuites")
         suite = ET.SubElement(suites, "testsuite", name=f"ipclab grade {self.name}", tests=str(len(self.rubric.rows)),
                               failures=str(fails), time=f"{self.elapsed():.1f}")
         for r in self.rubric.rows:
             case = ET.SubElement(suite, "testcase", classname=xml_text(f"ipclab.{r.category}"), name=xml_text(r.id),
                                  time=str(r.seconds))
-            if r.status != "PASS":
+            if r.manual:
+                ET.SubElement(case, "skipped", message=xml_text("ungraded: " + r.reason))
+            elif r.status != "PASS":
                 ET.SubElement(case, "failure", message=xml_text(r.reason)).text = xml_text(self.row_output(r))
             ET.SubElement(case, "system-out").text = xml_text(f"{r.title}; {rubric_mod.fmt(r.score)} of {rubric_mod.fmt(r.points)} points")
         if hasattr(ET, "indent"):  # Python 3.9: one element a line, for people reading it
@@ -843,6 +887,19 @@ def reason_of(output):
     return text if len(text) <= 240 else text[:237] + "..."
 
 
+def track_of(args):
+    """--track, else $GRADER_TRACK, else grader/TRACK (a Gradescope package
+    made with TRACK=design holds one), else guided."""
+    track = args.track or os.environ.get("GRADER_TRACK", "")
+    if not track and os.path.isfile(os.path.join(GRADER_DIR, "TRACK")):
+        with open(os.path.join(GRADER_DIR, "TRACK"), encoding="utf-8") as f:
+            track = f.read().strip()
+    track = track or "guided"
+    if track not in ("guided", "design"):
+        raise UsageError(f"the track is guided or design, not '{track}'")
+    return track
+
+
 def parse_args(argv):
     p = argparse.ArgumentParser(prog="grade", add_help=False)
     p.add_argument("-o", "--out")
@@ -854,6 +911,7 @@ def parse_args(argv):
     p.add_argument("--budget", type=float)
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--no-kit-build", action="store_true")
+    p.add_argument("--track", choices=("guided", "design"))
     p.add_argument("-h", "--help", action="store_true")
     p.add_argument("submission", nargs="?")
     p.error = lambda msg: (_ for _ in ()).throw(UsageError(msg))
@@ -863,6 +921,7 @@ def parse_args(argv):
 def main(argv):
     try:
         args = parse_args(argv)
+        args.track = track_of(args)
     except UsageError as e:
         sys.stderr.write(f"grade: {e} (see grade --help)\n")
         return 2

@@ -45,6 +45,12 @@ class Row:
     seconds: float = 0.0
 
     @property
+    def manual(self):
+        """A row graded by hand (manual:FILE): the grader runs nothing for
+        it and shows it ungraded; the instructor awards its points."""
+        return self.id.startswith("manual:")
+
+    @property
     def file(self):
         """The bats file the id names, relative to the kit root."""
         stem = self.id.split(":", 1)[0]
