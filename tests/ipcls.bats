@@ -184,12 +184,12 @@ make_queue() {
 }
 
 @test "ipcls lists the socket a killed socket-variant cache left, and --clean removes it" {
-	[ "${IPCLAB_IMPL:-solution}" = solution ] || skip "needs the reference simplecached"
-	[ -x "$IPCLAB_BUILD/solution-socket/simplecached" ] || skip "build/solution-socket/simplecached is not built"
-	IPCLAB_VARIANT=socket
-	IMPL_BIN=$IPCLAB_BUILD/solution-socket
-	start_cache
-	stop_daemon cache KILL
+	local -a prefix
+	program_prefix
+	# A bound socket with the cache's name, as a killed cache leaves it (the
+	# binding process is gone, the file stays), made as the programs' user.
+	in_ns "${prefix[@]}" python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' \
+		"/dev/shm$IPCLAB_PREFIX.sock"
 	run in_ns timeout 10 "$ipcls"
 	echo "$output"
 	[ "$status" -eq 0 ]
