@@ -134,3 +134,37 @@ smoke_on_design_starter() {
 		tr '\n' ' ' | grep -o '`[^`]*`' | tr -d '`' | sed -e 's/ *…$//' -e 's/  */ /g' | grep -v '^smoke$')
 	[ ${#missing[@]} -eq 0 ] || { printf 'no such public test: %s\n' "${missing[@]}"; false; }
 }
+
+@test "the grader's design track: the untouched starter gets the compile points, design.md is shown ungraded" {
+	local sub=$BATS_TEST_TMPDIR/sub out=$BATS_TEST_TMPDIR/grade
+	mkdir "$sub"
+	cp "$(design_dir mqueue)"/* "$root/handouts/design/design.md" "$sub/"
+	run timeout 600 bash "$root/grader/grade" --track design --no-kit-build --quiet -o "$out" "$sub" 3>&- 4>&-
+	echo "$output"
+	[ -f "$out/results.json" ] || false
+	python3 - "$out" <<'PY'
+import json, sys
+out = sys.argv[1]
+grade = json.load(open(out + "/grade.json"))
+rows = {r["id"]: r for r in grade["rows"]}
+assert rows["compile"]["status"] == "PASS", rows["compile"]
+assert "rule 1: the cache creates its command channel at start" in rows["hidden/smoke:smoke:"]["reason"], rows["hidden/smoke:smoke:"]
+design = rows["manual:design.md"]
+assert design["status"] == "UNGRADED" and design["score"] == 0 and design["max"] == 20, design
+res = json.load(open(out + "/results.json"))
+tests = [t for t in res["tests"] if "graded by hand" in t["name"]]
+assert len(tests) == 1 and "score" not in tests[0] and "status" not in tests[0], tests
+assert tests[0]["max_score"] == 20 and tests[0]["output"].startswith("UNGRADED"), tests
+assert "Ungraded: 20 points" in res["output"], res["output"]
+assert open(out + "/design.md").read() == open(sys.argv[1] + "/../sub/design.md").read()
+PY
+	grep -q '<skipped message="ungraded: ' "$out/junit.xml"
+}
+
+@test "the guided track's grade has no hand-graded row" {
+	run python3 -c "
+import sys; sys.path.insert(0, '$root/grader/lib'); import rubric
+assert not any(r.manual for r in rubric.load('$root/grader/rubric.tsv').rows)
+assert [r.id for r in rubric.load('$root/grader/rubric-design.tsv').rows] == ['manual:design.md']"
+	assert_success
+}
