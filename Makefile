@@ -135,10 +135,7 @@ handout: ## write dist/ipclab-handout.tar.gz, the tree a student unpacks and wor
 RELEASE ?= 0
 handouts: ## render the TRACK's handouts (Markdown + Graphviz) to HTML in build/handouts/ (RELEASE=1: the design track's with the reference architecture)
 	@bash tests/lib/deps.sh handouts
-	@rm -rf build/handouts build/handouts-src && mkdir -p build/handouts-src
-	@bash handouts/pages.sh $(TRACK) $(RELEASE) build/handouts-src/pages
-	@bash handouts/pages.sh --rubric $(TRACK) >build/handouts-src/rubric.tsv
-	@IPCLAB_RUBRIC=build/handouts-src/rubric.tsv HANDOUTS_SRC=build/handouts-src/pages bash handouts/render.sh
+	@bash handouts/pages.sh --render $(TRACK) $(RELEASE)
 
 grade: ## grade SUBMISSION=<dir or .tar.gz> (default: the reference solution)
 	@bash tests/lib/deps.sh

@@ -5,6 +5,9 @@
 # pages.sh --rubric TRACK: prints the track's rubric file (render.sh's
 # IPCLAB_RUBRIC): grader/rubric.tsv, and for the design track the rows of
 # grader/rubric-design.tsv after it.
+# pages.sh --render TRACK RELEASE: `make handouts`: renders the track's pages
+# into HANDOUTS_OUT (default build/handouts/), whose pages and diagrams are
+# removed first so that none of another track is left there.
 #
 #   guided  every page and diagram of handouts/, as it is.
 #   design  handouts/design/ replaces index.md and rules.md (the rules, each
@@ -27,8 +30,21 @@ if [ "${1:-}" = --rubric ] && [ $# -eq 2 ]; then
 	fi
 	exit 0
 fi
+if [ "${1:-}" = --render ] && [ $# -eq 3 ]; then
+	stage=$(mktemp -d)
+	trap 'rm -rf "$stage"' EXIT
+	bash "$0" "$2" "$3" "$stage/pages"
+	bash "$0" --rubric "$2" >"$stage/rubric.tsv"
+	out=${HANDOUTS_OUT:-$(cd "$here/.." && pwd)/build/handouts}
+	# What render.sh writes, and nothing else of the folder.
+	mkdir -p "$out"
+	find "$out" -maxdepth 1 \( -name '*.html' -o -name style.css \) -delete
+	rm -rf "$out/diagrams"
+	HANDOUTS_OUT=$out IPCLAB_RUBRIC=$stage/rubric.tsv HANDOUTS_SRC=$stage/pages bash "$here/render.sh"
+	exit
+fi
 if [ $# -ne 3 ]; then
-	echo "usage: handouts/pages.sh guided|design 0|1 DEST | --rubric guided|design" >&2
+	echo "usage: handouts/pages.sh guided|design 0|1 DEST | --rubric TRACK | --render TRACK 0|1" >&2
 	exit 2
 fi
 track=$1 release=$2 dest=$3

@@ -168,3 +168,21 @@ assert not any(r.manual for r in rubric.load('$root/grader/rubric.tsv').rows)
 assert [r.id for r in rubric.load('$root/grader/rubric-design.tsv').rows] == ['manual:design.md']"
 	assert_success
 }
+
+@test "make handouts TRACK=design renders the design pages; RELEASE=1 adds the architecture" {
+	command -v pandoc >/dev/null && command -v dot >/dev/null || { echo "needs pandoc and graphviz"; false; }
+	local out=$BATS_TEST_TMPDIR/html
+	run env HANDOUTS_OUT="$out" timeout 300 make -C "$root" --no-print-directory handouts TRACK=design 3>&- 4>&-
+	assert_success
+	[ -f "$out/rules.html" ] && [ -f "$out/hints.html" ] && [ ! -e "$out/architecture.html" ]
+	grep -q 'design (graded by hand)' "$out/rubric.html"
+	run grep -l 'architecture\.html' "$out"/*.html
+	assert_failure
+	run env HANDOUTS_OUT="$out" timeout 300 make -C "$root" --no-print-directory handouts TRACK=design RELEASE=1 3>&- 4>&-
+	assert_success
+	[ -f "$out/architecture.html" ] && [ -n "$(ls "$out/diagrams")" ]
+	# The guided track's pages again: no design page is left over.
+	run env HANDOUTS_OUT="$out" timeout 300 make -C "$root" --no-print-directory handouts 3>&- 4>&-
+	assert_success
+	[ ! -e "$out/hints.html" ] && [ -f "$out/reflection.html" ]
+}
