@@ -18,7 +18,10 @@ setup_file() {
 	timeout 120 bash "$root/starter/handout.sh" "$archive" >/dev/null 3>&- 4>&- || true
 	design_archive=$BATS_FILE_TMPDIR/ipclab-design.tar.gz
 	TRACK=design timeout 120 bash "$root/starter/handout.sh" "$design_archive" >/dev/null 3>&- 4>&- || true
-	export root archive design_archive IPCLAB_RUBRIC=$root/grader/rubric.tsv
+	socket_design_archive=$BATS_FILE_TMPDIR/ipclab-design-socket.tar.gz
+	TRACK=design VARIANT=socket timeout 120 bash "$root/starter/handout.sh" "$socket_design_archive" \
+		>/dev/null 3>&- 4>&- || true
+	export root archive design_archive socket_design_archive IPCLAB_RUBRIC=$root/grader/rubric.tsv
 }
 
 setup() {
@@ -187,9 +190,13 @@ instructor_lines() {
 # ipcls, cachelist) do not depend on the student's files and run in the
 # kit's own `make test`; here only the suites about the pair run, to keep
 # this test to a few minutes. Each step has its own time bound.
-# student_path ARCHIVE TRACK: a student's path through the handout of TRACK.
+# student_path ARCHIVE TRACK [socket]: a student's path through the handout
+# of TRACK (of the socket variant with a third argument).
 student_path() {
-	local track=$2
+	local track=$2 programs=build/starter reference=$root/solution channel="request queue"
+	if [ "${3:-}" = socket ]; then
+		programs=build/starter-socket reference=$root/solution/socket channel="request socket"
+	fi
 	unpack "$1"
 	cd ipclab || return 1
 	# A student's shell: nothing from this kit's test run leaks in (bats puts
@@ -203,14 +210,14 @@ student_path() {
 
 	run student 180 make -j2
 	assert_success
-	[ -x build/starter/webproxy ] && [ -x build/starter/simplecached ]
+	[ -x $programs/webproxy ] && [ -x $programs/simplecached ]
 
 	local start=$SECONDS
 	run student 150 make -j2 test SUITES="$pair"
 	echo "# untouched $track starter: make test took $((SECONDS - start))s" >&3
 	assert_failure
 	# Either track's smoke check names the rule that is not met yet.
-	assert_output --partial "not ok smoke: rule 1: the cache creates its command channel at start (simplecached made no request queue)"
+	assert_output --partial "not ok smoke: rule 1: the cache creates its command channel at start (simplecached made no $channel)"
 	assert_output --partial "rule 1: the proxy creates its -n segments of -z bytes at start (webproxy -n 2 -z 4096 made 0 of its 2"
 	assert_output --regexp "# skip the smoke check failed"
 	# lab/'s tests are tallied apart; the last line counts only the
@@ -226,7 +233,7 @@ student_path() {
 
 	# The reference's files (its headers included: the mqueue reference has
 	# one more than the six a student hands in).
-	cp "$root"/solution/*.[ch] .
+	cp "$reference"/*.[ch] .
 	start=$SECONDS
 	run student 300 make -j2 test SUITES=tests/solution_transfer.bats
 	echo "# solution's files ($track track): make test took $((SECONDS - start))s" >&3
@@ -246,7 +253,7 @@ student_path() {
 	fi
 	assert_equal "$(sort <<<"$output" | xargs)" "$(tr ' ' '\n' <<<"$expected" | sort | xargs)"
 	mkdir unpacked && tar -xzf submission.tar.gz -C unpacked
-	cmp unpacked/webproxy.c "$root/solution/webproxy.c"
+	cmp unpacked/webproxy.c "$reference/webproxy.c"
 }
 
 @test "a student's path: build, fail fast on the starter, pass with the solution, submit" {
@@ -261,6 +268,13 @@ student_path() {
 	assert_failure
 	assert_output --partial "design.md is missing"
 	[ ! -e submission.tar.gz ]
+}
+
+@test "a student's path in the design track of the socket variant" {
+	[ -f "$socket_design_archive" ] || fail "make handout TRACK=design VARIANT=socket wrote no archive"
+	student_path "$socket_design_archive" design socket
+	grep -qx 'VARIANT := socket' Makefile
+	cmp webproxy.c "$root/solution/socket/webproxy.c"
 }
 
 @test "the design track's handout: its starter, pages and template, not the reference's architecture" {
