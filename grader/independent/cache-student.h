@@ -5,7 +5,7 @@
  *
  * This folder is a second, separately designed answer to the lab, used to
  * prove that the grader judges behaviour and not one design. It follows
- * the published rules only; see README.md for how it differs.
+ * the published rules only; design.md says how it differs.
  *
  * AN ORDER is a variable-length message: a fixed head, then the segment
  * name and the request path, each followed by its NUL. Its length is
