@@ -272,16 +272,19 @@ void ring_give_back(struct ring *r, unsigned slots)
 
 /*
  * After the last piece the worker waits no more, so the `vacant` posts it
- * did not use are the proxy's to take back (at most RING_SLOTS of them:
- * this loop never waits); nothing may be left `filled`.
+ * did not use are the proxy's to take back. There are at most RING_SLOTS
+ * of them, and nothing may be left `filled`; anything else means the cache
+ * broke the handshake, and the segment is not quiet. (sem_trywait never
+ * waits, and the loop is bounded: this is not polling.)
  */
 bool ring_settle(struct ring *r)
 {
-	int ready = -1;
+	int taken = 0, filled = -1;
 
-	while (sem_trywait(&r->head->vacant) == 0)
-		;
-	if (sem_getvalue(&r->head->filled, &ready) != 0 || ready != 0)
+	while (taken <= RING_SLOTS && sem_trywait(&r->head->vacant) == 0)
+		taken++;
+	if (taken > RING_SLOTS ||
+	    sem_getvalue(&r->head->filled, &filled) != 0 || filled != 0)
 		return false;
 	ring_unstart(r);
 	return true;
@@ -385,7 +388,8 @@ enum wait_end ring_claim(struct ring *r, uint64_t ticket, unsigned want,
  * Labels the run's slots (every one full but maybe the last), then posts
  * them all, so the proxy wakes once and takes them as one run. A status
  * other than data takes one slot; the others of the run go back to the
- * vacant count.
+ * vacant count first, because the post of the last `filled` must be the
+ * worker's last touch of the segment (ring_settle relies on it).
  */
 void ring_publish(struct ring *r, uint64_t ticket, const struct run *run,
 		  enum slot_status status, uint64_t file_size, size_t length)
@@ -405,7 +409,7 @@ void ring_publish(struct ring *r, uint64_t ticket, const struct run *run,
 		used++;
 	} while (length > 0);
 	r->cursor += used;
+	ring_give_back(r, run->slots - used);
 	for (unsigned i = 0; i < used; i++)
 		sem_post(&r->head->filled);
-	ring_give_back(r, run->slots - used);
 }
