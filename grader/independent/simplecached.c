@@ -152,6 +152,8 @@ static int pass_stop_token(void)
 	return -1;
 }
 
+/* A token without the secret is refused loudly: some other process is
+ * trying to stop this cache. */
 static bool is_stop_token(const char *msg, ssize_t len)
 {
 	struct stop_token t;
@@ -159,7 +161,13 @@ static bool is_stop_token(const char *msg, ssize_t len)
 	if (len != (ssize_t)sizeof(t))
 		return false;
 	memcpy(&t, msg, sizeof(t));
-	return t.magic == STOP_MAGIC && t.zero == 0 && t.secret == cache.secret;
+	if (t.magic != STOP_MAGIC)
+		return false;
+	if (t.zero == 0 && t.secret == cache.secret)
+		return true;
+	fputs("simplecached: refused a stop token without this cache's secret\n",
+	      stderr);
+	return false;
 }
 
 /* An order as the worker uses it: pointers into the received message. */
