@@ -2,12 +2,16 @@
 # handout.sh [OUT]: writes dist/ipclab-handout.tar.gz (or OUT), the folder ipclab/ a student
 # unpacks and works in: the student Makefile and README (starter/student/),
 # lab/, the starter files at the top as the student's own, the public tests
-# (no tests/kit: those check the kit itself), handouts/ as it is now, and
+# (no tests/kit: those check the kit itself), handouts/ with its counts
+# and rubric table filled in, its diagrams drawn (handouts/diagrams/*.svg,
+# which the pages show) and every page rendered (handouts/html/), and
 # reflection.md from handouts/reflection.md when there is one. Nothing from
 # solution/ or grader/ goes in; tests/kit/handout.bats checks that.
+# Needs pandoc and graphviz (tests/lib/deps.sh handouts installs them).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$root/dist/ipclab-handout.tar.gz}
+export IPCLAB_RUBRIC=$root/grader/rubric.tsv
 student_files=(webproxy.c handle_with_cache.c shm_channel.c shm_channel.h segment_pool.h simplecached.c cache-student.h)
 
 # A starter that drifted from the solution would hand out stale skeletons.
@@ -24,8 +28,19 @@ for f in "${student_files[@]}"; do
 	cp "$root/starter/$f" "$top/"
 done
 cp -r "$root/lab" "$root/handouts" "$top/"
-# The student has no grader/rubric.tsv: hand out rubric.md with its table filled in.
-bash "$root/handouts/render.sh" --rubric-md >"$top/handouts/rubric.md"
+# The student has no grader/rubric.tsv: hand out rubric.md with its table
+# filled in, and every page with its counts.
+for src in "$root"/handouts/*.md; do
+	name=$(basename "$src")
+	if [ "$name" = rubric.md ]; then
+		bash "$root/handouts/render.sh" --rubric-md >"$stage/rubric.md"
+		src=$stage/rubric.md
+	fi
+	bash "$root/handouts/render.sh" --page "$src" >"$top/handouts/$name"
+done
+# The pages, rendered, and the diagrams they show, drawn.
+HANDOUTS_OUT=$top/handouts/html bash "$root/handouts/render.sh" >/dev/null
+cp "$top"/handouts/html/diagrams/*.svg "$top/handouts/diagrams/"
 [ -f "$root/handouts/reflection.md" ] && cp "$root/handouts/reflection.md" "$top/"
 cp -r "$root/tests/lib" "$root/tests/fixtures" "$root/tests/unit" "$root/tests/run" "$top/tests/"
 cp "$root"/tests/*.bats "$top/tests/"
