@@ -186,8 +186,7 @@ make_queue() {
 @test "ipcls lists the socket a killed socket-variant cache left, and --clean removes it" {
 	local -a prefix
 	program_prefix
-	# A bound socket with the cache's name, as a killed cache leaves it (the
-	# binding process is gone, the file stays), made as the programs' user.
+	# A socket file whose listener is gone, as a killed cache leaves it.
 	in_ns "${prefix[@]}" python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' \
 		"/dev/shm$IPCLAB_PREFIX.sock"
 	run in_ns timeout 10 "$ipcls"

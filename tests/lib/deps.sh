@@ -16,7 +16,7 @@ needs=(
 )
 case $purpose in
 test) needs+=("valgrind valgrind" "jq jq" "python3 python3" "unzip unzip") ;;
-bench) needs+=("gnuplot gnuplot-nox" "python3 python3-minimal") ;;
+bench) needs+=("gnuplot gnuplot-nox" "python3 python3") ;;
 handouts) needs+=("pandoc pandoc" "dot graphviz") ;;
 kit) needs+=("valgrind valgrind" "jq jq" "pandoc pandoc" "dot graphviz" "python3 python3") ;;
 esac
