@@ -18,12 +18,16 @@ include lab/build.mk
 .PHONY: all lab solution starter solution-socket starter-socket units fixtures fuzzers fuzz test demo bench content handout handouts grade gradescope clean help
 .PHONY: classroom deploy-check grade-all
 
-# The variants' folders: an implementation named <impl><suffix> (solution,
-# starter-socket, ...) builds from the folder build.mk's src_of finds.
+# The variants' folders: solution/<variant>/ and starter/<variant>/, laid out
+# the same way. An implementation named <impl><suffix> (solution,
+# starter-socket, ...) builds from the folder build.mk's src_of finds; the
+# build folders keep their names (build/solution is the mqueue reference).
 ifeq ($(filter-out mqueue socket,$(VARIANT)),)
 else
 $(error VARIANT must be mqueue or socket)
 endif
+SRC_solution := solution/mqueue
+SRC_starter := starter/mqueue
 SRC_solution-socket := solution/socket
 SRC_starter-socket := starter/socket
 variant_suffix = $(if $(filter socket,$(1)),-socket)
@@ -55,12 +59,12 @@ fixtures: $(FIXTURES) ## build the test fixtures (broken servers) into build/fix
 # UBSan. Seeds live in tests/fuzz/seeds/<name>/ (optional). To add a target that tests
 # a solution source, drop tests/fuzz/<name>.c in and name the sources it
 # needs in one line, e.g.
-#	FUZZ_SRCS_cache_request := solution/shm_channel.c
-# (-Isolution is on the include path already). `make test` builds the
+#	FUZZ_SRCS_cache_request := solution/mqueue/shm_channel.c
+# (-Isolution/mqueue is on the include path already). `make test` builds the
 # targets when clang is there, and tests/kit/fuzz.bats smoke-runs each.
 FUZZ_CC ?= clang
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Werror -pthread \
-	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Ilab -Isolution
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Ilab -Isolution/mqueue
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/*.c))
 FUZZ_TIME ?= 60
 # A target's sources outside lab/ are listed here (see above).
@@ -110,17 +114,17 @@ bench: ## measure proxy+cache against the direct server; writes build/bench/
 	@$(MAKE) --no-print-directory all content VARIANT=$(RUN_VARIANT)
 	@IPCLAB_VARIANT=$(RUN_VARIANT) bash tests/bench.sh
 
-handout: ## write dist/ipclab-handout.tar.gz, the tree a student unpacks and works in
-	@bash starter/handout.sh
+handout: ## write dist/ipclab-handout.tar.gz, the tree a student unpacks and works in (VARIANT=socket for that design)
+	@VARIANT=$(RUN_VARIANT) bash starter/handout.sh
 
 handouts: ## render handouts/ (Markdown + Graphviz) to HTML in build/handouts/
 	@bash tests/lib/deps.sh handouts
 	@bash handouts/render.sh
 
-grade: ## grade SUBMISSION=<dir or .tar.gz> (default: the reference solution)
+grade: ## grade SUBMISSION=<dir or .tar.gz> (default: the variant's reference solution)
 	@bash tests/lib/deps.sh
 	@$(MAKE) --no-print-directory lab content
-	@bash grader/grade $(SUBMISSION)
+	@bash grader/grade --variant $(RUN_VARIANT) $(SUBMISSION)
 
 grade-all: ## grade every submission in SUBMISSIONS=<dir> (ONLY=<regex> grades only those rubric rows) into build/grade-all/
 	@bash tests/lib/deps.sh

@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # handout.sh [OUT]: writes dist/ipclab-handout.tar.gz (or OUT), the folder ipclab/ a student
 # unpacks and works in: the student Makefile and README (starter/student/),
-# lab/, the starter files at the top as the student's own, the public tests
+# lab/, the starter files of the variant VARIANT names (mqueue, the default,
+# or socket: every .c and .h of starter/<variant>/) at the top as the
+# student's own, the public tests
 # (no tests/kit: those check the kit itself), handouts/ as it is now, and
 # reflection.md from handouts/reflection.md when there is one. Nothing from
 # solution/ or grader/ goes in; tests/kit/handout.bats checks that.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$root/dist/ipclab-handout.tar.gz}
-student_files=(webproxy.c handle_with_cache.c shm_channel.c shm_channel.h segment_pool.h simplecached.c cache-student.h)
+variant=${VARIANT:-mqueue}
+if [ ! -d "$root/starter/$variant" ] || [ ! -d "$root/solution/$variant" ]; then
+	echo "handout.sh: no variant '$variant' (starter/$variant/)" >&2
+	exit 2
+fi
 
 # A starter that drifted from the solution would hand out stale skeletons.
 bash "$root/starter/generate.sh" --check
@@ -18,11 +24,11 @@ trap 'rm -rf "$stage"' EXIT
 top=$stage/ipclab
 mkdir -p "$top/tests"
 
-cp "$root/starter/student/Makefile" "$root/starter/student/README.md" "$top/"
+# The student Makefile tells the tests which design the student builds.
+sed "s/^VARIANT := mqueue\$/VARIANT := $variant/" "$root/starter/student/Makefile" >"$top/Makefile"
+cp "$root/starter/student/README.md" "$top/"
 cp -r "$root/starter/student/.devcontainer" "$top/"
-for f in "${student_files[@]}"; do
-	cp "$root/starter/$f" "$top/"
-done
+cp "$root/starter/$variant"/*.[ch] "$top/"
 cp -r "$root/lab" "$root/handouts" "$top/"
 # The student has no grader/rubric.tsv: hand out rubric.md with its table filled in.
 bash "$root/handouts/render.sh" --rubric-md >"$top/handouts/rubric.md"

@@ -212,10 +212,11 @@ class Grader:
         for tool in ("bats", "timeout", "setpriv"):
             if not shutil.which(tool):
                 raise RuntimeError(f"{tool} is not installed")
-        self.editable = sorted(e for e in os.listdir(os.path.join(KIT, "starter"))
+        self.starter = os.path.join(KIT, "starter", self.args.variant)
+        self.editable = sorted(e for e in os.listdir(self.starter)
                                if re.fullmatch(r"[^.].*\.[ch]", e))
         if not self.editable:
-            raise RuntimeError("no *.c or *.h in starter/")
+            raise RuntimeError(f"no *.c or *.h in starter/{self.args.variant}/")
 
     # ------------------------------------------------------------ intake
 
@@ -282,7 +283,7 @@ class Grader:
                 if chosen != os.path.join(src, e):
                     self.note(f"{e}: taken from {os.path.relpath(chosen, src)}")
             else:
-                shutil.copy(os.path.join(KIT, "starter", e), os.path.join(dest, e))
+                shutil.copy(os.path.join(self.starter, e), os.path.join(dest, e))
                 self.note(f"{e}: not in the submission, the starter's version was used")
         if found == 0:
             return self.unreadable(f"no file of the lab ({' '.join(self.editable)}) was found in the submission")
@@ -387,6 +388,7 @@ class Grader:
         slug = re.sub(r"[^A-Za-z0-9]+", "-", test.name)[:60].strip("-")
         log = os.path.join(logdir, f"{slug}.{n}.tap")
         env = dict(os.environ, IPCLAB_ROOT=KIT, IPCLAB_IMPL=self.bin, IPCLAB_CONTENT=self.content,
+                   IPCLAB_VARIANT=self.args.variant,
                    IPCLAB_TIMEOUT_SCALE=self.scale, TMPDIR=tmp, BATS_TEST_TIMEOUT=str(limit))
         env.pop("IPCLAB_SMOKE_FAILED", None)
         if self.is_root:
@@ -565,6 +567,8 @@ class Grader:
         if not row.public:
             return ""
         scale = f"IPCLAB_TIMEOUT_SCALE={self.scale} " if self.scale != "1" else ""
+        if self.args.variant != "mqueue":
+            scale += f"IPCLAB_VARIANT={self.args.variant} "
         pattern = "^" + re.sub(r"([][.*^$+?(){}|\\/])", r"\\\1", row.prefix)
         return f"{scale}bash tests/run --impl starter --filter {shell_quote(pattern)} {row.file}"
 
@@ -657,7 +661,9 @@ class Grader:
             raise UsageError("GRADER_TIMEOUT_SCALE must be a positive number")
         if not 1 <= a.jobs <= 99:
             raise UsageError("--jobs takes a number from 1 to 99")
-        sub = a.submission or os.path.join(KIT, "solution")
+        if not os.path.isdir(os.path.join(KIT, "starter", a.variant)):
+            raise UsageError(f"no variant {a.variant} (starter/{a.variant}/)")
+        sub = a.submission or os.path.join(KIT, "solution", a.variant)
         if not os.path.lexists(sub):
             raise UsageError(f"no such submission: {sub}")
         self.submission = os.path.join(os.path.abspath(os.path.dirname(sub)), os.path.basename(sub.rstrip("/")))
@@ -833,6 +839,7 @@ def parse_args(argv):
     p.add_argument("--budget", type=float)
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--no-kit-build", action="store_true")
+    p.add_argument("--variant", default=os.environ.get("VARIANT") or "mqueue")
     p.add_argument("-h", "--help", action="store_true")
     p.add_argument("submission", nargs="?")
     p.error = lambda msg: (_ for _ in ()).throw(UsageError(msg))

@@ -24,16 +24,16 @@ require_kit_built() {
 }
 
 # make_submission NAME DIR: writes DIR/NAME holding the editable files:
-# solution/'s for "solution", starter/'s for "starter", else solution/'s
+# solution/mqueue/'s for "solution", starter/mqueue/'s for "starter", else solution/mqueue/'s
 # patched with grader/fixtures/NAME.patch. Prints the folder.
 make_submission() {
 	local name=$1 dir=$2/$1 from=solution
 	[[ $name == starter ]] && from=starter
 	mkdir -p "$dir"
-	cp "$KIT/$from"/*.[ch] "$dir/"
+	cp "$KIT/$from/mqueue"/*.[ch] "$dir/"
 	if [[ $name != solution && $name != starter ]]; then
 		patch -p1 -s -d "$dir" --no-backup-if-mismatch <"$FIXTURES/$name.patch" ||
-			fail "the fixture $name.patch does not apply to solution/"
+			fail "the fixture $name.patch does not apply to solution/mqueue/"
 	fi
 	printf '%s\n' "$dir"
 }

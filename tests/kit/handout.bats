@@ -64,7 +64,7 @@ private_lines_in() {
 	assert_success
 	local f
 	for f in Makefile README.md webproxy.c handle_with_cache.c shm_channel.c shm_channel.h \
-		simplecached.c cache-student.h lab/build.mk lab/gfserver.c tests/run tests/lib/harness.bash \
+		segment_pool.h simplecached.c cache-student.h lab/build.mk lab/gfserver.c tests/run tests/lib/harness.bash \
 		tests/lib/smoke.sh tests/solution_transfer.bats tests/unit/test_bqueue.c tests/fixtures/fake_gfserver.c; do
 		assert_line "ipclab/$f"
 	done
@@ -79,8 +79,8 @@ private_lines_in() {
 @test "the handout's files are the kit's: starter files, student Makefile, lab and handouts" {
 	unpack
 	local f
-	for f in webproxy.c handle_with_cache.c shm_channel.c shm_channel.h simplecached.c cache-student.h; do
-		cmp "$root/starter/$f" "ipclab/$f"
+	for f in "$root"/starter/mqueue/*.[ch]; do
+		cmp "$f" "ipclab/$(basename "$f")"
 	done
 	cmp "$root/starter/student/Makefile" ipclab/Makefile
 	cmp "$root/starter/student/README.md" ipclab/README.md
@@ -100,7 +100,7 @@ private_lines_in() {
 @test "the private-line check finds solution code hidden in a handout" {
 	unpack
 	mkdir ipclab/lab/extra
-	cp "$root/solution/shm_channel.c" ipclab/lab/extra/notes.txt
+	cp "$root/solution/mqueue/shm_channel.c" ipclab/lab/extra/notes.txt
 	run private_lines_in ipclab
 	assert_success
 	assert_output --partial "ipclab/lab/extra/notes.txt:"
@@ -137,10 +137,7 @@ private_lines_in() {
 	refute_output --partial "timed out after"
 	[ $((SECONDS - start)) -lt 120 ]
 
-	local f
-	for f in webproxy.c handle_with_cache.c shm_channel.c shm_channel.h simplecached.c cache-student.h; do
-		cp "$root/solution/$f" .
-	done
+	cp "$root"/solution/mqueue/*.[ch] .
 	start=$SECONDS
 	run student 300 make -j2 test SUITES=tests/solution_transfer.bats
 	echo "# solution's files: make test took $((SECONDS - start))s" >&3
@@ -152,9 +149,10 @@ private_lines_in() {
 	run student 120 make submit
 	assert_success
 	run tar -tzf submission.tar.gz
-	local expected="cache-student.h handle_with_cache.c shm_channel.c shm_channel.h simplecached.c webproxy.c"
+	local expected
+	expected=$(cd "$root/starter/mqueue" && echo *.[ch])
 	[ -f reflection.md ] && expected="$expected reflection.md"
 	assert_equal "$(sort <<<"$output" | xargs)" "$(tr ' ' '\n' <<<"$expected" | sort | xargs)"
 	mkdir unpacked && tar -xzf submission.tar.gz -C unpacked
-	cmp unpacked/webproxy.c "$root/solution/webproxy.c"
+	cmp unpacked/webproxy.c "$root/solution/mqueue/webproxy.c"
 }
