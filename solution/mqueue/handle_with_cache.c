@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cache-student.h"
+#include "deadline.h"
 #include "gfserver.h"
 #include "segment_pool.h"
 #include "shm_channel.h"
@@ -22,13 +23,6 @@ enum segment_state {
 	TURN_HELD,	/* the proxy holds the turn: the segment is reusable */
 	TURN_LOST,	/* the cache may still hold it: replace the segment */
 };
-
-static void sleep_ms(int ms)
-{
-	struct timespec t = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	nanosleep(&t, NULL);
-}
 
 /*
  * The queue belongs to the cache, which may not have started yet or may
@@ -69,7 +63,6 @@ static mqd_t open_cache_queue(const atomic_bool *stopping)
 	//@ todo mq_open(3).
 	//@ stub (void)stopping;
 	//@ stub (void)waited;
-	//@ stub (void)sleep_ms;
 	//@ stub return (mqd_t)-1;
 	//@ end
 }
@@ -90,14 +83,15 @@ static int send_request(const char *path, const struct segment *seg,
 	req.token = seg->token;
 	snprintf(req.segment, sizeof(req.segment), "%s", seg->name);
 	snprintf(req.path, sizeof(req.path), "%s", path);
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += QUEUE_SEND_TIMEOUT_MS / 1000;
+	/* mq_timedsend() takes a CLOCK_REALTIME deadline. */
+	deadline = deadline_after(CLOCK_REALTIME, QUEUE_SEND_TIMEOUT_MS);
 	//@ begin send the request
 	rc = mq_timedsend(q, (const char *)&req, sizeof(req), 0, &deadline);
 	if (rc != 0)
 		fprintf(stderr, "webproxy: mq_timedsend: %s\n", strerror(errno));
 	//@ todo Send `req` on the queue with a bounded wait (the queue can be
 	//@ todo full if the cache is stuck). Read mq_timedsend(3).
+	//@ stub (void)deadline;
 	//@ stub rc = -1;
 	//@ end
 	mq_close(q);

@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include "shm_channel.h"
 #include "cache-student.h"
+#include "deadline.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -24,31 +25,6 @@
  * quick; between looks it sleeps in the kernel, so nothing spins. */
 #define WAIT_SLICE_MS 200
 
-static struct timespec deadline_after(int ms)
-{
-	struct timespec t;
-
-	/* CLOCK_MONOTONIC always exists on Linux: this cannot fail. */
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	t.tv_sec += ms / 1000;
-	t.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (t.tv_nsec >= 1000000000L) {
-		t.tv_sec++;
-		t.tv_nsec -= 1000000000L;
-	}
-	return t;
-}
-
-//@ begin compare times
-static bool is_before(const struct timespec *a, const struct timespec *b)
-{
-	return a->tv_sec < b->tv_sec ||
-	       (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
-}
-//@ todo A helper that tells whether one timespec comes before another
-//@ todo will make the bounded wait below easier to write.
-//@ end
-
 /*
  * sem_clockwait() measures on CLOCK_MONOTONIC, so a change of the wall
  * clock cannot stretch or cut a bound.
@@ -56,15 +32,15 @@ static bool is_before(const struct timespec *a, const struct timespec *b)
 enum wait_result segment_wait(sem_t *sem, int timeout_ms,
 			      const atomic_bool *stopping)
 {
-	struct timespec deadline = deadline_after(timeout_ms);
+	struct timespec deadline = deadline_after(CLOCK_MONOTONIC, timeout_ms);
 
 	//@ begin bounded wait
 	for (;;) {
-		struct timespec slice = deadline_after(WAIT_SLICE_MS);
+		struct timespec slice = deadline_after(CLOCK_MONOTONIC, WAIT_SLICE_MS);
 
 		if (atomic_load(stopping))
 			return WAIT_STOPPING;
-		if (is_before(&deadline, &slice))
+		if (deadline_before(&deadline, &slice))
 			slice = deadline;
 		if (sem_clockwait(sem, CLOCK_MONOTONIC, &slice) == 0)
 			return WAIT_OK;
@@ -73,7 +49,7 @@ enum wait_result segment_wait(sem_t *sem, int timeout_ms,
 				program_invocation_short_name, strerror(errno));
 			return WAIT_ERROR;
 		}
-		if (!is_before(&slice, &deadline))
+		if (!deadline_before(&slice, &deadline))
 			return WAIT_TIMEOUT;
 	}
 	//@ todo Wait on sem for at most timeout_ms. Never block forever: the

@@ -9,7 +9,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <mqueue.h>
 #include <pthread.h>
 #include <signal.h>
@@ -22,21 +21,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "args.h"
 #include "bqueue.h"
 #include "cache-student.h"
+#include "cmdline.h"
+#include "deadline.h"
 #include "shm_channel.h"
 #include "simplecache.h"
-
-#define USAGE \
-	"usage: simplecached [-c cache list (locals.txt)] [-t threads 1..512 (8)]\n" \
-	"                    [-d lookup delay us 0..2500000 (0)] [-h]\n"
-
-struct options {
-	const char *cachelist;
-	int threads;
-	unsigned delay_us;
-};
+#include "stop_signals.h"
 
 /*
  * Shared by all threads. `queue`, `work` and `work_slots` are made before
@@ -66,66 +57,21 @@ static struct {
 	char last_reason[256];
 } refusals = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
-static void usage_error(void)
-{
-	fputs(USAGE, stderr);
-	exit(2);
-}
-
-static struct options parse_options(int argc, char **argv)
-{
-	struct options o = { "locals.txt", 8, 0 };
-	long v;
-	int c;
-
-	while ((c = getopt(argc, argv, "c:t:d:h")) != -1) {
-		switch (c) {
-		case 'c':
-			o.cachelist = optarg;
-			break;
-		case 't':
-			if (args_parse_long(optarg, 1, 512, &v) != 0)
-				usage_error();
-			o.threads = (int)v;
-			break;
-		case 'd':
-			if (args_parse_long(optarg, 0, SIMPLECACHE_MAX_DELAY_US,
-					    &v) != 0)
-				usage_error();
-			o.delay_us = (unsigned)v;
-			break;
-		case 'h':
-			fputs(USAGE, stdout);
-			exit(0);
-		default:
-			usage_error();
-		}
-	}
-	if (optind != argc)
-		usage_error();
-	return o;
-}
-
 /* ---- Refusals ---- */
 
 /* Called with refusals.lock held. */
 static void report_refusals_locked(bool now)
 {
-	struct timespec t;
-	long ms;
-
 	if (refusals.count == 0)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	ms = (t.tv_sec - refusals.last_report.tv_sec) * 1000L +
-	     (t.tv_nsec - refusals.last_report.tv_nsec) / 1000000L;
-	if (!now && refusals.last_report.tv_sec != 0 && ms < 1000)
+	if (!now && refusals.last_report.tv_sec != 0 &&
+	    ms_since(&refusals.last_report) < 1000)
 		return;
 	fprintf(stderr, "simplecached: refused %lu request%s since the last report; the last: %s\n",
 		refusals.count, refusals.count == 1 ? "" : "s",
 		refusals.last_reason);
 	refusals.count = 0;
-	refusals.last_report = t;
+	clock_gettime(CLOCK_MONOTONIC, &refusals.last_report);
 }
 
 /* Any thread. Locking a default mutex that this thread does not hold
@@ -220,12 +166,8 @@ static int receive_message(struct cache_request *req, ssize_t *len)
 	struct timespec deadline;
 
 	//@ begin receive one message
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_nsec += BOSS_SLICE_MS * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
+	/* mq_timedreceive() takes a CLOCK_REALTIME deadline. */
+	deadline = deadline_after(CLOCK_REALTIME, BOSS_SLICE_MS);
 	*len = mq_timedreceive(cache.queue, (char *)req, sizeof(*req), NULL,
 			       &deadline);
 	if (*len >= 0)
@@ -459,17 +401,12 @@ static void *work(void *arg)
  * WAIT_SLICE_MS, so setting it is all a signal has to do. */
 static void *wait_for_signal(void *arg)
 {
-	sigset_t *signals = arg;
-	int sig;
-	int err = sigwait(signals, &sig);
-
-	if (err != 0)
-		fprintf(stderr, "simplecached: sigwait: %s\n", strerror(err));
+	stop_signals_wait(arg, "simplecached");
 	atomic_store(&cache.stopping, true);
 	return NULL;
 }
 
-static int run(const struct options *opt, sigset_t *signals)
+static int run(const struct cache_options *opt, sigset_t *signals)
 {
 	pthread_t boss, signal_thread;
 	pthread_t *workers = calloc((size_t)opt->threads, sizeof(pthread_t));
@@ -521,14 +458,11 @@ static int run(const struct options *opt, sigset_t *signals)
 
 int main(int argc, char **argv)
 {
-	struct options opt = parse_options(argc, argv);
+	struct cache_options opt = cache_options_parse(argc, argv);
 	sigset_t signals;
 	int status = 1;
 
-	sigemptyset(&signals);
-	sigaddset(&signals, SIGINT);
-	sigaddset(&signals, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &signals, NULL);
+	stop_signals_block(&signals);
 
 	if (simplecache_init(opt.cachelist) != 0)
 		return 1;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cache-student.h"
+#include "deadline.h"
 #include "gfserver.h"
 #include "segment_pool.h"
 #include "shm_channel.h"
@@ -22,13 +23,6 @@ enum segment_state {
 	TURN_HELD,	/* the proxy holds the turn: the segment is reusable */
 	TURN_LOST,	/* the cache may still hold it: replace the segment */
 };
-
-static void sleep_ms(int ms)
-{
-	struct timespec t = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	nanosleep(&t, NULL);
-}
 
 /*
  * The queue belongs to the cache, which may not have started yet or may
@@ -53,7 +47,6 @@ static mqd_t open_cache_queue(const atomic_bool *stopping)
 	 */
 	(void)stopping;
 	(void)waited;
-	(void)sleep_ms;
 	return (mqd_t)-1;
 }
 
@@ -73,13 +66,14 @@ static int send_request(const char *path, const struct segment *seg,
 	req.token = seg->token;
 	snprintf(req.segment, sizeof(req.segment), "%s", seg->name);
 	snprintf(req.path, sizeof(req.path), "%s", path);
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += QUEUE_SEND_TIMEOUT_MS / 1000;
+	/* mq_timedsend() takes a CLOCK_REALTIME deadline. */
+	deadline = deadline_after(CLOCK_REALTIME, QUEUE_SEND_TIMEOUT_MS);
 	/*
 	 * TODO(send the request):
 	 * Send `req` on the queue with a bounded wait (the queue can be
 	 * full if the cache is stuck). Read mq_timedsend(3).
 	 */
+	(void)deadline;
 	rc = -1;
 	mq_close(q);
 	return rc;

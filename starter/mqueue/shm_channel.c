@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include "shm_channel.h"
 #include "cache-student.h"
+#include "deadline.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -24,27 +25,6 @@
  * quick; between looks it sleeps in the kernel, so nothing spins. */
 #define WAIT_SLICE_MS 200
 
-static struct timespec deadline_after(int ms)
-{
-	struct timespec t;
-
-	/* CLOCK_MONOTONIC always exists on Linux: this cannot fail. */
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	t.tv_sec += ms / 1000;
-	t.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (t.tv_nsec >= 1000000000L) {
-		t.tv_sec++;
-		t.tv_nsec -= 1000000000L;
-	}
-	return t;
-}
-
-/*
- * TODO(compare times):
- * A helper that tells whether one timespec comes before another
- * will make the bounded wait below easier to write.
- */
-
 /*
  * sem_clockwait() measures on CLOCK_MONOTONIC, so a change of the wall
  * clock cannot stretch or cut a bound.
@@ -52,7 +32,7 @@ static struct timespec deadline_after(int ms)
 enum wait_result segment_wait(sem_t *sem, int timeout_ms,
 			      const atomic_bool *stopping)
 {
-	struct timespec deadline = deadline_after(timeout_ms);
+	struct timespec deadline = deadline_after(CLOCK_MONOTONIC, timeout_ms);
 
 	/*
 	 * TODO(bounded wait):

@@ -1,49 +1,33 @@
 /*
- * webproxy.c: the proxy process. Reads its flags, creates the pool of
- * shared-memory segments (the data channel it owns), serves GETFILE
- * clients through handle_with_cache(), and shuts down cleanly on SIGINT or
- * SIGTERM: stop accepting, wake every thread, join them, unlink every
- * segment, free everything, exit 0.
+ * webproxy.c: the proxy's pool of shared-memory segments, the data channel
+ * it owns: made at start, each segment lent to one request at a time,
+ * renewed when a transfer leaves it in a state the proxy cannot trust,
+ * removed at exit. The process around it (flags, GETFILE server, signals,
+ * the order of shutdown) is the lab's: lab/proxy.c.
  */
 #include <assert.h>
-#include <dirent.h>
-#include <errno.h>
-#include <getopt.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "args.h"
 #include "bqueue.h"
 #include "cache-student.h"
+#include "cmdline.h"
+#include "deadline.h"
 #include "gfserver.h"
+#include "leftovers.h"
+#include "proxy.h"
 #include "segment_pool.h"
 #include "shm_channel.h"
 
-#define USAGE \
-	"usage: webproxy [-p port (25362)] [-t threads 1..512 (8)]\n" \
-	"                [-n segments 1..1024 (8)] [-z segment bytes 824..67108864 (5712)]\n" \
-	"                [-s server (accepted, unused)] [-h]\n"
-
-_Static_assert(SEGMENT_MIN_SIZE == 824 && SEGMENT_MAX_SIZE == 67108864,
-	       "the usage line states the -z range");
+_Static_assert(SEGMENT_MIN_SIZE == PROXY_SEGMENT_MIN_SIZE &&
+	       SEGMENT_MAX_SIZE == PROXY_SEGMENT_MAX_SIZE,
+	       "a segment may have every size -z accepts");
 
 /* A failed replacement is retried after 10 ms, then twice as long each
  * time up to this: a pool never shrinks for good, and shutdown stays quick. */
 #define REPLACE_FIRST_BACKOFF_MS 10
 #define REPLACE_MAX_BACKOFF_MS 320
-
-struct options {
-	unsigned short port;
-	int threads;
-	size_t nsegments;
-	size_t segment_size;
-};
 
 /*
  * Every segment lives in `segments` for the pool's whole life. A free one
@@ -59,63 +43,7 @@ struct segment_pool {
 	atomic_bool stopping;
 };
 
-static void usage_error(void)
-{
-	fputs(USAGE, stderr);
-	exit(2);
-}
-
-static struct options parse_options(int argc, char **argv)
-{
-	struct options o = { 25362, 8, 8, 5712 };
-	long v;
-	int c;
-
-	while ((c = getopt(argc, argv, "p:t:n:z:s:h")) != -1) {
-		switch (c) {
-		case 'p':
-			if (args_parse_long(optarg, 1, 65535, &v) != 0)
-				usage_error();
-			o.port = (unsigned short)v;
-			break;
-		case 't':
-			if (args_parse_long(optarg, 1, 512, &v) != 0)
-				usage_error();
-			o.threads = (int)v;
-			break;
-		case 'n':
-			if (args_parse_long(optarg, 1, 1024, &v) != 0)
-				usage_error();
-			o.nsegments = (size_t)v;
-			break;
-		case 'z':
-			if (args_parse_long(optarg, SEGMENT_MIN_SIZE,
-					    SEGMENT_MAX_SIZE, &v) != 0)
-				usage_error();
-			o.segment_size = (size_t)v;
-			break;
-		case 's':
-			break;
-		case 'h':
-			fputs(USAGE, stdout);
-			exit(0);
-		default:
-			usage_error();
-		}
-	}
-	if (optind != argc)
-		usage_error();
-	return o;
-}
-
 /* ---- The pool ---- */
-
-static void sleep_ms(int ms)
-{
-	struct timespec t = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	nanosleep(&t, NULL);
-}
 
 static int name_segment(struct segment_pool *pool, char *name, size_t size)
 {
@@ -123,44 +51,7 @@ static int name_segment(struct segment_pool *pool, char *name, size_t size)
 			       atomic_fetch_add(&pool->next_serial, 1));
 }
 
-/*
- * A segment name carries its owner's pid, and no two live processes share
- * a pid, so a name with OUR pid was left by a dead process that had it
- * before (a pid namespace reuses pids from 1 on every run). Remove them
- * all before creating any. POSIX cannot list shared-memory objects; on
- * Linux they are the files of /dev/shm.
- */
-static void remove_stale_segments(void)
-{
-	DIR *dir = opendir("/dev/shm");
-	struct dirent *e;
-
-	if (dir == NULL) {
-		fprintf(stderr, "webproxy: cannot look for stale segments: /dev/shm: %s\n",
-			strerror(errno));
-		return;
-	}
-	while ((e = readdir(dir)) != NULL) {
-		char name[IPCNAME_MAX];
-		pid_t owner;
-
-		if (snprintf(name, sizeof(name), "/%s", e->d_name) >=
-		    (int)sizeof(name))
-			continue;
-		if (ipcname_segment_owner(name, &owner, NULL) != 0 ||
-		    owner != getpid())
-			continue;
-		if (shm_unlink(name) == 0)
-			fprintf(stderr, "webproxy: removed %s, left by a dead process with my pid\n",
-				name);
-		else
-			fprintf(stderr, "webproxy: shm_unlink %s: %s\n", name,
-				strerror(errno));
-	}
-	closedir(dir);
-}
-
-static void pool_destroy(struct segment_pool *pool)
+void pool_destroy(struct segment_pool *pool)
 {
 	/*
 	 * TODO(destroy the pool):
@@ -172,7 +63,7 @@ static void pool_destroy(struct segment_pool *pool)
 	free(pool);
 }
 
-static struct segment_pool *pool_create(size_t count, size_t segment_size)
+struct segment_pool *pool_create(size_t count, size_t segment_size)
 {
 	struct segment_pool *pool = calloc(1, sizeof(*pool));
 
@@ -186,7 +77,7 @@ static struct segment_pool *pool_create(size_t count, size_t segment_size)
 		pool_destroy(pool);
 		return NULL;
 	}
-	remove_stale_segments();
+	leftovers_remove_my_segments("webproxy");
 	/*
 	 * TODO(create the segments):
 	 * Create `count` segments of exactly `segment_size` bytes each
@@ -270,69 +161,18 @@ const atomic_bool *pool_stopping(const struct segment_pool *pool)
 	return &pool->stopping;
 }
 
-/* ---- Shutdown ---- */
-
-struct shutdown_context {
-	gfserver_t *server;
-	struct segment_pool *pool;
-	sigset_t signals;
-};
-
-/*
- * Signals arrive here and only here (every other thread blocks them), so
- * the work done on a signal can be ordinary code. Waking the others is
- * enough: main joins them and only then unlinks the segments.
- */
-static void *wait_for_signal(void *arg)
+/* Called by the signal thread. */
+void pool_stop(struct segment_pool *pool)
 {
-	struct shutdown_context *sc = arg;
-	int sig;
-
-	sigwait(&sc->signals, &sig);
 	/*
 	 * TODO(wake everyone):
 	 * Tell the handlers to stop (pool->stopping) and wake those
 	 * waiting for a free segment (bqueue_close).
 	 */
-	gfserver_stop(sc->server);
-	return NULL;
+	(void)pool;
 }
 
 int main(int argc, char **argv)
 {
-	struct options opt = parse_options(argc, argv);
-	struct shutdown_context sc;
-	pthread_t signal_thread;
-	char prefix[IPCNAME_MAX];
-
-	if (ipcname_prefix(prefix, sizeof(prefix)) != 0)
-		return 1;
-	/* Block before any thread exists, so every thread inherits it. */
-	sigemptyset(&sc.signals);
-	sigaddset(&sc.signals, SIGINT);
-	sigaddset(&sc.signals, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &sc.signals, NULL);
-
-	sc.pool = pool_create(opt.nsegments, opt.segment_size);
-	if (sc.pool == NULL) {
-		fprintf(stderr, "webproxy: cannot create %zu segments of %zu bytes\n",
-			opt.nsegments, opt.segment_size);
-		return 1;
-	}
-	sc.server = gfserver_create(opt.port, opt.threads, handle_with_cache,
-				    sc.pool);
-	if (sc.server == NULL) {
-		pool_destroy(sc.pool);
-		return 1;
-	}
-	if (pthread_create(&signal_thread, NULL, wait_for_signal, &sc) != 0) {
-		gfserver_destroy(sc.server);
-		pool_destroy(sc.pool);
-		return 1;
-	}
-	gfserver_serve(sc.server);
-	pthread_join(signal_thread, NULL);
-	gfserver_destroy(sc.server);
-	pool_destroy(sc.pool);
-	return 0;
+	return proxy_run(argc, argv);
 }

@@ -64,7 +64,7 @@ private_lines_in() {
 	assert_success
 	local f
 	for f in Makefile README.md webproxy.c handle_with_cache.c shm_channel.c shm_channel.h \
-		segment_pool.h simplecached.c cache-student.h lab/build.mk lab/gfserver.c tests/run tests/lib/harness.bash \
+		simplecached.c cache-student.h lab/build.mk lab/segment_pool.h lab/gfserver.c tests/run tests/lib/harness.bash \
 		tests/lib/smoke.sh tests/solution_transfer.bats tests/unit/test_bqueue.c tests/fixtures/fake_gfserver.c; do
 		assert_line "ipclab/$f"
 	done
