@@ -7,7 +7,9 @@
 # into build/san-<SAN>/.
 #
 # VARIANT=mqueue or VARIANT=socket picks the design for every target. Unset,
-# `make` builds both, `make test` checks both, and the rest use mqueue.
+# `make` builds both, `make test` checks both, `make bench` measures both,
+# and the rest (demo, handout, handouts, grade, gradescope, classroom) use
+# mqueue.
 
 IMPL ?= solution
 VARIANT ?=
@@ -109,17 +111,17 @@ demo: ## build, start cache and proxy, download the whole workload with checks, 
 	@$(MAKE) --no-print-directory all content VARIANT=$(RUN_VARIANT)
 	@IPCLAB_VARIANT=$(RUN_VARIANT) bash tests/demo.sh
 
-bench: ## measure proxy+cache against the direct server; writes build/bench/
+bench: ## measure both variants' proxy+cache beside the direct server (VARIANT=... for one); writes build/bench/
 	@bash tests/lib/deps.sh bench
-	@$(MAKE) --no-print-directory all content VARIANT=$(RUN_VARIANT)
-	@IPCLAB_VARIANT=$(RUN_VARIANT) bash tests/bench.sh
+	@$(MAKE) --no-print-directory all content VARIANT=$(VARIANT)
+	@BENCH_VARIANTS="$(BUILT_VARIANTS)" bash tests/bench.sh
 
 handout: ## write dist/ipclab-handout.tar.gz, the tree a student unpacks and works in (VARIANT=socket for that design)
 	@VARIANT=$(RUN_VARIANT) bash starter/handout.sh
 
-handouts: ## render handouts/ (Markdown + Graphviz) to HTML in build/handouts/
+handouts: ## render handouts/ (Markdown + Graphviz) to HTML in build/handouts/, with VARIANT's words (mqueue unless VARIANT=socket)
 	@bash tests/lib/deps.sh handouts
-	@bash handouts/render.sh
+	@VARIANT=$(RUN_VARIANT) bash handouts/render.sh
 
 grade: ## grade SUBMISSION=<dir or .tar.gz> (default: the variant's reference solution)
 	@bash tests/lib/deps.sh
@@ -129,13 +131,13 @@ grade: ## grade SUBMISSION=<dir or .tar.gz> (default: the variant's reference so
 grade-all: ## grade every submission in SUBMISSIONS=<dir> (ONLY=<regex> grades only those rubric rows) into build/grade-all/
 	@bash tests/lib/deps.sh
 	@$(MAKE) --no-print-directory lab content
-	@bash grader/grade-all $(if $(ONLY),--only '$(ONLY)') $(SUBMISSIONS)
+	@VARIANT=$(RUN_VARIANT) bash grader/grade-all $(if $(ONLY),--only '$(ONLY)') $(SUBMISSIONS)
 
-gradescope: ## write build/gradescope/autograder.zip for Gradescope
-	@bash grader/gradescope/package
+gradescope: ## write build/gradescope/autograder.zip for Gradescope, grading VARIANT's design (mqueue unless VARIANT=socket)
+	@VARIANT=$(RUN_VARIANT) bash grader/gradescope/package
 
 classroom: ## write dist/ipclab-classroom/, a GitHub Classroom template repository with its autograding workflow
-	@bash starter/classroom.sh
+	@VARIANT=$(RUN_VARIANT) bash starter/classroom.sh
 
 deploy-check: ## as root: the Gradescope zip and the dev container set up and run on a clean Debian (debootstrap), under 384 MB
 	@bash tests/lib/deps.sh
