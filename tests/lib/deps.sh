@@ -14,8 +14,8 @@ needs=(
 	"/usr/lib/bats/bats-assert/load.bash bats-assert"
 )
 case $purpose in
-test) needs+=("valgrind valgrind" "jq jq") ;;
-bench) needs+=("gnuplot gnuplot-nox" "python3 python3-minimal") ;;
+test) needs+=("valgrind valgrind" "jq jq" "python3 python3" "unzip unzip") ;;
+bench) needs+=("gnuplot gnuplot-nox" "python3 python3") ;;
 handouts) needs+=("pandoc pandoc" "dot graphviz") ;;
 esac
 
