@@ -77,7 +77,7 @@ unpack_autograder() {
 	unpack_autograder "$root"
 	mkdir -p "$root/submission"
 	cp "$KIT/solution/mqueue"/*.[ch] "$root/submission/"
-	patch -p1 -s -d "$root/submission" <"$KIT/grader/fixtures/reads-secrets.patch"
+	patch -p1 -s -d "$root/submission" <"$KIT/grader/fixtures/mqueue/reads-secrets.patch"
 	run env AUTOGRADER_ROOT="$root" GRADER_ARGS="--only smoke|malformed --uid 64420" \
 		GRADER_TIMEOUT_SCALE=1 TMPDIR="$GRADE_TMP" \
 		timeout -k 5 300 "$root/source/run_autograder" 3>&- 4>&-
