@@ -7,7 +7,9 @@
 # into build/san-<SAN>/.
 #
 # VARIANT=mqueue or VARIANT=socket picks the design for every target. Unset,
-# `make` builds both, `make test` checks both, and the rest use mqueue.
+# `make` builds both, `make test` checks both, `make bench` measures both,
+# and the rest (demo, handout, handouts, grade, gradescope, classroom) use
+# mqueue.
 
 IMPL ?= solution
 VARIANT ?=
@@ -23,8 +25,10 @@ include lab/build.mk
 .PHONY: all lab solution starter solution-socket starter-socket starter-design starter-design-socket units fixtures fuzzers fuzz test demo bench content handout handouts grade gradescope mutants clean help
 .PHONY: classroom deploy-check grade-all
 
-# The variants' folders: an implementation named <impl><suffix> (solution,
-# starter-socket, ...) builds from the folder build.mk's src_of finds.
+# The variants' folders: solution/<variant>/ and starter/<variant>/, laid out
+# the same way. An implementation named <impl><suffix> (solution,
+# starter-socket, ...) builds from the folder build.mk's src_of finds; the
+# build folders keep their names (build/solution is the mqueue reference).
 ifeq ($(filter-out mqueue socket,$(VARIANT)),)
 else
 $(error VARIANT must be mqueue or socket)
@@ -33,6 +37,8 @@ ifeq ($(filter-out guided design,$(TRACK)),)
 else
 $(error TRACK must be guided or design)
 endif
+SRC_solution := solution/mqueue
+SRC_starter := starter/mqueue
 SRC_solution-socket := solution/socket
 SRC_starter-socket := starter/socket
 # The design track's starters (hand-written, not generated): build/starter-design/
@@ -71,12 +77,12 @@ fixtures: $(FIXTURES) ## build the test fixtures (broken servers) into build/fix
 # UBSan. Seeds live in tests/fuzz/seeds/<name>/ (optional). To add a target that tests
 # a solution source, drop tests/fuzz/<name>.c in and name the sources it
 # needs in one line, e.g.
-#	FUZZ_SRCS_cache_request := solution/shm_channel.c
-# (-Isolution is on the include path already). `make test` builds the
+#	FUZZ_SRCS_cache_request := solution/mqueue/shm_channel.c
+# (-Isolution/mqueue is on the include path already). `make test` builds the
 # targets when clang is there, and tests/kit/fuzz.bats smoke-runs each.
 FUZZ_CC ?= clang
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Werror -pthread \
-	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Ilab -Isolution
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Ilab -Isolution/mqueue
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/*.c))
 FUZZ_TIME ?= 60
 # A target's sources outside lab/ are listed here (see above).
@@ -121,10 +127,10 @@ demo: ## build, start cache and proxy, download the whole workload with checks, 
 	@$(MAKE) --no-print-directory all content VARIANT=$(RUN_VARIANT)
 	@IPCLAB_VARIANT=$(RUN_VARIANT) bash tests/demo.sh
 
-bench: ## measure proxy+cache against the direct server; writes build/bench/
+bench: ## measure both variants' proxy+cache beside the direct server (VARIANT=... for one); writes build/bench/
 	@bash tests/lib/deps.sh bench
-	@$(MAKE) --no-print-directory all content VARIANT=$(RUN_VARIANT)
-	@IPCLAB_VARIANT=$(RUN_VARIANT) bash tests/bench.sh
+	@$(MAKE) --no-print-directory all content VARIANT=$(VARIANT)
+	@BENCH_VARIANTS="$(BUILT_VARIANTS)" bash tests/bench.sh
 
 handout: ## write dist/ipclab-handout.tar.gz, the tree a student unpacks and works in (TRACK=design, VARIANT=socket)
 	@bash tests/lib/deps.sh handouts
@@ -133,25 +139,25 @@ handout: ## write dist/ipclab-handout.tar.gz, the tree a student unpacks and wor
 # The design track's pages leave out the reference's architecture until an
 # instructor releases it, after the deadline, with RELEASE=1.
 RELEASE ?= 0
-handouts: ## render the TRACK's handouts (Markdown + Graphviz) to HTML in build/handouts/ (RELEASE=1: the design track's with the reference architecture)
+handouts: ## render the TRACK's handouts (Markdown + Graphviz) to HTML in build/handouts/, with VARIANT's words (RELEASE=1: the design track's with the reference architecture)
 	@bash tests/lib/deps.sh handouts
-	@bash handouts/pages.sh --render $(TRACK) $(RELEASE)
+	@VARIANT=$(RUN_VARIANT) bash handouts/pages.sh --render $(TRACK) $(RELEASE)
 
-grade: ## grade SUBMISSION=<dir or .tar.gz> (default: the reference solution)
+grade: ## grade SUBMISSION=<dir or .tar.gz> (default: the variant's reference solution)
 	@bash tests/lib/deps.sh
 	@$(MAKE) --no-print-directory lab content
-	@bash grader/grade --track $(TRACK) $(SUBMISSION)
+	@bash grader/grade --track $(TRACK) --variant $(RUN_VARIANT) $(SUBMISSION)
 
 grade-all: ## grade every submission in SUBMISSIONS=<dir> (ONLY=<regex> grades only those rubric rows) into build/grade-all/
 	@bash tests/lib/deps.sh
 	@$(MAKE) --no-print-directory lab content
-	@GRADER_TRACK=$(TRACK) bash grader/grade-all $(if $(ONLY),--only '$(ONLY)') $(SUBMISSIONS)
+	@GRADER_TRACK=$(TRACK) VARIANT=$(RUN_VARIANT) bash grader/grade-all $(if $(ONLY),--only '$(ONLY)') $(SUBMISSIONS)
 
-gradescope: ## write build/gradescope/autograder.zip for Gradescope
-	@TRACK=$(TRACK) bash grader/gradescope/package
+gradescope: ## write build/gradescope/autograder.zip for Gradescope, grading VARIANT's design (mqueue unless VARIANT=socket) in TRACK
+	@TRACK=$(TRACK) VARIANT=$(RUN_VARIANT) bash grader/gradescope/package
 
 classroom: ## write dist/ipclab-classroom/, a GitHub Classroom template repository with its autograding workflow
-	@bash starter/classroom.sh
+	@VARIANT=$(RUN_VARIANT) bash starter/classroom.sh
 
 deploy-check: ## as root: the Gradescope zip and the dev container set up and run on a clean Debian (debootstrap), under 384 MB
 	@bash tests/lib/deps.sh

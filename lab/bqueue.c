@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "bqueue.h"
+#include "deadline.h"
 
 struct node {
 	void *item;
@@ -105,25 +106,12 @@ void *bqueue_pop(bqueue_t *q)
 	return item;
 }
 
-/* now + ms on CLOCK_MONOTONIC, the clock the condition variable uses. */
-static struct timespec deadline_after_ms(int ms)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	t.tv_sec += ms / 1000;
-	t.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (t.tv_nsec >= 1000000000L) {
-		t.tv_sec++;
-		t.tv_nsec -= 1000000000L;
-	}
-	return t;
-}
-
 /* A timeout_ms <= 0 means: take an item if one is there, do not wait. */
 void *bqueue_pop_timed(bqueue_t *q, int timeout_ms)
 {
-	struct timespec deadline = deadline_after_ms(timeout_ms > 0 ? timeout_ms : 0);
+	/* CLOCK_MONOTONIC: the clock the condition variable was made with. */
+	struct timespec deadline =
+		deadline_after(CLOCK_MONOTONIC, timeout_ms > 0 ? timeout_ms : 0);
 	void *item = NULL;
 	int rc = 0;
 

@@ -4,9 +4,10 @@
 # build/tests/<unit test>, build/fixtures/<fixture>. SAN=address or
 # SAN=thread builds the same tree with sanitizers into build/san-<SAN>/.
 #
-# An implementation's sources are in the folder of its name (solution/,
-# starter/) unless SRC_<name> names another: the handout keeps the student's
-# files at its top, so its Makefile sets SRC_student := .
+# An implementation's sources are in the folder of its name unless
+# SRC_<name> names another: the kit's Makefile maps solution to
+# solution/mqueue/ and so on; the handout keeps the student's files at its
+# top, so its Makefile sets SRC_starter := .
 
 SAN ?=
 
@@ -62,9 +63,10 @@ $(BUILD)/fixtures/%: tests/fixtures/%.c $(LAB_LIB) $(LAB_HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -Ilab -o $@ $< $(LAB_LIB) $(LDLIBS)
 
-# The six files a student edits, found in the implementation's folder.
+# The files a student edits are the implementation folder's .c and .h; every
+# header there (segment_pool.h, one of the student's own) is a prerequisite.
 src_of = $(or $(SRC_$(1)),$(1))
-STUDENT_HEADERS = $(call src_of,$*)/shm_channel.h $(call src_of,$*)/cache-student.h
+STUDENT_HEADERS = $(wildcard $(call src_of,$*)/*.h)
 
 .SECONDEXPANSION:
 $(BUILD)/%/webproxy: $$(call src_of,$$*)/webproxy.c $$(call src_of,$$*)/handle_with_cache.c $$(call src_of,$$*)/shm_channel.c $$(STUDENT_HEADERS) $(LAB_LIB) $(LAB_HEADERS)

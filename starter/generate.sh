@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # generate.sh [--check] [SOURCE DEST]: writes the student skeleton DEST/<file>
 # from SOURCE/<file> for each editable file. Without a pair it does every
-# variant's: solution -> starter (mqueue) and solution/socket ->
-# starter/socket. Folders are relative to the kit's top. In a solution file,
+# variant's: solution/<variant>/ -> starter/<variant>/ (mqueue, socket).
+# Folders are relative to the kit's top. In a solution file,
 # a region the student writes is marked, each marker alone on its line:
 #   //@ begin <title>     the solution code below is left out of the starter
 #   //@ todo <text>       becomes a line of a "TODO(<title>):" comment
@@ -72,8 +72,10 @@ stale=()
 if [ $# -eq 2 ]; then
 	generate "$1" "$2"
 elif [ $# -eq 0 ]; then
-	generate solution starter
-	generate solution/socket starter/socket
+	for variant in "$root"/solution/*/; do
+		variant=$(basename "$variant")
+		generate "solution/$variant" "starter/$variant"
+	done
 else
 	echo "usage: generate.sh [--check] [SOURCE DEST]" >&2
 	exit 2

@@ -35,6 +35,8 @@ starter_dir() {
 
 case $track in guided | design) ;; *) echo "handout.sh: TRACK must be guided or design" >&2; exit 2 ;; esac
 case $variant in mqueue | socket) ;; *) echo "handout.sh: VARIANT must be mqueue or socket" >&2; exit 2 ;; esac
+# render.sh words the pages for the variant.
+export VARIANT=$variant
 
 # A starter that drifted from the solution would hand out stale skeletons.
 bash "$root/starter/generate.sh" --check

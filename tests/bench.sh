@@ -3,7 +3,8 @@
 # gfclient_load, which does no work per byte (it counts bytes and checks
 # statuses and lengths), so the servers are what is measured. The servers
 # are listed in SERVERS: gfserver_direct, the baseline, and each variant of
-# the proxy+cache pair.
+# the proxy+cache pair (BENCH_VARIANTS, default "mqueue socket", picks the
+# pairs that run; `make bench VARIANT=socket` runs one).
 #
 # 1. Verify (untimed): every server serves the whole content set, every
 #    body checked with SHA-256 against the manifest. A wrong byte fails the
@@ -32,12 +33,20 @@ set -uo pipefail
 source "$(dirname "$0")/lib/harness.bash"
 
 # The servers, one a line: NAME KIND [BINARY FOLDER]. KIND direct is
-# gfserver_direct; KIND pair is a simplecached + webproxy from the folder.
-# Adding a variant of the pair is one line here.
-SERVERS=(
+# gfserver_direct; KIND pair is a simplecached + webproxy from the folder,
+# and NAME is its variant. Adding a variant of the pair is one line here.
+ALL_SERVERS=(
 	"direct direct"
-	"mq pair $IMPL_BIN"
+	"mqueue pair $IPCLAB_BUILD/$IPCLAB_IMPL"
+	"socket pair $IPCLAB_BUILD/$IPCLAB_IMPL-socket"
 )
+SERVERS=()
+for s in "${ALL_SERVERS[@]}"; do
+	case $s in
+	"direct "*) SERVERS+=("$s") ;;
+	*) [[ " ${BENCH_VARIANTS:-mqueue socket} " == *" ${s%% *} "* ]] && SERVERS+=("$s") ;;
+	esac
+done
 
 # The timed workloads: NAME FILES CONNECTIONS THREADS REQUESTS.
 WORKLOADS=(

@@ -42,17 +42,17 @@ client_connected() {
 	wait "$client" || true
 }
 
-@test "cleanup: a cache alone exits 0 on SIGINT and removes its queue" {
+@test "cleanup: a cache alone exits 0 on SIGINT and removes its command channel" {
 	start_cache
-	expect_equal "queues while running:" 1 "$(ipc_objects | grep -c '^mq ')"
+	expect_equal "$(channel_name)s while running:" 1 "$(ipc_objects | grep -c "^$(channel_kind) ")"
 	stops_cleanly cache INT
 	expect_equal "IPC objects left:" "" "$(ipc_leftovers)"
 }
 
-@test "cleanup: a cache starts over the stale queue of a killed cache" {
+@test "cleanup: a cache starts over the stale command channel of a killed cache" {
 	start_cache
 	stop_daemon cache KILL
-	expect_equal "a stale queue after SIGKILL:" 1 "$(ipc_objects | grep -c '^mq ')"
+	expect_equal "a stale $(channel_name) after SIGKILL:" 1 "$(ipc_objects | grep -c "^$(channel_kind) ")"
 	start_cache
 	start_proxy -n 2
 	verified -t 4 -w "$(light_workload)"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bats
 # Conformance: the proxy makes exactly -n segments of exactly -z bytes and
-# keeps them; the cache's queue exists; and both really use them: the cache
-# maps the proxy's segments, and the proxy's requests wait in the queue when
-# the cache is not reading it.
+# keeps them; the cache's command channel (queue or socket) exists; and both
+# really use them: the cache maps the proxy's segments, and the proxy's
+# requests wait in the channel when the cache is not reading it.
 # The harness sets cache_pid, proxy_pid and proxy_port.
 # shellcheck disable=SC2154
 
@@ -15,12 +15,13 @@ teardown() {
 	hidden_teardown
 }
 
-# segments_are N Z: exactly N segments, each of exactly Z bytes, and one queue.
+# segments_are N Z: exactly N segments, each of exactly Z bytes, and one
+# command channel (the queue, or the socket).
 segments_are() {
 	expect_equal "segments:" "$1" "$(shm_count)" &&
 		expect_equal "segments of other sizes than $2:" "" \
 			"$(ipc_objects | awk -v z="$2" '$1 == "shm" && $3 != z { print $2 " " $3 }')" &&
-		expect_equal "queues:" 1 "$(ipc_objects | grep -c '^mq ')"
+		expect_equal "$(channel_name)s:" 1 "$(ipc_objects | grep -c "^$(channel_kind) ")"
 }
 
 @test "conformance: -n 1 -z 824, the smallest segment, before and after traffic" {
@@ -53,34 +54,59 @@ segments_are() {
 	fi
 }
 
-# queued_bytes: bytes waiting in the test's request queue (QSIZE).
-queued_bytes() {
-	in_ns sh -c 'cat /dev/mqueue/*' | sed -nE 's/^QSIZE:([0-9]+).*/\1/p'
+# cache_listener: "PATH INODE BACKLOG" of the cache's listening socket (socket
+# variant), found by the inodes of the cache's descriptors: another test's
+# cache may listen on the same path in its own mount namespace.
+cache_listener() {
+	local inodes
+	inodes=$(find "/proc/$cache_pid/fd" -lname 'socket:*' -printf '%l\n' 2>/dev/null | tr -dc '0-9\n')
+	[ -n "$inodes" ] || return 0
+	in_ns ss -xlnH 2>/dev/null | awk -v ids="$inodes" '
+		BEGIN { n = split(ids, a, "\n"); for (i = 1; i <= n; i++) want[a[i]] = 1 }
+		($6 in want) && $5 ~ /ipclab/ { print $5, $6, $3 }'
 }
 
-queue_holds_requests() {
-	[ "$(queued_bytes)" -gt 0 ]
+# channel_held: simplecached holds its command channel open.
+channel_held() {
+	if [ "$IPCLAB_VARIANT" = socket ]; then
+		[ -n "$(cache_listener)" ]
+	else
+		# The queue itself, by its exact name (whatever the prefix; another
+		# ipclab object the cache keeps open, a segment, is not its queue).
+		local queue
+		queue=$(ipc_objects | awk '$1 == "mq" { print $2; exit }')
+		[ -n "$queue" ] && [ -n "$(find "/proc/$cache_pid/fd" -lname "*$queue" 2>/dev/null)" ]
+	fi
 }
 
-@test "message queue in use: requests wait in the cache's queue while the cache is stopped" {
+# waiting_requests: what waits in the command channel: the bytes in the
+# request queue (QSIZE), or the connections in the socket's backlog.
+waiting_requests() {
+	if [ "$IPCLAB_VARIANT" = socket ]; then
+		cache_listener | awk '{ n += $3 } END { print n + 0 }'
+	else
+		in_ns sh -c 'cat /dev/mqueue/*' | sed -nE 's/^QSIZE:([0-9]+).*/\1/p'
+	fi
+}
+
+channel_holds_requests() {
+	[ "$(waiting_requests)" -gt 0 ]
+}
+
+@test "command channel in use: requests wait in the cache's queue or socket while the cache is stopped" {
 	start_cache
 	start_proxy -n 4 -t 4
-	# The queue itself among the cache's descriptors, by its exact name
-	# (whatever the prefix; another ipclab object the cache keeps open, a
-	# segment, is not its queue).
-	local queue
-	queue=$(ipc_objects | awk '$1 == "mq" { print $2; exit }')
-	if [ -z "$queue" ] || [ -z "$(find "/proc/$cache_pid/fd" -lname "*$queue" 2>/dev/null)" ]; then
-		echo "expected simplecached to hold its queue open, saw no queue among its descriptors"
+	if ! channel_held; then
+		echo "expected simplecached to hold its $(channel_name) open, saw none among its descriptors"
 		return 1
 	fi
 	kill -STOP "$cache_pid"
 	download_verify -t 3 -w "$(workload /files/size-4096.bin /files/size-825.bin /files/size-65537.bin)" \
 		>"$BATS_TEST_TMPDIR/dl" 2>&1 &
 	local client=$!
-	if ! wait_until 5 queue_holds_requests; then
+	if ! wait_until 5 channel_holds_requests; then
 		kill -CONT "$cache_pid"
-		echo "expected the proxy's requests in the queue while the cache is stopped, saw QSIZE $(queued_bytes)"
+		echo "expected the proxy's requests in the $(channel_name) while the cache is stopped, saw $(waiting_requests) waiting"
 		return 1
 	fi
 	kill -CONT "$cache_pid"

@@ -45,7 +45,7 @@ no_growth() {
 	return 1
 }
 
-@test "soak: 10 s of mixed traffic leak no descriptor, thread, segment or queue" {
+@test "soak: 10 s of mixed traffic leak no descriptor, thread, segment or command channel" {
 	start_cache -c "$IPCLAB_CONTENT/locals.txt" -t 4
 	start_proxy -n 3 -z 8192 -t 16
 	local wl cache_fds cache_threads proxy_fds proxy_threads end rounds=0
@@ -64,7 +64,7 @@ no_growth() {
 	no_growth simplecached "$cache_pid" "$cache_fds" "$cache_threads"
 	no_growth webproxy "$proxy_pid" "$proxy_fds" "$proxy_threads"
 	expect_equal "segments after the soak:" 3 "$(shm_count)"
-	expect_equal "queues after the soak:" 1 "$(ipc_objects | grep -c '^mq ')"
+	expect_equal "$(channel_name)s after the soak:" 1 "$(ipc_objects | grep -c "^$(channel_kind) ")"
 	stop_daemon proxy TERM 2
 	stop_daemon cache TERM 2
 	expect_equal "IPC objects left:" "" "$(ipc_leftovers)"

@@ -103,8 +103,6 @@ class Grader:
         # The lab's track: guided (the TODO starter) or design (the student
         # designs the channel and hands in design.md, graded by hand).
         self.track = args.track
-        self.starter_dir = os.path.join(KIT, "starter", "mqueue", "design") if self.track == "design" \
-            else os.path.join(KIT, "starter")
 
     # ------------------------------------------------------------ helpers
 
@@ -214,10 +212,13 @@ class Grader:
         for tool in ("bats", "timeout", "setpriv"):
             if not shutil.which(tool):
                 raise RuntimeError(f"{tool} is not installed")
-        self.editable = sorted(e for e in os.listdir(self.starter_dir)
+        self.starter = os.path.join(KIT, "starter", self.args.variant)
+        if self.track == "design":
+            self.starter = os.path.join(self.starter, "design")
+        self.editable = sorted(e for e in os.listdir(self.starter)
                                if re.fullmatch(r"[^.].*\.[ch]", e))
         if not self.editable:
-            raise RuntimeError(f"no *.c or *.h in {os.path.relpath(self.starter_dir, KIT)}/")
+            raise RuntimeError(f"no *.c or *.h in {os.path.relpath(self.starter, KIT)}/")
 
     # ------------------------------------------------------------ intake
 
@@ -290,7 +291,7 @@ class Grader:
                 if chosen != os.path.join(src, e):
                     self.note(f"{e}: taken from {os.path.relpath(chosen, src)}")
             else:
-                shutil.copy(os.path.join(self.starter_dir, e), os.path.join(dest, e))
+                shutil.copy(os.path.join(self.starter, e), os.path.join(dest, e))
                 self.note(f"{e}: not in the submission, the starter's version was used")
         if found == 0:
             return self.unreadable(f"no file of the lab ({' '.join(self.editable)}) was found in the submission")
@@ -414,6 +415,7 @@ class Grader:
         slug = re.sub(r"[^A-Za-z0-9]+", "-", test.name)[:60].strip("-")
         log = os.path.join(logdir, f"{slug}.{n}.tap")
         env = dict(os.environ, IPCLAB_ROOT=KIT, IPCLAB_IMPL=self.bin, IPCLAB_CONTENT=self.content,
+                   IPCLAB_VARIANT=self.args.variant,
                    IPCLAB_TIMEOUT_SCALE=self.scale, TMPDIR=tmp, BATS_TEST_TIMEOUT=str(limit))
         env.pop("IPCLAB_SMOKE_FAILED", None)
         if self.is_root:
@@ -616,6 +618,8 @@ class Grader:
         if not row.public:
             return ""
         scale = f"IPCLAB_TIMEOUT_SCALE={self.scale} " if self.scale != "1" else ""
+        if self.args.variant != "mqueue":
+            scale += f"IPCLAB_VARIANT={self.args.variant} "
         pattern = "^" + re.sub(r"([][.*^$+?(){}|\\/])", r"\\\1", row.prefix)
         return f"{scale}bash tests/run --impl starter --filter {shell_quote(pattern)} {row.file}"
 
@@ -724,7 +728,9 @@ class Grader:
             raise UsageError("GRADER_TIMEOUT_SCALE must be a positive number")
         if not 1 <= a.jobs <= 99:
             raise UsageError("--jobs takes a number from 1 to 99")
-        sub = a.submission or os.path.join(KIT, "solution")
+        if not os.path.isdir(os.path.join(KIT, "starter", a.variant)):
+            raise UsageError(f"no variant {a.variant} (starter/{a.variant}/)")
+        sub = a.submission or os.path.join(KIT, "solution", a.variant)
         if not os.path.lexists(sub):
             raise UsageError(f"no such submission: {sub}")
         self.submission = os.path.join(os.path.abspath(os.path.dirname(sub)), os.path.basename(sub.rstrip("/")))
@@ -911,6 +917,7 @@ def parse_args(argv):
     p.add_argument("--budget", type=float)
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--no-kit-build", action="store_true")
+    p.add_argument("--variant", default=os.environ.get("VARIANT") or "mqueue")
     p.add_argument("--track", choices=("guided", "design"))
     p.add_argument("-h", "--help", action="store_true")
     p.add_argument("submission", nargs="?")

@@ -143,7 +143,7 @@ run_step() {
 
 @test "classroom: every command of the workflow passes in a fresh clone holding the reference" {
 	[[ -z ${IPCLAB_SMOKE_FAILED:-} ]] || skip "the smoke check failed"
-	fresh_clone "$BATS_TEST_TMPDIR/repo" "$KIT/solution"
+	fresh_clone "$BATS_TEST_TMPDIR/repo" "$KIT/solution/mqueue"
 	workflow_steps >"$BATS_TEST_TMPDIR/steps.tsv"
 	local kind id minutes cmd failed=() t0
 	while IFS=$'\t' read -r kind id minutes _ cmd; do

@@ -49,7 +49,7 @@ setup() {
 	# The workspace: the template with the reference's files, the user's own.
 	mkdir -p "$root/home/$user/ipclab"
 	cp -a "$template/." "$root/home/$user/ipclab/"
-	cp "$KIT/solution"/*.[ch] "$root/home/$user/ipclab/"
+	cp "$KIT/solution/mqueue"/*.[ch] "$root/home/$user/ipclab/"
 	chown -R "$uid:$uid" "$root/home/$user/ipclab"
 	t0=$SECONDS
 	run scratch_run "$root" --user "$user" -- bash -c "cd ~/ipclab && $post"

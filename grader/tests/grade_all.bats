@@ -19,7 +19,7 @@ teardown() {
 	make_submission no-compile "$GRADE_TMP" >/dev/null
 	tar -czf "$subs/no-compile.tar.gz" -C "$GRADE_TMP" no-compile
 	# A folder the grader must not follow, and a file that is no submission.
-	ln -s "$KIT/solution" "$subs/linked"
+	ln -s "$KIT/solution/mqueue" "$subs/linked"
 	echo hello >"$subs/notes.txt"
 	run env TMPDIR="$GRADE_TMP" timeout -k 5 240 "$KIT/grader/grade-all" \
 		-j 2 --uid 64300 --only 'malformed' -o "$out" "$subs" 3>&- 4>&-

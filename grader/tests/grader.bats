@@ -17,11 +17,27 @@ teardown() {
 	helpers_teardown
 }
 
-# grade_expected NAME UID: grades NAME as expected.tsv describes it (all
-# rows, or only those its "rows" regex matches) with uids from UID, and
-# checks everything the file says about it. (run_grade sets elapsed.)
-# shellcheck disable=SC2154
+# grade_expected NAME UID [CHECK]: for each variant of GRADER_TEST_VARIANTS,
+# grades NAME with grade_variant, then runs the command CHECK (if given) on
+# that grade's reports in $BATS_TEST_TMPDIR/out. Each variant has uids of
+# its own (UID, then UID + 10).
 grade_expected() {
+	local name=$1 uid=$2 check=${3:-} v
+	for v in $GRADER_TEST_VARIANTS; do
+		GRADE_VARIANT=$v
+		echo "# variant $v"
+		grade_variant "$name" "$uid"
+		[[ -z $check ]] || "$check"
+		uid=$((uid + 10))
+	done
+}
+
+# grade_variant NAME UID: grades NAME (of GRADE_VARIANT) as expected.tsv
+# describes it (all rows, or only those its "rows" regex matches) with uids
+# from UID, and checks everything the file says about it. (run_grade sets
+# elapsed.)
+# shellcheck disable=SC2154
+grade_variant() {
 	local name=$1 uid=$2 rows score seconds failing sub out got
 	rows=$(expected_field "$name" 2)
 	score=$(expected_field "$name" 3)
@@ -29,10 +45,11 @@ grade_expected() {
 	failing=$(expected_field "$name" 5)
 	sub=$(make_submission "$name" "$GRADE_TMP")
 	out=$BATS_TEST_TMPDIR/out
+	rm -rf "$out"
 	local -a only=()
 	[[ $rows == '*' ]] || only=(--only "$rows")
 	run_grade "$seconds" "$uid" "$sub" -o "$out" "${only[@]}"
-	echo "graded $name in ${elapsed}s: $output"
+	echo "graded $name ($GRADE_VARIANT) in ${elapsed}s: $output"
 	check_nothing_left "$uid" 20 "$GRADE_TMP"
 	[[ $status -eq 0 ]] || fail "grade exited $status: $output"
 	[[ -s $out/results.json && -s $out/junit.xml ]] || fail "no results.json or junit.xml in $out"
@@ -42,7 +59,7 @@ grade_expected() {
 	got=$(jq -r .score "$out/results.json")
 	[[ $output == "$name"$'\t'"$got"$'\t'* ]] || fail "the summary line '$output' does not match results.json's score $got"
 	score_matches "$got" "$score" ||
-		fail "$name scored $got, expected $score; failed: $(failed_rows "$out/grade.json" | paste -sd ';')"
+		fail "$name ($GRADE_VARIANT) scored $got, expected $score; failed: $(failed_rows "$out/grade.json" | paste -sd ';')"
 	check_failing "$out/grade.json" "$failing"
 	[[ $elapsed -le $seconds ]] || fail "the grade of $name took ${elapsed}s, over its bound of ${seconds}s"
 }
@@ -51,25 +68,38 @@ grade_expected() {
 	grade_expected solution 64000
 }
 
-@test "grader: the untouched starter scores the compile points and the rows it passes without a transfer" {
-	grade_expected starter 64020
+# starter_checks: the compile row passes, and the smoke row's reason names
+# the rule to start with (the same words in either track).
+starter_checks() {
 	jq -e '.rows[] | select(.id == "compile") | .status == "PASS"' "$BATS_TEST_TMPDIR/out/grade.json"
+	[[ $(row_reason "$BATS_TEST_TMPDIR/out/grade.json" hidden/smoke:smoke:) == *"rule 1: the cache creates its command channel at start"* ]] ||
+		fail "the smoke row's reason names no rule: $(row_reason "$BATS_TEST_TMPDIR/out/grade.json" hidden/smoke:smoke:)"
 }
 
-@test "grader: fixture no-compile scores 0 and shows the compiler's error" {
-	grade_expected no-compile 64040
+@test "grader: the untouched starter scores the compile points and the rows it passes without a transfer" {
+	grade_expected starter 64020 starter_checks
+}
+
+no_compile_checks() {
 	grep -q 'fre' "$BATS_TEST_TMPDIR/out/build.log"
 	jq -e '.tests[0] | .output | contains("error")' "$BATS_TEST_TMPDIR/out/results.json"
 }
 
-@test "grader: fixture segfault-start: the reason names the program and the signal" {
-	grade_expected segfault-start 64060
+@test "grader: fixture no-compile scores 0 and shows the compiler's error" {
+	grade_expected no-compile 64040 no_compile_checks
+}
+
+segfault_checks() {
 	local why
 	why=$(row_reason "$BATS_TEST_TMPDIR/out/grade.json" hidden/smoke:smoke:)
 	[[ $why == *"crashed: SIGSEGV"* ]] || fail "the smoke row's reason does not name the crash: $why"
 	# No job-control line of the shell reaches the student.
 	! grep -qE 'line [0-9]+: +[0-9]+ ' "$BATS_TEST_TMPDIR/out/results.json" ||
 		fail "a shell job line reached results.json"
+}
+
+@test "grader: fixture segfault-start: the reason names the program and the signal" {
+	grade_expected segfault-start 64060 segfault_checks
 }
 
 @test "grader: fixture deadlock" {
@@ -92,19 +122,21 @@ grade_expected() {
 	grade_expected ignores-sigterm 64160
 }
 
-@test "grader: fixture stdout-flood keeps its reports small" {
-	grade_expected stdout-flood 64180
+stdout_flood_checks() {
 	local size
 	size=$(du -sk "$BATS_TEST_TMPDIR/out" | cut -f1)
 	[[ $size -lt 65536 ]] || fail "the reports take ${size} KiB"
+}
+
+@test "grader: fixture stdout-flood keeps its reports small" {
+	grade_expected stdout-flood 64180 stdout_flood_checks
 }
 
 @test "grader: fixture leftover-process" {
 	grade_expected leftover-process 64200
 }
 
-@test "grader: fixture leak-per-request loses only the valgrind rows" {
-	grade_expected leak-per-request 64220
+leak_checks() {
 	local failed
 	failed=$(failed_rows "$BATS_TEST_TMPDIR/out/grade.json" | paste -sd ';')
 	assert_equal "$failed" "tests/solution_cleanup:valgrind;hidden/memory:valgrind"
@@ -112,8 +144,11 @@ grade_expected() {
 	[[ $(row_reason "$BATS_TEST_TMPDIR/out/grade.json" tests/solution_cleanup:valgrind) == *"definitely lost"* ]]
 }
 
-@test "grader: fixture off-by-one scores the rows that need no correct transfer" {
-	grade_expected off-by-one 64240
+@test "grader: fixture leak-per-request loses only the valgrind rows" {
+	grade_expected leak-per-request 64220 leak_checks
+}
+
+off_by_one_checks() {
 	local starter
 	starter=$(expected_field starter 3)
 	jq -e --argjson s "$starter" '.total >= $s + 5 and .total > 10' "$BATS_TEST_TMPDIR/out/grade.json" >/dev/null ||
@@ -122,11 +157,17 @@ grade_expected() {
 	[[ $(row_reason "$BATS_TEST_TMPDIR/out/grade.json" tests/solution_faults:proxy\ first) == "not run: the smoke test failed"* ]]
 }
 
-@test "grader: fixture slow-pshared is graded within its budget; rows not reached say so" {
-	local sub out=$BATS_TEST_TMPDIR/out budget=45
+@test "grader: fixture off-by-one scores the rows that need no correct transfer" {
+	grade_expected off-by-one 64240 off_by_one_checks
+}
+
+# slow_pshared UID: the slow-pshared fixture of GRADE_VARIANT within a budget.
+slow_pshared() {
+	local sub out=$BATS_TEST_TMPDIR/out budget=45 uid=$1
+	rm -rf "$out"
 	sub=$(make_submission slow-pshared "$GRADE_TMP")
-	run_grade "$budget" 64260 "$sub" -o "$out" --budget "$budget"
-	check_nothing_left 64260 20 "$GRADE_TMP"
+	run_grade "$budget" "$uid" "$sub" -o "$out" --budget "$budget"
+	check_nothing_left "$uid" 20 "$GRADE_TMP"
 	assert_success
 	check_results_json "$out/results.json"
 	check_grade_clean "$out"
@@ -134,11 +175,20 @@ grade_expected() {
 	[[ $elapsed -le $((budget + 5)) ]] || fail "the grade took ${elapsed}s, over its budget of ${budget}s"
 	jq -e '.seconds <= .budget' "$out/grade.json" >/dev/null
 	[[ $(row_reason "$out/grade.json" hidden/smoke:smoke:) == "too slow: limit "*" s"* ]] ||
-		fail "smoke: $(row_reason "$out/grade.json" hidden/smoke:smoke:)"
+		fail "smoke ($GRADE_VARIANT): $(row_reason "$out/grade.json" hidden/smoke:smoke:)"
 	run jq -r '.rows[] | select(.id != "compile" and .status == "FAIL") | .reason' "$out/grade.json"
 	assert_output --partial "not run: time budget"
 	# No row fails without saying why.
 	refute_line ""
+}
+
+@test "grader: fixture slow-pshared is graded within its budget; rows not reached say so" {
+	local v uid=64260
+	for v in $GRADER_TEST_VARIANTS; do
+		GRADE_VARIANT=$v
+		slow_pshared "$uid"
+		uid=$((uid + 10))
+	done
 }
 
 # grade_three NAME UID ROWS: grades NAME three times on the ROWS regex;
@@ -154,29 +204,43 @@ grade_three() {
 }
 
 @test "grader: fixture shared-offset (a race) gets the same score three times" {
-	local totals
-	totals=$(grade_three shared-offset 64280 "$(expected_field shared-offset 2)")
-	echo "totals: $totals"
-	assert_equal "$(sort -u <<<"$totals" | wc -l)" 1
-	score_matches "$(head -n1 <<<"$totals")" "$(expected_field shared-offset 3)"
-	check_nothing_left 64280 20 "$GRADE_TMP"
+	local totals v uid=64280
+	for v in $GRADER_TEST_VARIANTS; do
+		GRADE_VARIANT=$v
+		totals=$(grade_three shared-offset "$uid" "$(expected_field shared-offset 2)")
+		echo "totals ($v): $totals"
+		assert_equal "$(sort -u <<<"$totals" | wc -l)" 1
+		score_matches "$(head -n1 <<<"$totals")" "$(expected_field shared-offset 3)"
+		check_nothing_left "$uid" 20 "$GRADE_TMP"
+		uid=$((uid + 10))
+	done
 }
 
-@test "grader: fixture reads-secrets finds none of the kit's secrets" {
-	grade_expected reads-secrets 64300
+secrets_checks() {
 	check_no_secrets "$BATS_TEST_TMPDIR/out"
 }
 
-@test "grader: every fixture has a row in expected.tsv and every row a fixture" {
-	local f name
-	for f in "$FIXTURES"/*.patch; do
+@test "grader: fixture reads-secrets finds none of the kit's secrets" {
+	grade_expected reads-secrets 64300 secrets_checks
+}
+
+@test "grader: every fixture has a row in expected.tsv and every row a fixture of each variant" {
+	local f name v
+	for f in "$FIXTURES"/*/*.patch; do
 		name=$(basename "$f" .patch)
 		expected_field "$name" 1 >/dev/null
 	done
 	while IFS=$'\t' read -r name _; do
 		[[ $name == \#* || $name == name || $name == solution || $name == starter ]] && continue
-		[[ -f $FIXTURES/$name.patch ]] || fail "expected.tsv names $name, which has no patch"
+		for v in mqueue socket; do
+			[[ -f $FIXTURES/$v/$name.patch ]] || fail "expected.tsv names $name, which has no $v patch"
+		done
 	done <"$EXPECTED"
+}
+
+@test "grader: the fixtures are what grader/fixtures/generate.py writes from the references" {
+	run python3 "$FIXTURES/generate.py" --check
+	assert_success
 }
 
 @test "grader: a grade stopped by SIGTERM writes a fallback results.json and leaves nothing" {

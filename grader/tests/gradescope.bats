@@ -34,7 +34,7 @@ unpack_autograder() {
 	assert_success
 	local need
 	for need in setup.sh run_autograder Makefile lab/gfserver.c lab/build.mk \
-		starter/webproxy.c tests/lib/harness.bash tests/lib/sandbox.bash \
+		starter/mqueue/webproxy.c tests/lib/harness.bash tests/lib/sandbox.bash \
 		tests/solution_transfer.bats grader/grade grader/lib/grade.py grader/rubric.tsv; do
 		grep -qx "$need" <<<"$output" || fail "the zip lacks $need"
 	done
@@ -61,7 +61,7 @@ unpack_autograder() {
 	local root=$GRADE_TMP/autograder
 	unpack_autograder "$root"
 	mkdir -p "$root/submission/deep/er"
-	cp "$KIT/solution"/*.[ch] "$root/submission/deep/er/"
+	cp "$KIT/solution/mqueue"/*.[ch] "$root/submission/deep/er/"
 	run env AUTOGRADER_ROOT="$root" GRADER_ARGS="--only malformed --uid 64400" \
 		GRADER_TIMEOUT_SCALE=1 TMPDIR="$GRADE_TMP" \
 		timeout -k 5 300 "$root/source/run_autograder" 3>&- 4>&-
@@ -76,8 +76,8 @@ unpack_autograder() {
 	local root=$GRADE_TMP/autograder
 	unpack_autograder "$root"
 	mkdir -p "$root/submission"
-	cp "$KIT/solution"/*.[ch] "$root/submission/"
-	patch -p1 -s -d "$root/submission" <"$KIT/grader/fixtures/reads-secrets.patch"
+	cp "$KIT/solution/mqueue"/*.[ch] "$root/submission/"
+	patch -p1 -s -d "$root/submission" <"$KIT/grader/fixtures/mqueue/reads-secrets.patch"
 	run env AUTOGRADER_ROOT="$root" GRADER_ARGS="--only smoke|malformed --uid 64420" \
 		GRADER_TIMEOUT_SCALE=1 TMPDIR="$GRADE_TMP" \
 		timeout -k 5 300 "$root/source/run_autograder" 3>&- 4>&-

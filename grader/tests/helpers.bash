@@ -23,17 +23,24 @@ require_kit_built() {
 	done
 }
 
-# make_submission NAME DIR: writes DIR/NAME holding the editable files:
-# solution/'s for "solution", starter/'s for "starter", else solution/'s
-# patched with grader/fixtures/NAME.patch. Prints the folder.
+# The variant graded: make_submission takes its files, run_grade passes it
+# to the grader. grade_expected sets it for each of GRADER_TEST_VARIANTS.
+GRADE_VARIANT=${GRADE_VARIANT:-mqueue}
+GRADER_TEST_VARIANTS=${GRADER_TEST_VARIANTS:-mqueue socket}
+
+# make_submission NAME DIR: writes DIR/NAME holding the editable files of
+# GRADE_VARIANT: solution/<variant>/'s for "solution", starter/<variant>/'s
+# for "starter", else solution/<variant>/'s patched with
+# grader/fixtures/<variant>/NAME.patch. Prints the folder.
 make_submission() {
 	local name=$1 dir=$2/$1 from=solution
 	[[ $name == starter ]] && from=starter
+	rm -rf "$dir"
 	mkdir -p "$dir"
-	cp "$KIT/$from"/*.[ch] "$dir/"
+	cp "$KIT/$from/$GRADE_VARIANT"/*.[ch] "$dir/"
 	if [[ $name != solution && $name != starter ]]; then
-		patch -p1 -s -d "$dir" --no-backup-if-mismatch <"$FIXTURES/$name.patch" ||
-			fail "the fixture $name.patch does not apply to solution/"
+		patch -p1 -s -d "$dir" --no-backup-if-mismatch <"$FIXTURES/$GRADE_VARIANT/$name.patch" ||
+			fail "the fixture $GRADE_VARIANT/$name.patch does not apply to solution/$GRADE_VARIANT/"
 	fi
 	printf '%s\n' "$dir"
 }
@@ -187,7 +194,7 @@ run_grade() {
 	shift 3
 	t0=$SECONDS
 	run env TMPDIR="$GRADE_TMP" timeout -k 5 "$((limit * 3))" \
-		"$GRADE" --quiet --no-kit-build -j 2 --uid "$uid" "$@" "$sub" 3>&- 4>&-
+		"$GRADE" --quiet --no-kit-build -j 2 --uid "$uid" --variant "$GRADE_VARIANT" "$@" "$sub" 3>&- 4>&-
 	elapsed=$((SECONDS - t0))
 	# --quiet prints one line: anything more (a traceback, a warning) is
 	# the grader's own error.

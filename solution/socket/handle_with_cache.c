@@ -14,8 +14,10 @@
 #include <unistd.h>
 
 #include "cache-student.h"
+#include "deadline.h"
 #include "gfnet.h"
 #include "gfserver.h"
+#include "segment_pool.h"
 #include "shm_channel.h"
 
 void handle_with_cache(gfcontext_t *ctx, const char *path, void *arg);
@@ -25,13 +27,6 @@ enum transfer_end {
 	ENDED_CLEANLY,	/* the last chunk, a miss, a client that hung up, no cache */
 	ENDED_FAILED,	/* the cache broke a rule or stopped answering */
 };
-
-static void sleep_ms(int ms)
-{
-	struct timespec t = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	nanosleep(&t, NULL);
-}
 
 /*
  * connect() waits while the cache's backlog is full, and so does send()
@@ -99,7 +94,6 @@ static int connect_to_cache(const atomic_bool *stopping)
 	//@ todo Read connect(2), unix(7).
 	//@ stub (void)stopping;
 	//@ stub (void)waited;
-	//@ stub (void)sleep_ms;
 	//@ stub (void)try_connect;
 	//@ stub return -1;
 	//@ end

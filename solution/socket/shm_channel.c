@@ -5,6 +5,7 @@
  */
 #include "shm_channel.h"
 #include "cache-student.h"
+#include "deadline.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -26,29 +27,6 @@
  * takes a CLOCK_REALTIME deadline (pthread_mutex_clocklock() would not,
  * but the thread sanitizer does not know it yet); for the lock's bound of
  * a second, the difference is harmless. */
-static struct timespec deadline_after(clockid_t clock, int ms)
-{
-	struct timespec t;
-
-	clock_gettime(clock, &t);
-	t.tv_sec += ms / 1000;
-	t.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (t.tv_nsec >= 1000000000L) {
-		t.tv_sec++;
-		t.tv_nsec -= 1000000000L;
-	}
-	return t;
-}
-
-//@ begin compare times
-static bool is_before(const struct timespec *a, const struct timespec *b)
-{
-	return a->tv_sec < b->tv_sec ||
-	       (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
-}
-//@ todo A helper that tells whether one timespec comes before another
-//@ todo will make the bounded waits below easier to write.
-//@ end
 
 /* ---- The lock and the waits ---- */
 
@@ -121,7 +99,7 @@ static enum wait_result wait_a_slice(struct segment *seg, pthread_cond_t *cond,
 		return WAIT_STOPPING;
 	}
 	//@ begin wait a slice
-	if (is_before(deadline, &slice))
+	if (deadline_before(deadline, &slice))
 		slice = *deadline;
 	rc = pthread_cond_timedwait(cond, &seg->header->lock, &slice);
 	if (rc == EOWNERDEAD)
@@ -130,7 +108,7 @@ static enum wait_result wait_a_slice(struct segment *seg, pthread_cond_t *cond,
 		segment_unlock(seg);
 		return WAIT_LOST;
 	}
-	if (rc == ETIMEDOUT && !is_before(&slice, deadline)) {
+	if (rc == ETIMEDOUT && !deadline_before(&slice, deadline)) {
 		segment_unlock(seg);
 		return WAIT_TIMEOUT;
 	}

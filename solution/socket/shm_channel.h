@@ -138,16 +138,4 @@ enum wait_result channel_claim_space(struct segment *seg, uint64_t generation,
 enum wait_result channel_put_chunk(struct segment *seg, uint64_t file_len,
 				   size_t len);
 
-/*
- * The proxy's pool of segments, built in webproxy.c and used by
- * handle_with_cache.c. A segment taken from the pool belongs to one
- * handler until it is given back.
- */
-struct segment_pool;
-
-struct segment *pool_take(struct segment_pool *pool);
-void pool_give_back(struct segment_pool *pool, struct segment *seg);
-void pool_replace(struct segment_pool *pool, struct segment *seg);
-const atomic_bool *pool_stopping(const struct segment_pool *pool);
-
 #endif

@@ -5,6 +5,7 @@
  */
 #include "shm_channel.h"
 #include "cache-student.h"
+#include "deadline.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -26,25 +27,6 @@
  * takes a CLOCK_REALTIME deadline (pthread_mutex_clocklock() would not,
  * but the thread sanitizer does not know it yet); for the lock's bound of
  * a second, the difference is harmless. */
-static struct timespec deadline_after(clockid_t clock, int ms)
-{
-	struct timespec t;
-
-	clock_gettime(clock, &t);
-	t.tv_sec += ms / 1000;
-	t.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (t.tv_nsec >= 1000000000L) {
-		t.tv_sec++;
-		t.tv_nsec -= 1000000000L;
-	}
-	return t;
-}
-
-/*
- * TODO(compare times):
- * A helper that tells whether one timespec comes before another
- * will make the bounded waits below easier to write.
- */
 
 /* ---- The lock and the waits ---- */
 

@@ -7,7 +7,6 @@
  * work, joins every thread, removes its socket's file and exits 0.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -20,22 +19,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "args.h"
 #include "bqueue.h"
 #include "cache-student.h"
+#include "cmdline.h"
 #include "gfnet.h"
 #include "shm_channel.h"
 #include "simplecache.h"
-
-#define USAGE \
-	"usage: simplecached [-c cache list (locals.txt)] [-t threads 1..512 (8)]\n" \
-	"                    [-d lookup delay us 0..2500000 (0)] [-h]\n"
-
-struct options {
-	const char *cachelist;
-	int threads;
-	unsigned delay_us;
-};
+#include "stop_signals.h"
 
 /* Shared by all threads. `listener`, `wake` and `work` are made before any
  * thread starts and closed after all are joined. */
@@ -54,46 +44,6 @@ static struct {
 struct connection {
 	int fd;
 };
-
-static void usage_error(void)
-{
-	fputs(USAGE, stderr);
-	exit(2);
-}
-
-static struct options parse_options(int argc, char **argv)
-{
-	struct options o = { "locals.txt", 8, 0 };
-	long v;
-	int c;
-
-	while ((c = getopt(argc, argv, "c:t:d:h")) != -1) {
-		switch (c) {
-		case 'c':
-			o.cachelist = optarg;
-			break;
-		case 't':
-			if (args_parse_long(optarg, 1, 512, &v) != 0)
-				usage_error();
-			o.threads = (int)v;
-			break;
-		case 'd':
-			if (args_parse_long(optarg, 0, SIMPLECACHE_MAX_DELAY_US,
-					    &v) != 0)
-				usage_error();
-			o.delay_us = (unsigned)v;
-			break;
-		case 'h':
-			fputs(USAGE, stdout);
-			exit(0);
-		default:
-			usage_error();
-		}
-	}
-	if (optind != argc)
-		usage_error();
-	return o;
-}
 
 /* ---- The command channel ---- */
 
@@ -347,10 +297,7 @@ static void *work(void *arg)
  * call. */
 static void *wait_for_signal(void *arg)
 {
-	sigset_t *signals = arg;
-	int sig;
-
-	sigwait(signals, &sig);
+	stop_signals_wait(arg, "simplecached");
 	atomic_store(&cache.stopping, true);
 	close(cache.wake[1]);
 	cache.wake[1] = -1;
@@ -364,7 +311,7 @@ static void close_wake_pipe(void)
 			close(cache.wake[i]);
 }
 
-static int run(const struct options *opt, sigset_t *signals)
+static int run(const struct cache_options *opt, sigset_t *signals)
 {
 	pthread_t boss, signal_thread;
 	pthread_t *workers = calloc((size_t)opt->threads, sizeof(pthread_t));
@@ -395,14 +342,11 @@ static int run(const struct options *opt, sigset_t *signals)
 
 int main(int argc, char **argv)
 {
-	struct options opt = parse_options(argc, argv);
+	struct cache_options opt = cache_options_parse(argc, argv);
 	sigset_t signals;
 	int status;
 
-	sigemptyset(&signals);
-	sigaddset(&signals, SIGINT);
-	sigaddset(&signals, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &signals, NULL);
+	stop_signals_block(&signals);
 
 	if (simplecache_init(opt.cachelist) != 0)
 		return 1;

@@ -1,6 +1,6 @@
 /*
  * cache_request.c: libFuzzer target for the cache's request validation,
- * cache_request_is_valid() in solution/cache-student.h: the one check that
+ * cache_request_is_valid() in solution/mqueue/cache-student.h: the one check that
  * stands between the cache and whatever any process of its user puts on
  * its queue.
  *
@@ -12,7 +12,7 @@
  * path that end inside their fields, the name being one of ours.
  *
  * Links: this file, lab/ipcname.c (ipcname_is_segment); headers from
- * solution/ and lab/ (-Isolution -Ilab).
+ * solution/mqueue/ and lab/ (-Isolution/mqueue -Ilab).
  */
 #include <assert.h>
 #include <stddef.h>

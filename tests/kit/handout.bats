@@ -74,7 +74,7 @@ private_lines_in() {
 	assert_success
 	local f
 	for f in Makefile README.md webproxy.c handle_with_cache.c shm_channel.c shm_channel.h \
-		simplecached.c cache-student.h lab/build.mk lab/gfserver.c tests/run tests/lib/harness.bash \
+		simplecached.c cache-student.h lab/build.mk lab/segment_pool.h lab/gfserver.c tests/run tests/lib/harness.bash \
 		tests/lib/smoke.sh tests/solution_transfer.bats tests/unit/test_bqueue.c tests/fixtures/fake_gfserver.c; do
 		assert_line "ipclab/$f"
 	done
@@ -89,8 +89,8 @@ private_lines_in() {
 @test "the handout's files are the kit's: starter files, student Makefile, lab and handouts" {
 	unpack
 	local f
-	for f in webproxy.c handle_with_cache.c shm_channel.c shm_channel.h simplecached.c cache-student.h; do
-		cmp "$root/starter/$f" "ipclab/$f"
+	for f in "$root"/starter/mqueue/*.[ch]; do
+		cmp "$f" "ipclab/$(basename "$f")"
 	done
 	cmp "$root/starter/student/Makefile" ipclab/Makefile
 	cmp "$root/starter/student/README.md" ipclab/README.md
@@ -180,7 +180,7 @@ instructor_lines() {
 @test "the private-line check finds solution code hidden in a handout" {
 	unpack
 	mkdir ipclab/lab/extra
-	cp "$root/solution/shm_channel.c" ipclab/lab/extra/notes.txt
+	cp "$root/solution/mqueue/shm_channel.c" ipclab/lab/extra/notes.txt
 	run private_lines_in ipclab
 	assert_success
 	assert_output --partial "ipclab/lab/extra/notes.txt:"
@@ -193,9 +193,9 @@ instructor_lines() {
 # student_path ARCHIVE TRACK [socket]: a student's path through the handout
 # of TRACK (of the socket variant with a third argument).
 student_path() {
-	local track=$2 programs=build/starter reference=$root/solution channel="request queue"
+	local track=$2 reference=$root/solution/mqueue channel="request queue"
 	if [ "${3:-}" = socket ]; then
-		programs=build/starter-socket reference=$root/solution/socket channel="request socket"
+		reference=$root/solution/socket channel="request socket"
 	fi
 	unpack "$1"
 	# As root, tests/run runs the programs as a uid of its own when that uid
@@ -219,7 +219,7 @@ student_path() {
 
 	run student 180 make -j2
 	assert_success
-	[ -x $programs/webproxy ] && [ -x $programs/simplecached ]
+	[ -x build/starter/webproxy ] && [ -x build/starter/simplecached ]
 
 	local start=$SECONDS
 	run student 150 make -j2 test SUITES="$pair"
@@ -254,7 +254,9 @@ student_path() {
 	run student 120 make submit
 	assert_success
 	run tar -tzf submission.tar.gz
-	local expected="cache-student.h handle_with_cache.c shm_channel.c shm_channel.h simplecached.c webproxy.c"
+	# Every .c and .h of the folder, and the track's write-up.
+	local expected
+	expected=$(echo *.[ch])
 	if [ "$track" = design ]; then
 		expected="$expected design.md"
 	elif [ -f reflection.md ]; then

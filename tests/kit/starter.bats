@@ -16,10 +16,10 @@ setup() {
 	copy=$BATS_TEST_TMPDIR/kit
 	mkdir -p "$copy"
 	cp -r "$root/solution" "$root/starter" "$copy/"
-	echo "/* drift */" >>"$copy/starter/webproxy.c"
+	echo "/* drift */" >>"$copy/starter/mqueue/webproxy.c"
 	run bash "$copy/starter/generate.sh" --check
 	assert_failure
-	assert_output --partial "starter/webproxy.c"
+	assert_output --partial "starter/mqueue/webproxy.c"
 }
 
 @test "the generator notices a drifted starter of the socket variant" {
@@ -30,11 +30,20 @@ setup() {
 	run bash "$copy/starter/generate.sh" --check
 	assert_failure
 	assert_output --partial "starter/socket/shm_channel.c"
-	refute_output --partial "starter/webproxy.c"
+	refute_output --partial "starter/mqueue/webproxy.c"
 }
 
 @test "no solution region survives in the starter" {
-	run grep -l '//@' "$root"/starter/*.c "$root"/starter/*.h \
-		"$root"/starter/socket/*.c "$root"/starter/socket/*.h
+	run grep -l '//@' "$root"/starter/*/*.c "$root"/starter/*/*.h
+	assert_failure
+}
+
+@test "every variant has a folder under solution/ and under starter/, with the same files" {
+	local v
+	for v in "$root"/solution/*/; do
+		v=$(basename "$v")
+		assert_equal "$(cd "$root/starter/$v" && ls -- *.[ch])" "$(cd "$root/solution/$v" && ls -- *.[ch])"
+	done
+	run ls "$root"/solution/*.[ch] "$root"/starter/*.[ch]
 	assert_failure
 }

@@ -1,0 +1,68 @@
+/* proxy.c: the proxy process from start to clean exit (see proxy.h). */
+#include "proxy.h"
+
+#include <pthread.h>
+#include <stdio.h>
+
+#include "cmdline.h"
+#include "gfserver.h"
+#include "ipcname.h"
+#include "segment_pool.h"
+#include "stop_signals.h"
+
+struct shutdown_context {
+	gfserver_t *server;
+	struct segment_pool *pool;
+	sigset_t signals;
+};
+
+/*
+ * Signals arrive here and only here (every other thread blocks them), so
+ * the work done on a signal can be ordinary code. Waking the others is
+ * enough: proxy_run joins them and only then removes the segments.
+ */
+static void *wait_for_signal(void *arg)
+{
+	struct shutdown_context *sc = arg;
+
+	stop_signals_wait(&sc->signals, "webproxy");
+	pool_stop(sc->pool);
+	gfserver_stop(sc->server);
+	return NULL;
+}
+
+int proxy_run(int argc, char **argv)
+{
+	struct proxy_options opt = proxy_options_parse(argc, argv);
+	struct shutdown_context sc;
+	pthread_t signal_thread;
+	char prefix[IPCNAME_MAX];
+
+	if (ipcname_prefix(prefix, sizeof(prefix)) != 0)
+		return 1;
+	/* Block before any thread exists, so every thread inherits it. */
+	stop_signals_block(&sc.signals);
+
+	sc.pool = pool_create(opt.nsegments, opt.segment_size);
+	if (sc.pool == NULL) {
+		fprintf(stderr, "webproxy: cannot create %zu segments of %zu bytes\n",
+			opt.nsegments, opt.segment_size);
+		return 1;
+	}
+	sc.server = gfserver_create(opt.port, opt.threads, handle_with_cache,
+				    sc.pool);
+	if (sc.server == NULL) {
+		pool_destroy(sc.pool);
+		return 1;
+	}
+	if (pthread_create(&signal_thread, NULL, wait_for_signal, &sc) != 0) {
+		gfserver_destroy(sc.server);
+		pool_destroy(sc.pool);
+		return 1;
+	}
+	gfserver_serve(sc.server);
+	pthread_join(signal_thread, NULL);
+	gfserver_destroy(sc.server);
+	pool_destroy(sc.pool);
+	return 0;
+}

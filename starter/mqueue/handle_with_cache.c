@@ -1,0 +1,194 @@
+/*
+ * handle_with_cache.c: the proxy's work for one client request. Take a free
+ * segment, ask the cache (over its queue) to fill it with the file, and
+ * stream the file to the client one chunk at a time, taking turns with the
+ * cache on the segment as shm_channel.h describes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <mqueue.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cache-student.h"
+#include "deadline.h"
+#include "gfserver.h"
+#include "segment_pool.h"
+#include "shm_channel.h"
+
+/* How a transfer ended, as far as the segment is concerned. */
+enum segment_state {
+	TURN_HELD,	/* the proxy holds the turn: the segment is reusable */
+	TURN_LOST,	/* the cache may still hold it: replace the segment */
+};
+
+/*
+ * The queue belongs to the cache, which may not have started yet or may
+ * be restarting: look for it every QUEUE_RETRY_MS, up to QUEUE_WAIT_MS.
+ * Opening it for every request means a restarted cache is simply found.
+ */
+static mqd_t open_cache_queue(const atomic_bool *stopping)
+{
+	char name[IPCNAME_MAX];
+	int waited = 0;
+
+	if (ipcname_queue(name, sizeof(name)) != 0)
+		return (mqd_t)-1;
+	/*
+	 * TODO(open the command channel):
+	 * Open the cache's queue (its name is in `name`) for writing.
+	 * The cache may not be running yet: while mq_open fails with
+	 * ENOENT, sleep QUEUE_RETRY_MS and try again, for at most
+	 * QUEUE_WAIT_MS in all. Never spin. On giving up, print why (a
+	 * failure other than ENOENT is an error, not a wait). Read
+	 * mq_open(3).
+	 */
+	(void)stopping;
+	(void)waited;
+	return (mqd_t)-1;
+}
+
+static int send_request(const char *path, const struct segment *seg,
+			const atomic_bool *stopping)
+{
+	struct cache_request req;
+	struct timespec deadline;
+	mqd_t q = open_cache_queue(stopping);
+	int rc;
+
+	if (q == (mqd_t)-1)
+		return -1;	/* open_cache_queue said why */
+	memset(&req, 0, sizeof(req));
+	req.kind = REQUEST_FILE;
+	req.generation = seg->generation;
+	req.token = seg->token;
+	snprintf(req.segment, sizeof(req.segment), "%s", seg->name);
+	snprintf(req.path, sizeof(req.path), "%s", path);
+	/* mq_timedsend() takes a CLOCK_REALTIME deadline. */
+	deadline = deadline_after(CLOCK_REALTIME, QUEUE_SEND_TIMEOUT_MS);
+	/*
+	 * TODO(send the request):
+	 * Send `req` on the queue with a bounded wait (the queue can be
+	 * full if the cache is stuck). Read mq_timedsend(3).
+	 */
+	(void)deadline;
+	rc = -1;
+	mq_close(q);
+	return rc;
+}
+
+static gfstatus_t status_for(enum chunk_status s)
+{
+	return s == CHUNK_NOT_FOUND ? GF_FILE_NOT_FOUND : GF_ERROR;
+}
+
+/* Says why no good chunk came, in the words of what happened. */
+static void report_no_chunk(const char *path, enum wait_result r)
+{
+	switch (r) {
+	case WAIT_TIMEOUT:
+		fprintf(stderr, "webproxy: the cache did not answer in time for %s\n",
+			path);
+		break;
+	case WAIT_BAD_CHUNK:
+		fprintf(stderr, "webproxy: a chunk for %s broke the rules (wrong token, offset, length or status, or overwritten)\n",
+			path);
+		break;
+	case WAIT_BAD_SEGMENT:
+	case WAIT_ERROR:	/* already printed why */
+	case WAIT_STOPPING:
+	default:
+		break;
+	}
+}
+
+/*
+ * Sends every chunk of an OK response to the client. The first chunk is
+ * already in `c`. Returns which side holds the turn at the end.
+ */
+static enum segment_state stream_file(gfcontext_t *ctx, struct segment *seg,
+				      const char *path, struct chunk *c,
+				      const atomic_bool *stopping)
+{
+	const uint64_t file_size = c->file_size;
+	uint64_t sent = 0;
+	enum wait_result r;
+
+	if (gfs_sendheader(ctx, GF_OK, file_size) < 0)
+		return TURN_HELD;	/* the client hung up */
+	/*
+	 * TODO(stream the chunks):
+	 * Send the chunk in `c` to the client (gfs_send); if more of the
+	 * file is due, give the turn to the cache and take the next chunk
+	 * (bounded by NEXT_CHUNK_TIMEOUT_MS). Never trust a chunk beyond
+	 * what is still due: its status must stay OK, its file size must
+	 * stay the first one's, its length must fit what is left and not
+	 * be 0 while bytes are due. If the cache breaks the rules or stops
+	 * answering, gfs_abort() so the client sees a short body, and
+	 * return TURN_LOST.
+	 */
+	(void)sent;
+	(void)seg;
+	(void)path;
+	(void)r;
+	(void)report_no_chunk;
+	(void)stopping;
+	gfs_abort(ctx);
+	return TURN_HELD;
+}
+
+/*
+ * The turn goes to the cache before the request does, so the worker that
+ * gets the request finds its turn already posted (and a forged request,
+ * finding none, gives up at once). If no chunk comes, the turn may still
+ * be lying on space_free: then the proxy takes it back and keeps the
+ * segment.
+ */
+static enum segment_state transfer(gfcontext_t *ctx, const char *path,
+				   struct segment *seg,
+				   const atomic_bool *stopping)
+{
+	struct chunk c;
+	enum wait_result r;
+
+	if (channel_start_transfer(seg) != 0) {
+		gfs_sendheader(ctx, GF_ERROR, 0);
+		return TURN_HELD;	/* nothing was posted or sent */
+	}
+	channel_give_turn(seg);
+	if (send_request(path, seg, stopping) != 0) {
+		gfs_sendheader(ctx, GF_ERROR, 0);
+		return channel_take_back_turn(seg) ? TURN_HELD : TURN_LOST;
+	}
+	r = channel_take_chunk(seg, FIRST_CHUNK_TIMEOUT_MS, stopping, &c);
+	if (r != WAIT_OK) {
+		report_no_chunk(path, r);
+		gfs_sendheader(ctx, GF_ERROR, 0);
+		if (r == WAIT_BAD_CHUNK || r == WAIT_BAD_SEGMENT)
+			return TURN_LOST;
+		return channel_take_back_turn(seg) ? TURN_HELD : TURN_LOST;
+	}
+	if (c.status != CHUNK_OK) {
+		gfs_sendheader(ctx, status_for(c.status), 0);
+		return TURN_HELD;
+	}
+	return stream_file(ctx, seg, path, &c, stopping);
+}
+
+void handle_with_cache(gfcontext_t *ctx, const char *path, void *arg)
+{
+	struct segment_pool *pool = arg;
+	struct segment *seg = pool_take(pool);
+
+	if (seg == NULL) {
+		/* pool_take said why (no segment came free, or stopping) */
+		gfs_sendheader(ctx, GF_ERROR, 0);
+		return;
+	}
+	if (transfer(ctx, path, seg, pool_stopping(pool)) == TURN_LOST)
+		pool_replace(pool, seg);
+	else
+		pool_give_back(pool, seg);
+}
