@@ -1,9 +1,9 @@
 #!/usr/bin/env bats
 # The design track's starters (starter/mqueue/design, starter/socket/design)
 # are written by hand, not generated: this checks that each builds with the
-# kit's flags, that what the rules fix (usage lines, flag parsing) has not
-# drifted from the guided starter of its variant, that it holds no TODO
-# block of the guided track, and that the self-check on it fails fast at the
+# kit's flags, that what the rules fix (the command lines, the stop signals)
+# comes from lab/ as in the references, that it holds no TODO block of the
+# guided track, and that the self-check on it fails fast at the
 # smoke check, naming the rule that is not met yet.
 # bats runs each test in a subshell; `run` sets output there on purpose.
 # shellcheck disable=SC2030,SC2031
@@ -21,24 +21,9 @@ setup() {
 	load '/usr/lib/bats/bats-assert/load'
 }
 
-# design_dir VARIANT, guided_dir VARIANT: the two starters of a variant.
-# (The guided mqueue starter moves from starter/ to starter/mqueue/.)
+# design_dir VARIANT: the design track's starter of a variant.
 design_dir() {
 	echo "$root/starter/$1/design"
-}
-
-guided_dir() {
-	if [ -f "$root/starter/$1/webproxy.c" ]; then
-		echo "$root/starter/$1"
-	else
-		echo "$root/starter"
-	fi
-}
-
-# fixed_part FILE: what the rules fix in a program: its usage line and its
-# flag parsing (the getopt loop up to "return o;").
-fixed_part() {
-	sed -n -e '/^#define USAGE/,/^$/p' -e '/while ((c = getopt/,/return o;/p' "$1"
 }
 
 build_design() {
@@ -65,13 +50,22 @@ build_design() {
 	done
 }
 
-@test "usage lines and flag parsing match the guided starter of each variant" {
-	local v f
+@test "the design starters take their flags and stop signals from lab/, as the references do" {
+	local v
 	for v in mqueue socket; do
-		for f in webproxy.c simplecached.c; do
-			run diff <(fixed_part "$(guided_dir $v)/$f") <(fixed_part "$(design_dir $v)/$f")
-			[ "$status" -eq 0 ] || { echo "$v/$f drifted from the guided starter:"; echo "$output"; false; }
-			[ -n "$(fixed_part "$(design_dir $v)/$f")" ]
+		grep -q 'proxy_options_parse(argc, argv)' "$(design_dir $v)/webproxy.c"
+		grep -q 'cache_options_parse(argc, argv)' "$(design_dir $v)/simplecached.c"
+		grep -q 'stop_signals_block' "$(design_dir $v)/webproxy.c"
+		grep -q 'stop_signals_block' "$(design_dir $v)/simplecached.c"
+	done
+	# The same usage line and flags as the reference of the variant.
+	local p suffix
+	for suffix in "" -socket; do
+		for p in webproxy simplecached; do
+			[ -x "$build/starter-design$suffix/$p" ] || skip "run make first"
+			diff <("$build/solution$suffix/$p" -h) <("$build/starter-design$suffix/$p" -h)
+			run "$build/starter-design$suffix/$p" -t 0
+			[ "$status" -eq 2 ] && [[ $output == usage:* ]]
 		done
 	done
 }

@@ -23,20 +23,12 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
+#include "cmdline.h"
 #include "gfserver.h"
 
-/* The -z range the rules allow (rule 6: the cache refuses any other). */
-#define SEGMENT_MIN_SIZE 824
-#define SEGMENT_MAX_SIZE (64L * 1024 * 1024)
-
-/* The proxy's flags, parsed by webproxy.c. */
-struct proxy_options {
-	unsigned short port;
-	int threads;		/* -t: handler threads */
-	size_t nsegments;	/* -n */
-	size_t segment_size;	/* -z */
-};
-
+/* The flags (lab/cmdline.h): -z is PROXY_SEGMENT_MIN_SIZE (824) to
+ * PROXY_SEGMENT_MAX_SIZE (64 MiB), and the cache refuses any other size
+ * (rule 6). */
 /*
  * The proxy's state: webproxy.c makes it, and every handle_with_cache()
  * call gets it as its arg. Add what your design needs (the segments, how a
