@@ -30,8 +30,12 @@ teardown() {
 }
 
 # peer ARGS...: the attacker, inside the test's namespaces, bounded.
+# It runs as the programs' user (tests/run may run them as a uid of its own):
+# a hostile process of the same user is the threat, and the names derive
+# from the uid.
 peer() {
-	in_ns timeout "$(scaled 60)" "$peer_bin" "$@"
+	sandbox_prefix "${IPCLAB_RUN_AS_UID:-}"
+	in_ns "${sandbox_cmd[@]}" timeout "$(scaled 60)" "$peer_bin" "$@"
 }
 
 both_alive() {
@@ -202,9 +206,15 @@ rss_kb() {
 	# proxy (exec keeps the pid), as a proxy that is pid 1 of a fresh
 	# pid namespace meets the names of the last one.
 	proxy_port=$(free_port)
+	# The squatter is the proxy's own user (the names derive from the uid):
+	# the shell runs as that user, and execs the rest of the programs'
+	# prefix (a wrapper such as valgrind) with the proxy.
+	local -a prefix as_user
+	sandbox_prefix "${IPCLAB_RUN_AS_UID:-}"
+	as_user=("${sandbox_cmd[@]}")
 	program_prefix
-	start_daemon proxy bash -c '"$1" squat $$ 0 4 && exec "${@:2}"' _ \
-		"$peer_bin" "${prefix[@]}" "$IMPL_BIN/webproxy" -p "$proxy_port" -n 2 -z 4096
+	start_daemon proxy "${as_user[@]}" bash -c '"$1" squat $$ 0 4 && exec "${@:2}"' _ \
+		"$peer_bin" "${prefix[@]:${#as_user[@]}}" "$IMPL_BIN/webproxy" -p "$proxy_port" -n 2 -z 4096
 	wait_until 10 port_or_gone "$proxy_port" proxy
 	port_open "$proxy_port" || { dump_logs; false; }
 	serves_normally
