@@ -75,7 +75,8 @@ scratch_cgroup() {
 		rel=$(awk -F: '$1 == "0" { print $3 }' /proc/self/cgroup)
 		base=/sys/fs/cgroup${rel%/}
 		dir=$base/ipclab-scratch.$$.$RANDOM
-		mkdir "$dir" 2>/dev/null && echo "$limit" >"$dir/memory.max" && echo 0 >"$dir/memory.swap.max" 2>/dev/null
+		mkdir "$dir" 2>/dev/null && echo "$limit" >"$dir/memory.max" &&
+			{ [[ ! -e $dir/memory.swap.max ]] || echo 0 >"$dir/memory.swap.max"; }
 	elif [[ -d /sys/fs/cgroup/memory ]]; then
 		rel=$(awk -F: '$2 == "memory" { print $3 }' /proc/self/cgroup)
 		base=/sys/fs/cgroup/memory
@@ -136,7 +137,10 @@ scratch_run() {
 	# The child joins the cgroup before it execs anything, so every process
 	# of the run is counted from the start.
 	(
-		[[ -n $cg ]] && echo "$BASHPID" >"$cg/cgroup.procs"
+		if [[ -n $cg ]] && ! echo "$BASHPID" >"$cg/cgroup.procs"; then
+			echo "scratch: cannot join the memory cgroup $cg" >&2
+			exit 1
+		fi
 		# The inner script expands its own variables, in the new namespaces.
 		# shellcheck disable=SC2016
 		exec unshare --mount --pid --ipc --uts --fork --propagation private \

@@ -80,6 +80,16 @@ grade_in_image() {
 	echo "# $(tail -n 1 "$log")" >&3
 }
 
+@test "deploy: the 384 MB limit holds: writing 500 MB into /dev/shm fails there" {
+	local used kills
+	run scratch_run "$image" --memory 384M --peak "$BATS_TEST_TMPDIR/peak" -- \
+		dd if=/dev/zero of=/dev/shm/fill bs=1M count=500
+	assert_failure
+	read -r used kills <"$BATS_TEST_TMPDIR/peak"
+	((used <= 384 * 1048576)) || fail "the group peaked at $used bytes"
+	((kills >= 1)) || fail "no process was killed for memory"
+}
+
 @test "deploy: Gradescope grades the reference 100 inside 384 MB and 10 minutes" {
 	grade_in_image solution
 	assert_equal "$(jq -r .score "$results")" 100
