@@ -111,21 +111,23 @@ scratch_oom_kills() {
 	fi
 }
 
-# scratch_run DIR [--memory LIMIT --peak FILE] [--user NAME] -- CMD...: runs
+# scratch_run DIR [--memory LIMIT --peak FILE] [--user NAME] [--env VAR=VALUE]...
+# -- CMD...: runs
 # CMD chrooted in DIR with its own PID, IPC, UTS and mount namespaces, a
 # fresh /proc, /sys, /dev with a private /dev/shm and /dev/mqueue: what a
 # container gives. With --memory, everything runs in a memory cgroup of that
 # limit, and its peak use (bytes) is written to FILE. With --user, CMD runs
-# as that user of DIR (via runuser, with a login environment). Returns CMD's
-# status.
+# as that user of DIR (via runuser, with a login environment). --env adds
+# to CMD's otherwise minimal environment (as root). Returns CMD's status.
 scratch_run() {
-	local dir=$1 limit='' peak='' user='' cg='' rc
+	local dir=$1 limit='' peak='' user='' cg='' rc envs=()
 	shift
 	while [[ $1 != -- ]]; do
 		case $1 in
 		--memory) limit=$2; shift ;;
 		--peak) peak=$2; shift ;;
 		--user) user=$2; shift ;;
+		--env) envs+=("$2"); shift ;;
 		*) echo "scratch_run: unknown option $1" >&2; return 2 ;;
 		esac
 		shift
@@ -147,6 +149,9 @@ scratch_run() {
 			bash -c '
 				set -e
 				r=$1; u=$2; shift 2
+				extra=()
+				while [ "$1" != -- ]; do extra+=("$1"); shift; done
+				shift
 				mount -t proc proc "$r/proc"
 				mount -t sysfs sysfs "$r/sys" 2>/dev/null || mount --rbind /sys "$r/sys"
 				mount -t tmpfs -o mode=755,size=16m tmpfs "$r/dev"
@@ -166,8 +171,8 @@ scratch_run() {
 					exec chroot "$r" runuser -l "$u" -c "$(printf "%q " "$@")"
 				fi
 				exec chroot "$r" env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-					HOME=/root LANG=C.UTF-8 TERM=dumb DEBIAN_FRONTEND=noninteractive "$@"
-			' scratch "$dir" "$user" "$@"
+					HOME=/root LANG=C.UTF-8 TERM=dumb DEBIAN_FRONTEND=noninteractive "${extra[@]}" "$@"
+			' scratch "$dir" "$user" "${envs[@]}" -- "$@"
 	) </dev/null 3>&- 4>&-
 	rc=$?
 	if [[ -n $cg ]]; then
