@@ -63,8 +63,10 @@ dead_pid() {
 
 @test "ipcls counts a zombie owner as dead" {
 	local zombie holder
-	# The inner shell exits at once; its parent (sleep) never reaps it.
-	bash -c 'sh -c "exit 0" & echo $! >"$1"; exec sleep 5' _ "$BATS_TEST_TMPDIR/zpid" 3>&- 4>&- &
+	# The inner shell exits once its parent has become sleep, which never
+	# reaps it. (Exiting sooner, bash would reap it before the exec.)
+	bash -c 'sh -c "until grep -q \"^Name:.*sleep\" /proc/\$PPID/status || [ ! -e /proc/\$PPID ]; do sleep 0.01; done" &
+		echo $! >"$1"; exec sleep 5' _ "$BATS_TEST_TMPDIR/zpid" 3>&- 4>&- &
 	holder=$!
 	wait_until 5 test -s "$BATS_TEST_TMPDIR/zpid"
 	zombie=$(cat "$BATS_TEST_TMPDIR/zpid")
