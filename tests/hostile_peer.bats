@@ -29,10 +29,8 @@ teardown() {
 	harness_teardown
 }
 
-# peer ARGS...: the attacker, inside the test's namespaces, bounded.
-# It runs as the programs' user (tests/run may run them as a uid of its own):
-# a hostile process of the same user is the threat, and the names derive
-# from the uid.
+# peer ARGS...: the attacker, inside the test's namespaces, bounded, as the
+# same user as the programs under test (a process of that user is the threat).
 peer() {
 	sandbox_prefix "${IPCLAB_RUN_AS_UID:-}"
 	in_ns "${sandbox_cmd[@]}" timeout "$(scaled 60)" "$peer_bin" "$@"
