@@ -10,7 +10,7 @@ purpose=${1:-test}
 needs=(
 	"cc build-essential" "make make" "bats bats" "timeout coreutils"
 	"sha256sum coreutils" "unshare util-linux" "nsenter util-linux"
-	"setpriv util-linux" "ps procps"
+	"setpriv util-linux" "ps procps" "ss iproute2"
 	"/usr/lib/bats/bats-support/load.bash bats-support"
 	"/usr/lib/bats/bats-assert/load.bash bats-assert"
 )
