@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # handout.sh [OUT]: writes dist/ipclab-handout.tar.gz (or OUT), the folder ipclab/ a student
 # unpacks and works in: the student Makefile and README (starter/student/),
-# lab/, the starter files at the top as the student's own, the public tests
+# lab/, the starter files of the track and the variant VARIANT names
+# (mqueue, the default, or socket: every .c and .h of starter/<variant>/, or
+# of starter/<variant>/design/ in the design track) at the top as the
+# student's own, the public tests
 # (no tests/kit: those check the kit itself), handouts/ with its counts
 # and rubric table filled in, its diagrams drawn (handouts/diagrams/*.svg,
 # which the pages show) and every page rendered (handouts/html/), and
@@ -19,24 +22,22 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$root/dist/ipclab-handout.tar.gz}
 track=${TRACK:-guided}
 variant=${VARIANT:-mqueue}
+case $track in guided | design) ;; *) echo "handout.sh: TRACK must be guided or design" >&2; exit 2 ;; esac
+if [ ! -d "$root/starter/$variant" ] || [ ! -d "$root/solution/$variant" ]; then
+	echo "handout.sh: no variant '$variant' (starter/$variant/)" >&2
+	exit 2
+fi
+# render.sh words the pages for the variant.
+export VARIANT=$variant
 
 # starter_dir: the folder of the student's files for this track and variant.
-# (The guided mqueue starter is starter/ or, after the layout change,
-# starter/mqueue/.)
 starter_dir() {
 	if [ "$track" = design ]; then
 		echo "$root/starter/$variant/design"
-	elif [ -f "$root/starter/$variant/webproxy.c" ]; then
-		echo "$root/starter/$variant"
 	else
-		echo "$root/starter"
+		echo "$root/starter/$variant"
 	fi
 }
-
-case $track in guided | design) ;; *) echo "handout.sh: TRACK must be guided or design" >&2; exit 2 ;; esac
-case $variant in mqueue | socket) ;; *) echo "handout.sh: VARIANT must be mqueue or socket" >&2; exit 2 ;; esac
-# render.sh words the pages for the variant.
-export VARIANT=$variant
 
 # A starter that drifted from the solution would hand out stale skeletons.
 bash "$root/starter/generate.sh" --check

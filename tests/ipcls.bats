@@ -183,12 +183,17 @@ make_queue() {
 	[ "$output" = "no ipclab objects for prefix $IPCLAB_PREFIX" ]
 }
 
-@test "ipcls lists the socket a killed socket-variant cache left, and --clean removes it" {
+# make_socket: a socket file with the cache's name, as a killed cache of
+# the socket variant leaves it, made as the programs' user.
+make_socket() {
 	local -a prefix
 	program_prefix
-	# A socket file whose listener is gone, as a killed cache leaves it.
 	in_ns "${prefix[@]}" python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' \
-		"/dev/shm$IPCLAB_PREFIX.sock"
+		"/dev/shm/$shmbase.sock"
+}
+
+@test "ipcls lists the socket a killed socket-variant cache left, and --clean removes it" {
+	make_socket
 	run in_ns timeout 10 "$ipcls"
 	echo "$output"
 	[ "$status" -eq 0 ]

@@ -42,7 +42,7 @@ timed_fetch() {
 	start_cache
 	start_proxy -n 1 -z 824
 	timed_fetch 8 "$proxy_port" /files/size-65537.bin || {
-		echo "expected a 90-chunk file through one 824-byte segment within 8 s, it took longer: each turn waits out a timeout instead of being woken by the other process. Are both semaphores process-shared (sem_init with pshared 1, or PTHREAD_PROCESS_SHARED)?"
+		echo "expected a 90-chunk file through one 824-byte segment within 8 s, it took longer: each turn waits out a timeout instead of being woken by the other process. Is what it waits on process-shared (sem_init with pshared 1, or PTHREAD_PROCESS_SHARED)?"
 		false
 	}
 }
@@ -61,7 +61,7 @@ timed_fetch() {
 }
 
 # interrupted NAME WHAT: fails, naming the bug, unless NAME exited 0 after
-# its SIGINT (stop_status) and left none of WHAT (shm or mq) behind.
+# its SIGINT (stop_status) and left none of WHAT (shm, mq or sock) behind.
 interrupted() {
 	local left
 	stop_daemon "$1" INT 3 || {
@@ -81,8 +81,18 @@ interrupted() {
 	start_cache
 	start_proxy -n 2
 	verified -t 2 -r 8 -w "$(light_workload)"
-	interrupted cache mq
+	interrupted cache "$(channel_kind)"
 	interrupted proxy shm
+}
+
+# bounded_wait: the bounded wait of this variant's handshake, and the
+# unbounded one it replaces, for a hint.
+bounded_wait() {
+	if [ "$IPCLAB_VARIANT" = socket ]; then
+		echo "pthread_cond_timedwait, not pthread_cond_wait"
+	else
+		echo "sem_timedwait, not sem_wait"
+	fi
 }
 
 @test "bounded waits: each side gives up on a peer that died mid-transfer" {
@@ -93,7 +103,7 @@ interrupted() {
 	exec 5<&-
 	start_proxy -n 2 -z 824
 	if ! timed_fetch 8 "$proxy_port" /files/size-5713.bin; then
-		echo "expected the cache's one worker to give up on a killed proxy and serve a new one within 8 s, it did not: is its wait for the turn bounded (sem_timedwait, not sem_wait)?"
+		echo "expected the cache's one worker to give up on a killed proxy and serve a new one within 8 s, it did not: is its wait for the turn bounded ($(bounded_wait))?"
 		return 1
 	fi
 	stalled_on "$proxy_port" /files/size-16777216.bin
@@ -102,7 +112,7 @@ interrupted() {
 	start=$(now_ms)
 	rest=$(timeout "$(scaled 8)" cat <&5 | wc -c)
 	if [ "$(ms_since "$start")" -ge 6000 ]; then
-		echo "expected the proxy to cut its client off within 6 s of the cache's death, it was still waiting after $(ms_since "$start") ms: is its wait for the next chunk bounded (sem_timedwait, not sem_wait)?"
+		echo "expected the proxy to cut its client off within 6 s of the cache's death, it was still waiting after $(ms_since "$start") ms: is its wait for the next chunk bounded ($(bounded_wait))?"
 		return 1
 	fi
 	[ "$rest" -lt 16777216 ]

@@ -10,10 +10,10 @@ setup() {
 	run_mutants=$KIT/grader/mutants/run
 }
 
-@test "mutants: at least 15, every class of bug, each applying to solution/ and naming real rows" {
+@test "mutants: at least 15, every class of bug, each applying to solution/mqueue/ and naming real rows" {
 	run timeout 120 python3 "$run_mutants" --check
 	assert_success
-	assert_output --regexp '^([0-9]+)/\1 mutants apply to solution/$'
+	assert_output --regexp '^([0-9]+)/\1 mutants apply to solution/mqueue/$'
 	[ "$(find "$KIT/grader/mutants" -name '*.patch' | wc -l)" -ge 15 ]
 	local class
 	for class in "cleanup" "chunk arithmetic" "flags ignored" "synchronisation misuse" "busy waiting" \
@@ -31,7 +31,7 @@ setup() {
 	assert_failure
 	assert_line --partial "BROKEN  stale.patch: does not apply"
 	assert_line --partial "BROKEN  norow.patch: 'Must fail: tests/no_such:row' names no rubric row"
-	assert_line "0/2 mutants apply to solution/"
+	assert_line "0/2 mutants apply to solution/mqueue/"
 }
 
 # The CI subset: a cleanup bug, a flag ignored and a busy wait, each graded

@@ -144,6 +144,19 @@ private_lines_in() {
 	assert_equal "$listed" "$with_todo"
 }
 
+@test "the socket variant's handout: its starter files, its VARIANT, and no private line" {
+	timeout 120 env VARIANT=socket bash "$root/starter/handout.sh" "$BATS_TEST_TMPDIR/socket.tar.gz" >/dev/null 3>&- 4>&-
+	tar -xzf "$BATS_TEST_TMPDIR/socket.tar.gz" -C "$BATS_TEST_TMPDIR"
+	local f
+	for f in "$root"/starter/socket/*.[ch]; do
+		cmp "$f" "ipclab/$(basename "$f")"
+	done
+	grep -qx 'VARIANT := socket' ipclab/Makefile
+	run private_lines_in ipclab
+	refute_output
+	assert_failure
+}
+
 @test "no line of the handout is found only in solution/ or grader/" {
 	unpack
 	run private_lines_in ipclab
