@@ -49,6 +49,8 @@ HANDOUTS_OUT=$top/handouts/html bash "$root/handouts/render.sh" >/dev/null
 cp "$top"/handouts/html/diagrams/*.svg "$top/handouts/diagrams/"
 [ -f "$root/handouts/reflection.md" ] && cp "$root/handouts/reflection.md" "$top/"
 cp -r "$root/tests/lib" "$root/tests/fixtures" "$root/tests/unit" "$root/tests/run" "$top/tests/"
+# make bench is the kit's (tests/bench.sh stays out), and so is its report.
+rm -f "$top/tests/lib/bench_report.py"
 cp "$root"/tests/*.bats "$top/tests/"
 
 mkdir -p "$(dirname "$out")"
