@@ -79,6 +79,8 @@ elif [ -f "$root/handouts/reflection.md" ]; then
 	cp "$root/handouts/reflection.md" "$top/"
 fi
 cp -r "$root/tests/lib" "$root/tests/fixtures" "$root/tests/unit" "$root/tests/run" "$top/tests/"
+# make bench is the kit's (tests/bench.sh stays out), and so is its report.
+rm -f "$top/tests/lib/bench_report.py"
 cp "$root"/tests/*.bats "$top/tests/"
 
 mkdir -p "$(dirname "$out")"

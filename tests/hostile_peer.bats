@@ -29,11 +29,12 @@ teardown() {
 	harness_teardown
 }
 
-# peer ARGS...: the attacker, inside the test's namespaces, bounded, as the
-# same user as the programs under test (a process of that user is the threat).
+# peer ARGS...: the attacker, inside the test's namespaces, bounded, as
+# the user the programs run as (a peer of another user could not open
+# their objects, nor would it use their names).
 peer() {
 	sandbox_prefix "${IPCLAB_RUN_AS_UID:-}"
-	in_ns "${sandbox_cmd[@]}" timeout "$(scaled 60)" "$peer_bin" "$@"
+	in_ns timeout "$(scaled 60)" "${sandbox_cmd[@]}" "$peer_bin" "$@"
 }
 
 both_alive() {
@@ -204,15 +205,12 @@ rss_kb() {
 	# proxy (exec keeps the pid), as a proxy that is pid 1 of a fresh
 	# pid namespace meets the names of the last one.
 	proxy_port=$(free_port)
-	# The squatter is the proxy's own user (the names derive from the uid):
-	# the shell runs as that user, and execs the rest of the programs'
-	# prefix (a wrapper such as valgrind) with the proxy.
-	local -a prefix as_user
+	# The shell runs as the programs' user, so its names are theirs.
+	local -a wrap=()
+	[ -z "${IPCLAB_WRAP:-}" ] || read -r -a wrap <<<"$IPCLAB_WRAP"
 	sandbox_prefix "${IPCLAB_RUN_AS_UID:-}"
-	as_user=("${sandbox_cmd[@]}")
-	program_prefix
-	start_daemon proxy "${as_user[@]}" bash -c '"$1" squat $$ 0 4 && exec "${@:2}"' _ \
-		"$peer_bin" "${prefix[@]:${#as_user[@]}}" "$IMPL_BIN/webproxy" -p "$proxy_port" -n 2 -z 4096
+	start_daemon proxy "${sandbox_cmd[@]}" bash -c '"$1" squat $$ 0 4 && exec "${@:2}"' _ \
+		"$peer_bin" "${wrap[@]}" "$IMPL_BIN/webproxy" -p "$proxy_port" -n 2 -z 4096
 	wait_until 10 port_or_gone "$proxy_port" proxy
 	port_open "$proxy_port" || { dump_logs; false; }
 	serves_normally

@@ -14,8 +14,17 @@ setup() {
 	PAGE=$KIT/grader/docs/deploying.md
 }
 
+teardown() {
+	[[ -z ${deploy_home:-} ]] || rm -rf "$deploy_home"
+}
+
 @test "deploying: every command of the page runs and prints what the page says" {
-	local copy=$BATS_TEST_TMPDIR/kit home=$BATS_TEST_TMPDIR/home path git=(git -c user.name=ipclab -c user.email=ipclab@localhost)
+	local copy=$BATS_TEST_TMPDIR/kit home path git=(git -c user.name=ipclab -c user.email=ipclab@localhost)
+	# As root, make grade-all runs student code as other uids, which must
+	# reach the test content below HOME: bats's own folder is private.
+	deploy_home=$(mktemp -d "${TMPDIR:-/tmp}/ipclab-deploying.XXXXXX")
+	chmod 755 "$deploy_home"
+	home=$deploy_home/home
 	mkdir -p "$copy" "$home"
 	# The kit as committed, with this worktree's changes: its tracked and
 	# new files, not build/ or dist/.
