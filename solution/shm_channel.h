@@ -24,10 +24,12 @@
  * the proxy gave up on it. Such a worker may grab a turn that belongs to a
  * later transfer. So after every wait the worker compares the segment's
  * generation with its request's: if they differ, it posts the turn back
- * untouched and leaves. If the proxy ever gives up while the CACHE holds
- * the turn, the turn is lost with it: the proxy then replaces the object
- * with a fresh one (segment_destroy + segment_create under a new name), so
- * a late writer can only scribble on an orphan.
+ * untouched and leaves. It does the same with a turn given for another
+ * chunk than the one it is to write (turn_offset), so a forged request
+ * cannot take over a transfer in the middle. If the proxy ever gives up
+ * while the CACHE holds the turn, the turn is lost with it: the proxy then
+ * replaces the object with a fresh one (segment_destroy + segment_create
+ * under a new name), so a late writer can only scribble on an orphan.
  *
  * Other processes. Any process of the same user can open the segment and
  * write anything into it (handouts/architecture.md, "What trust can mean").
@@ -59,9 +61,11 @@ struct segment_header {
 	sem_t data_ready;	/* posted by the cache: turn goes to the proxy */
 	sem_t space_free;	/* posted by the proxy: turn goes to the cache */
 
-	/* Written by the proxy during its turn, as it starts a transfer.
+	/* Written by the proxy during its turn: the transfer, set as it
+	 * starts, and the offset of the chunk the next turn it gives is for.
 	 * Read by workers at any time, hence atomic. */
 	_Atomic uint64_t generation;
+	_Atomic uint64_t turn_offset;
 
 	/* Written by the cache during its turn, read by the proxy in its.
 	 * A worker sets status to CHUNK_WRITING as soon as it has the turn,
@@ -168,7 +172,7 @@ void segment_release(struct segment *seg);
 void segment_maps_clear(struct segment_maps *maps);
 bool channel_is_current(const struct segment *seg, uint64_t generation);
 enum wait_result channel_take_turn(struct segment *seg, uint64_t generation,
-				   int timeout_ms,
+				   uint64_t offset, int timeout_ms,
 				   const atomic_bool *stopping);
 void channel_put_chunk(struct segment *seg, uint64_t token,
 		       enum chunk_status status, uint64_t file_size,

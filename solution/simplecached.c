@@ -334,7 +334,7 @@ static void report_lost_turn(const struct segment *seg, enum wait_result r)
 		fprintf(stderr, "simplecached: proxy gave up on %s\n", seg->name);
 		break;
 	case WAIT_STALE:
-		fprintf(stderr, "simplecached: %s was reused for a later transfer\n",
+		fprintf(stderr, "simplecached: the turn on %s was for another transfer or chunk\n",
 			seg->name);
 		break;
 	case WAIT_BAD_SEGMENT:
@@ -375,7 +375,7 @@ static void send_file(struct segment *seg, const struct cache_request *req,
 		offset += len;
 		if (offset == (uint64_t)st.st_size)
 			return;	/* the proxy holds the turn: hands off */
-		r = channel_take_turn(seg, req->generation,
+		r = channel_take_turn(seg, req->generation, offset,
 				      CACHE_TURN_TIMEOUT_MS, &cache.stopping);
 		if (r != WAIT_OK) {
 			report_lost_turn(seg, r);
@@ -386,8 +386,9 @@ static void send_file(struct segment *seg, const struct cache_request *req,
 	//@ todo seg->capacity bytes) at a time with read_chunk(), handing each
 	//@ todo over with channel_put_chunk() (with the request's token and
 	//@ todo the chunk's offset in the file). Between chunks take the turn
-	//@ todo back with channel_take_turn() (CACHE_TURN_TIMEOUT_MS), and give
-	//@ todo up if it fails (report_lost_turn says why).
+	//@ todo for the next offset with channel_take_turn()
+	//@ todo (CACHE_TURN_TIMEOUT_MS), and give up if it fails
+	//@ todo (report_lost_turn says why).
 	//@ stub (void)read_chunk;
 	//@ stub (void)offset;
 	//@ stub (void)r;
@@ -399,10 +400,14 @@ static void send_file(struct segment *seg, const struct cache_request *req,
 static void serve_file(struct segment *seg, const struct cache_request *req)
 {
 	int fd = simplecache_get(req->path);
-	enum wait_result r = channel_take_turn(seg, req->generation,
-					       FIRST_TURN_TIMEOUT_MS,
-					       &cache.stopping);
+	enum wait_result r;
 
+	/* The lookup may have slept (-d): the object may have shrunk since
+	 * segment_attach() looked, and waiting touches its semaphore. */
+	if (!segment_fits(seg))
+		return;
+	r = channel_take_turn(seg, req->generation, 0, FIRST_TURN_TIMEOUT_MS,
+			      &cache.stopping);
 	if (r == WAIT_TIMEOUT)
 		refuse("no turn on %s for generation %llu: a stale or forged request",
 		       seg->name, (unsigned long long)req->generation);

@@ -161,7 +161,7 @@ static enum segment_state transfer(gfcontext_t *ctx, const char *path,
 
 	if (channel_start_transfer(seg) != 0) {
 		gfs_sendheader(ctx, GF_ERROR, 0);
-		return TURN_LOST;
+		return TURN_HELD;	/* nothing was posted or sent */
 	}
 	channel_give_turn(seg);
 	if (send_request(path, seg, stopping) != 0) {

@@ -119,6 +119,7 @@ static int init_header(struct segment_header *h)
 		return -1;
 	}
 	atomic_store(&h->generation, 0);
+	atomic_store(&h->turn_offset, 0);
 	atomic_store(&h->status, CHUNK_WRITING);
 	return 0;
 }
@@ -200,15 +201,14 @@ bool channel_is_idle(const struct segment *seg)
 }
 
 /*
- * Called during the proxy's turn, before the request is sent. The token is
+ * Called during the proxy's turn, on a segment channel_is_idle() just
+ * passed, before the request is sent. The token is
  * drawn fresh for each transfer and written only into the request, so a
  * process that can read the segment cannot learn it in advance.
  */
 int channel_start_transfer(struct segment *seg)
 {
 	assert(seg->holds_turn);
-	if (!segment_fits(seg))
-		return -1;
 	if (getrandom(&seg->token, sizeof(seg->token), 0) !=
 	    (ssize_t)sizeof(seg->token)) {
 		fprintf(stderr, "webproxy: getrandom: %s\n", strerror(errno));
@@ -220,9 +220,11 @@ int channel_start_transfer(struct segment *seg)
 	return 0;
 }
 
+/* The turn goes with the offset of the chunk it is for. */
 void channel_give_turn(struct segment *seg)
 {
 	assert(seg->holds_turn);
+	atomic_store(&seg->header->turn_offset, seg->taken);
 	seg->holds_turn = false;
 	post_turn(&seg->header->space_free, seg);
 }
@@ -290,9 +292,6 @@ enum wait_result channel_take_chunk(struct segment *seg, int timeout_ms,
 	enum wait_result r;
 
 	assert(!seg->holds_turn);
-	/* Checked before the wait too: waiting touches the semaphore. */
-	if (!segment_fits(seg))
-		return WAIT_BAD_SEGMENT;
 	r = segment_wait(&h->data_ready, timeout_ms, stopping);
 	if (r != WAIT_OK)
 		return r;
@@ -444,14 +443,16 @@ bool channel_is_current(const struct segment *seg, uint64_t generation)
 }
 
 /*
- * Waits for the proxy to give this worker the turn. A late worker may get
- * a turn meant for a later transfer: it hands that turn straight back.
+ * Waits for the proxy to give this worker the turn for the chunk at
+ * `offset`. A late worker may get a turn meant for a later transfer, and
+ * a worker with a forged request one meant for another chunk: it hands
+ * that turn straight back.
  * Holding the turn, the worker marks the chunk as being written before it
  * touches the data area, so a proxy copying it at the same time (someone
  * posted a turn that was not theirs) sees the mark and refuses the chunk.
  */
 enum wait_result channel_take_turn(struct segment *seg, uint64_t generation,
-				   int timeout_ms,
+				   uint64_t offset, int timeout_ms,
 				   const atomic_bool *stopping)
 {
 	struct segment_header *h = seg->header;
@@ -459,16 +460,17 @@ enum wait_result channel_take_turn(struct segment *seg, uint64_t generation,
 	assert(!seg->holds_turn);
 	/*
 	 * TODO(take the turn):
-	 * Check that the object still fits its mapping (segment_fits:
-	 * else return WAIT_BAD_SEGMENT and touch nothing), then wait
-	 * (bounded by timeout_ms) on space_free. Once you have the turn,
-	 * check the size again, and the
-	 * segment's generation: if it is not `generation`, the turn
-	 * belongs to another transfer, so post it back and return
-	 * WAIT_STALE. Then mark the chunk CHUNK_WRITING.
+	 * Wait (bounded by timeout_ms) on space_free. Once you have the
+	 * turn, check that the object still fits its mapping
+	 * (segment_fits: else return WAIT_BAD_SEGMENT and touch nothing),
+	 * then the segment's generation and its
+	 * turn_offset: if they are not `generation` and `offset`, the
+	 * turn belongs to another transfer or another chunk, so post it
+	 * back and return WAIT_STALE. Then mark the chunk CHUNK_WRITING.
 	 */
 	(void)h;
 	(void)generation;
+	(void)offset;
 	(void)timeout_ms;
 	(void)stopping;
 	return WAIT_TIMEOUT;

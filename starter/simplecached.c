@@ -262,7 +262,7 @@ static void report_lost_turn(const struct segment *seg, enum wait_result r)
 		fprintf(stderr, "simplecached: proxy gave up on %s\n", seg->name);
 		break;
 	case WAIT_STALE:
-		fprintf(stderr, "simplecached: %s was reused for a later transfer\n",
+		fprintf(stderr, "simplecached: the turn on %s was for another transfer or chunk\n",
 			seg->name);
 		break;
 	case WAIT_BAD_SEGMENT:
@@ -292,8 +292,9 @@ static void send_file(struct segment *seg, const struct cache_request *req,
 	 * seg->capacity bytes) at a time with read_chunk(), handing each
 	 * over with channel_put_chunk() (with the request's token and
 	 * the chunk's offset in the file). Between chunks take the turn
-	 * back with channel_take_turn() (CACHE_TURN_TIMEOUT_MS), and give
-	 * up if it fails (report_lost_turn says why).
+	 * for the next offset with channel_take_turn()
+	 * (CACHE_TURN_TIMEOUT_MS), and give up if it fails
+	 * (report_lost_turn says why).
 	 */
 	(void)read_chunk;
 	(void)offset;
@@ -305,10 +306,14 @@ static void send_file(struct segment *seg, const struct cache_request *req,
 static void serve_file(struct segment *seg, const struct cache_request *req)
 {
 	int fd = simplecache_get(req->path);
-	enum wait_result r = channel_take_turn(seg, req->generation,
-					       FIRST_TURN_TIMEOUT_MS,
-					       &cache.stopping);
+	enum wait_result r;
 
+	/* The lookup may have slept (-d): the object may have shrunk since
+	 * segment_attach() looked, and waiting touches its semaphore. */
+	if (!segment_fits(seg))
+		return;
+	r = channel_take_turn(seg, req->generation, 0, FIRST_TURN_TIMEOUT_MS,
+			      &cache.stopping);
 	if (r == WAIT_TIMEOUT)
 		refuse("no turn on %s for generation %llu: a stale or forged request",
 		       seg->name, (unsigned long long)req->generation);

@@ -141,6 +141,28 @@ rss_kb() {
 	serves_normally
 }
 
+@test "forged requests for a busy segment at its current generation hold a worker for moments, not seconds" {
+	start_cache -c "$IPCLAB_CONTENT/locals.txt" -t 2
+	start_proxy -n 2 -z 4096
+	# A client that stops reading keeps one segment in a transfer, so its
+	# generation stays current; forged requests for it then wait for a
+	# turn that does not come.
+	exec 5<>"/dev/tcp/127.0.0.1/$proxy_port"
+	printf 'GETFILE GET /files/size-16777216.bin\r\n\r\n' >&5
+	head -c 100000 <&5 >/dev/null
+	run peer forge 6 /files/size-65537.bin
+	assert_success
+	echo "# $output" >&3
+	start=$(now_ms)
+	run gf_get /files/size-1.bin
+	elapsed=$(($(now_ms) - start))
+	echo "# a real request behind them: $output in ${elapsed} ms" >&3
+	exec 5<&-
+	assert_output "GETFILE OK 1"
+	[ "$elapsed" -lt $(($(scaled 5) * 1000)) ]
+	serves_normally
+}
+
 @test "a segment truncated under a cache worker, before it takes its turn, costs neither process" {
 	start_cache -c "$IPCLAB_CONTENT/locals.txt" -t 2 -d 1500000
 	start_proxy -n 2 -z 4096
