@@ -111,11 +111,11 @@ bench: ## measure proxy+cache against the direct server; writes build/bench/
 	@IPCLAB_VARIANT=$(RUN_VARIANT) bash tests/bench.sh
 
 handout: ## write dist/ipclab-handout.tar.gz, the tree a student unpacks and works in
-	@bash starter/handout.sh
+	@IPCLAB_VARIANT=$(RUN_VARIANT) bash starter/handout.sh
 
-handouts: ## render handouts/ (Markdown + Graphviz) to HTML in build/handouts/
+handouts: ## render the variant's handouts (Markdown + Graphviz) to HTML in build/handouts/ (socket: build/handouts-socket/)
 	@bash tests/lib/deps.sh handouts
-	@bash handouts/render.sh
+	@IPCLAB_VARIANT=$(RUN_VARIANT) bash handouts/render.sh
 
 grade: ## grade SUBMISSION=<dir or .tar.gz> (default: the reference solution)
 	@bash tests/lib/deps.sh

@@ -4,6 +4,22 @@
 #   handouts/render.sh                 every page and diagram into build/handouts/
 #   handouts/render.sh --rubric-md     print rubric.md with its table filled in
 #   handouts/render.sh --rubric-table  print only the generated table
+#   handouts/render.sh --pages DIR     write the variant's Markdown set into DIR
+#
+# The kit has two designs (variants): mqueue and socket. IPCLAB_VARIANT
+# (default mqueue) picks the one whose set of pages is rendered; each
+# variant's set reads as if the other did not exist:
+#   - A page named <page>-<variant>.md (architecture-socket.md) is that
+#     variant's <page>.md; the other variants' versions are left out.
+#   - In every page, a line "<!-- variant socket -->" starts a block kept
+#     only for that variant, and "<!-- end variant -->" ends it.
+#   - @WORD@ is replaced by that variant's column of variants.tsv (a
+#     header line "key<TAB>mqueue<TAB>socket", then a word per line).
+#   - A diagram goes with the set when one of its pages shows it.
+# Without variants.tsv (a student's copy, already one variant's set) the
+# pages are used as they are. --pages DIR writes the set (pages with their
+# words, counts and rubric table, their diagrams' sources, and this
+# script with what it needs), which the handout packer ships.
 #
 # Pages are handouts/*.md (pandoc Markdown); diagrams are handouts/diagrams/
 # *.dot (Graphviz), drawn as SVG into build/handouts/diagrams/, next to the
@@ -16,14 +32,17 @@
 # Without the rubric file (a student's copy of the kit), rubric.md is used
 # as it is, so a copy whose table was filled in by --rubric-md keeps it.
 #
-# Environment: HANDOUTS_OUT (output folder, default build/handouts) and
-# IPCLAB_RUBRIC (rubric file, default grader/rubric.tsv).
+# Environment: HANDOUTS_OUT (output folder, default build/handouts, or
+# build/handouts-<variant> for another variant than mqueue), IPCLAB_RUBRIC
+# (rubric file, default grader/rubric.tsv) and IPCLAB_VARIANT.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
-out=${HANDOUTS_OUT:-$root/build/handouts}
+variant=${IPCLAB_VARIANT:-mqueue}
+out=${HANDOUTS_OUT:-$root/build/handouts$([ "$variant" = mqueue ] || echo "-$variant")}
 rubric=${IPCLAB_RUBRIC:-$root/grader/rubric.tsv}
+words=$here/variants.tsv
 marker='<!-- rubric-table -->'
 
 # The order of the navigation bar; any other page is listed after these.
@@ -86,24 +105,123 @@ rubric_page() {
 		'$0 == ENVIRON["MARKER"] { print ENVIRON["TABLE"]; next } { print }' "$here/rubric.md"
 }
 
+# ---- Variants ----
+
+# variant_names: the variants variants.tsv knows (its header's columns).
+variant_names() {
+	grep -v '^#' "$words" | head -n 1 | cut -f 2- | tr '\t' ' '
+}
+
+# check_variant: stops unless $variant is a column of variants.tsv.
+check_variant() {
+	[ -f "$words" ] || return 0
+	[[ " $(variant_names) " == *" $variant "* ]] ||
+		die "IPCLAB_VARIANT=$variant: variants.tsv knows only $(variant_names)"
+}
+
+# page_sources: "SOURCE NAME" per page of the variant's set: NAME is the
+# page's name in the set (architecture-socket.md is architecture.md).
+page_sources() {
+	local f name base v others=()
+	[ -f "$words" ] && read -ra others <<<"$(variant_names)"
+	for f in "$here"/*.md; do
+		name=$(basename "$f" .md)
+		base=$name
+		for v in "${others[@]}"; do
+			[[ $name == *-"$v" ]] && base=${name%-"$v"}
+		done
+		[ "$base" = "$name" ] || [ "$name" = "$base-$variant" ] || continue
+		echo "$f $base.md"
+	done
+}
+
+# fill_variant FILE: the page with only its variant's blocks, and its
+# variant's words in place of every @WORD@ of variants.tsv.
+fill_variant() {
+	if [ ! -f "$words" ]; then
+		cat "$1"
+		return
+	fi
+	awk -F '\t' -v variant="$variant" -v page="$1" '
+	function fail(msg) { printf "%s:%d: %s\n", FILENAME, FNR, msg > "/dev/stderr"; bad = 1; exit 1 }
+	NR == FNR && /^#/ { next }
+	!columns {
+		columns = NF
+		for (i = 2; i <= NF; i++) if ($i == variant) col = i
+		next
+	}
+	NR == FNR {
+		if ($0 ~ /^[[:space:]]*$/) next
+		if (NF != columns || $col == "") fail("a word needs a value for every variant")
+		word["@" $1 "@"] = $col
+		next
+	}
+	/^<!-- variant [a-z]+ -->$/ {
+		if (block != "") fail("a variant block inside another")
+		split($0, tag, " ")
+		block = tag[3]
+		next
+	}
+	/^<!-- end variant -->$/ {
+		if (block == "") fail("an end of a variant block that never started")
+		block = ""
+		next
+	}
+	/<!-- (end )?variant/ { fail("a variant tag must be a line of its own") }
+	block != "" && block != variant { next }
+	{
+		line = $0
+		for (w in word) {
+			while ((i = index(line, w)) > 0)
+				line = substr(line, 1, i - 1) word[w] substr(line, i + length(w))
+		}
+		print line
+	}
+	END {
+		if (bad) exit 1
+		if (block != "") { printf "%s: a variant block is never ended\n", page > "/dev/stderr"; exit 1 }
+	}' "$words" "$1"
+}
+
+# make_set DIR: the variant's pages, each with its words and the rubric
+# table filled in, and the sources of the diagrams they show, in DIR.
+make_set() {
+	local dir=$1 src name d
+	mkdir -p "$dir/diagrams"
+	while read -r src name; do
+		if [ "$name" = rubric.md ] && [ -f "$rubric" ]; then
+			rubric_page >"$dir/.rubric.md"
+			fill_variant "$dir/.rubric.md" >"$dir/$name"
+			rm -f "$dir/.rubric.md"
+		else
+			fill_variant "$src" >"$dir/$name"
+		fi
+	done < <(page_sources)
+	while read -r d; do
+		d=$(basename "$d" .svg)
+		[ -f "$here/diagrams/$d.dot" ] || die "a page shows diagrams/$d.svg, which has no $d.dot"
+		cp "$here/diagrams/$d.dot" "$dir/diagrams/"
+	done < <(grep -oh 'diagrams/[A-Za-z0-9_-]*\.svg' "$dir"/*.md | sort -u)
+}
+
 # page_title FILE: the text of the first level-one heading.
 page_title() {
 	sed -n 's/^# //p' "$1" | head -n 1
 }
 
-# nav_html: one link per page, in nav_order first.
+# nav_html DIR: one link per page of DIR, in nav_order first.
 nav_html() {
-	local name names=() f
+	local dir=$1 name names=() f
 	for name in "${nav_order[@]}"; do
-		[ -f "$here/$name.md" ] && names+=("$name")
+		[ -f "$dir/$name.md" ] && names+=("$name")
 	done
-	for f in "$here"/*.md; do
+	for f in "$dir"/*.md; do
 		name=$(basename "$f" .md)
 		[[ " ${names[*]} " == *" $name "* ]] || names+=("$name")
 	done
 	echo '<nav class="pages">'
 	for name in "${names[@]}"; do
-		printf '<a href="%s.html">%s</a>\n' "$name" "$(page_title "$here/$name.md")"
+		printf '<a href="%s.html">%s</a>\n' "$name" "$(page_title "$dir/$name.md")"
 	done
 	echo '</nav>'
 }
@@ -119,10 +237,11 @@ need_tools() {
 	exit 1
 }
 
+# render_diagrams DIR: every DIR/diagrams/*.dot as an SVG.
 render_diagrams() {
 	local f svg
 	mkdir -p "$out/diagrams"
-	for f in "$here"/diagrams/*.dot; do
+	for f in "$1"/diagrams/*.dot; do
 		[ -f "$f" ] || continue
 		svg=$out/diagrams/$(basename "$f" .dot).svg
 		dot -Tsvg -o "$svg" "$f" || die "dot failed on $f"
@@ -146,32 +265,37 @@ render_page() {
 
 render_all() {
 	need_tools
+	check_variant
 	mkdir -p "$out"
 	work=$(mktemp -d)
 	trap 'rm -rf "$work"' EXIT
-	nav_html >"$work/nav.html"
+	make_set "$work/pages"
+	nav_html "$work/pages" >"$work/nav.html"
 	cp "$here/style.css" "$out/style.css"
-	render_diagrams
+	render_diagrams "$work/pages"
 	local f pages=0
-	for f in "$here"/*.md; do
-		if [ "$(basename "$f")" = rubric.md ] && [ -f "$rubric" ]; then
-			rubric_page >"$work/rubric.md"
-			render_page "$work/rubric.md"
-		else
-			render_page "$f"
-		fi
+	for f in "$work"/pages/*.md; do
+		render_page "$f"
 		pages=$((pages + 1))
 	done
-	echo "handouts: $pages pages and $(find "$out/diagrams" -name '*.svg' | wc -l) diagrams in $out"
+	echo "handouts$([ -f "$words" ] && echo " ($variant)"): $pages pages and $(find "$out/diagrams" -name '*.svg' | wc -l) diagrams in $out"
+}
+
+# write_set DIR: the variant's set, and what renders it, into DIR.
+write_set() {
+	check_variant
+	make_set "$1"
+	cp "$here/render.sh" "$here/links.lua" "$here/style.css" "$1/"
 }
 
 case ${1:-} in
 '') render_all ;;
 --rubric-md) rubric_page ;;
 --rubric-table) rubric_table "$rubric" ;;
+--pages) write_set "${2:?usage: render.sh --pages DIR}" ;;
 -h | --help) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' ;;
 *)
-	echo "usage: handouts/render.sh [--rubric-md | --rubric-table | -h]" >&2
+	echo "usage: handouts/render.sh [--rubric-md | --rubric-table | --pages DIR | -h]" >&2
 	exit 2
 	;;
 esac
