@@ -2,8 +2,8 @@
 # handout.sh [OUT]: writes dist/ipclab-handout.tar.gz (or OUT), the folder ipclab/ a student
 # unpacks and works in: the student Makefile and README (starter/student/),
 # lab/, the starter files at the top as the student's own, the public tests
-# (no tests/kit: those check the kit itself), handouts/ as it is now, and
-# reflection.md from handouts/reflection.md when there is one. Nothing from
+# (no tests/kit: those check the kit itself), the variant's set of
+# handouts/ (handouts/render.sh --pages), and its reflection.md when there is one. Nothing from
 # solution/ or grader/ goes in; tests/kit/handout.bats checks that.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,10 +23,11 @@ cp -r "$root/starter/student/.devcontainer" "$top/"
 for f in "${student_files[@]}"; do
 	cp "$root/starter/$f" "$top/"
 done
-cp -r "$root/lab" "$root/handouts" "$top/"
-# The student has no grader/rubric.tsv: hand out rubric.md with its table filled in.
-bash "$root/handouts/render.sh" --rubric-md >"$top/handouts/rubric.md"
-[ -f "$root/handouts/reflection.md" ] && cp "$root/handouts/reflection.md" "$top/"
+cp -r "$root/lab" "$top/"
+# The pages of the variant (IPCLAB_VARIANT) only, its words filled in, and
+# rubric.md with its table (the student has no grader/rubric.tsv).
+bash "$root/handouts/render.sh" --pages "$top/handouts"
+[ -f "$top/handouts/reflection.md" ] && cp "$top/handouts/reflection.md" "$top/"
 cp -r "$root/tests/lib" "$root/tests/fixtures" "$root/tests/unit" "$root/tests/run" "$top/tests/"
 cp "$root"/tests/*.bats "$top/tests/"
 

@@ -85,8 +85,10 @@ private_lines_in() {
 	cmp "$root/starter/student/Makefile" ipclab/Makefile
 	cmp "$root/starter/student/README.md" ipclab/README.md
 	diff -r "$root/lab" ipclab/lab
-	diff -r --exclude=rubric.md "$root/handouts" ipclab/handouts
-	# rubric.md goes out with its table filled in from grader/rubric.tsv.
+	# handouts/ is the variant's set of pages (mqueue by default), rubric.md
+	# with its table filled in from grader/rubric.tsv.
+	bash "$root/handouts/render.sh" --pages "$BATS_TEST_TMPDIR/set"
+	diff -r "$BATS_TEST_TMPDIR/set" ipclab/handouts
 	bash "$root/handouts/render.sh" --rubric-md | cmp - ipclab/handouts/rubric.md
 }
 
