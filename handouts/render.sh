@@ -6,8 +6,8 @@
 #   handouts/render.sh --rubric-table  print only the generated table
 #   handouts/render.sh --pages DIR     write the variant's Markdown set into DIR
 #
-# The kit has two designs (variants): mqueue and socket. IPCLAB_VARIANT
-# (default mqueue) picks the one whose set of pages is rendered; each
+# The kit has two designs (variants): mqueue and socket. IPCLAB_VARIANT,
+# else VARIANT (default mqueue), picks the one whose set of pages is rendered; each
 # variant's set reads as if the other did not exist:
 #   - A page named <page>-<variant>.md (architecture-socket.md) is that
 #     variant's <page>.md; the other variants' versions are left out.
@@ -34,12 +34,12 @@
 #
 # Environment: HANDOUTS_OUT (output folder, default build/handouts, or
 # build/handouts-<variant> for another variant than mqueue), IPCLAB_RUBRIC
-# (rubric file, default grader/rubric.tsv) and IPCLAB_VARIANT.
+# (rubric file, default grader/rubric.tsv) and IPCLAB_VARIANT (or VARIANT).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
-variant=${IPCLAB_VARIANT:-mqueue}
+variant=${IPCLAB_VARIANT:-${VARIANT:-mqueue}}
 out=${HANDOUTS_OUT:-$root/build/handouts$([ "$variant" = mqueue ] || echo "-$variant")}
 rubric=${IPCLAB_RUBRIC:-$root/grader/rubric.tsv}
 words=$here/variants.tsv
