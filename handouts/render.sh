@@ -135,15 +135,16 @@ page_sources() {
 	done
 }
 
-# fill_variant FILE: the page with only its variant's blocks, and its
-# variant's words in place of every @WORD@ of variants.tsv.
+# fill_variant NAME: stdin (the page NAME) to stdout with only its
+# variant's blocks, and its variant's words in place of every @WORD@ of
+# variants.tsv.
 fill_variant() {
 	if [ ! -f "$words" ]; then
-		cat "$1"
+		cat
 		return
 	fi
 	awk -F '\t' -v variant="$variant" -v page="$1" '
-	function fail(msg) { printf "%s:%d: %s\n", FILENAME, FNR, msg > "/dev/stderr"; bad = 1; exit 1 }
+	function fail(msg) { printf "%s:%d: %s\n", FILENAME == "-" ? page : FILENAME, FNR, msg > "/dev/stderr"; bad = 1; exit 1 }
 	NR == FNR && /^#/ { next }
 	!columns {
 		columns = NF
@@ -180,7 +181,7 @@ fill_variant() {
 	END {
 		if (bad) exit 1
 		if (block != "") { printf "%s: a variant block is never ended\n", page > "/dev/stderr"; exit 1 }
-	}' "$words" "$1"
+	}' "$words" -
 }
 
 # make_set DIR: the variant's pages, each with its words and the rubric
@@ -190,11 +191,9 @@ make_set() {
 	mkdir -p "$dir/diagrams"
 	while read -r src name; do
 		if [ "$name" = rubric.md ] && [ -f "$rubric" ]; then
-			rubric_page >"$dir/.rubric.md"
-			fill_variant "$dir/.rubric.md" >"$dir/$name"
-			rm -f "$dir/.rubric.md"
+			rubric_page | fill_variant "${src#"$root"/}" >"$dir/$name"
 		else
-			fill_variant "$src" >"$dir/$name"
+			fill_variant "${src#"$root"/}" <"$src" >"$dir/$name"
 		fi
 	done < <(page_sources)
 	while read -r d; do
