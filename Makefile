@@ -15,7 +15,7 @@ VARIANT ?=
 # Flags, SAN builds and every compile rule, shared with the handout's Makefile.
 include lab/build.mk
 
-.PHONY: all lab solution starter solution-socket starter-socket units fixtures fuzzers fuzz test demo bench content handout handouts grade gradescope clean help
+.PHONY: all lab solution starter solution-socket starter-socket units fixtures fuzzers fuzz test demo bench content handout handouts grade gradescope mutants clean help
 .PHONY: classroom deploy-check grade-all
 
 # The variants' folders: an implementation named <impl><suffix> (solution,
@@ -96,9 +96,9 @@ content: lab ## generate the test files, locals.txt, workload.txt and a sha256 m
 # The kit's own suites need every build, whatever VARIANT says; VARIANT only
 # picks whose pair suites run.
 test: ## run the self-check, both variants unless VARIANT=... (IMPL=starter to check the skeleton)
-	@bash tests/lib/deps.sh
+	@bash tests/lib/deps.sh $(if $(filter solution,$(IMPL)),kit,test)
 	@$(MAKE) --no-print-directory all units fixtures content VARIANT= $(if $(shell command -v $(FUZZ_CC)),fuzzers)
-	@IPCLAB_BUILD=$(CURDIR)/$(BUILD) bash tests/run --impl $(IMPL) --variant "$(BUILT_VARIANTS)"
+	@IPCLAB_BUILD=$(CURDIR)/$(BUILD) bash tests/run --impl $(IMPL) --variant "$(BUILT_VARIANTS)" $(if $(filter solution,$(IMPL)),--with tests/kit --with grader/tests)
 
 demo: ## build, start cache and proxy, download the whole workload with checks, stop, show no leftovers
 	@bash tests/lib/deps.sh
@@ -111,11 +111,12 @@ bench: ## measure proxy+cache against the direct server; writes build/bench/
 	@IPCLAB_VARIANT=$(RUN_VARIANT) bash tests/bench.sh
 
 handout: ## write dist/ipclab-handout.tar.gz, the tree a student unpacks and works in
+	@bash tests/lib/deps.sh handouts
 	@IPCLAB_VARIANT=$(RUN_VARIANT) bash starter/handout.sh
 
 handouts: ## render the variant's handouts (Markdown + Graphviz) to HTML in build/handouts/ (socket: build/handouts-socket/)
 	@bash tests/lib/deps.sh handouts
-	@IPCLAB_VARIANT=$(RUN_VARIANT) bash handouts/render.sh
+	@IPCLAB_VARIANT=$(RUN_VARIANT) IPCLAB_RUBRIC=grader/rubric.tsv bash handouts/render.sh
 
 grade: ## grade SUBMISSION=<dir or .tar.gz> (default: the reference solution)
 	@bash tests/lib/deps.sh
@@ -137,6 +138,11 @@ deploy-check: ## as root: the Gradescope zip and the dev container set up and ru
 	@bash tests/lib/deps.sh
 	@$(MAKE) --no-print-directory all units fixtures content
 	@IPCLAB_DEPLOY_TESTS=1 IPCLAB_BUILD=$(CURDIR)/$(BUILD) bash tests/run --filter '^deploy' grader/tests/deploy_*.bats
+
+mutants: ## grade every student bug of grader/mutants/ (MUTANTS="a b" for some, MUTANTS_FLAGS=--full or --check); prints caught/total
+	@bash tests/lib/deps.sh kit
+	@$(MAKE) --no-print-directory lab content
+	@python3 grader/mutants/run $(MUTANTS_FLAGS) $(MUTANTS)
 
 clean: ## remove build/ and dist/
 	rm -rf build dist

@@ -4,6 +4,7 @@
 #   handouts/render.sh                 every page and diagram into build/handouts/
 #   handouts/render.sh --rubric-md     print rubric.md with its table filled in
 #   handouts/render.sh --rubric-table  print only the generated table
+#   handouts/render.sh --page FILE     print the page FILE (a .md) with its words and counts filled in
 #   handouts/render.sh --pages DIR     write the variant's Markdown set into DIR
 #
 # The kit has two designs (variants): mqueue and socket. IPCLAB_VARIANT,
@@ -26,22 +27,27 @@
 # pages that show them. Links between pages name the .md source; a filter
 # turns them into .html links.
 #
-# The rubric table is made from grader/rubric.tsv: '#' comment lines, then
+# The rubric table is made from the rubric file IPCLAB_RUBRIC: '#' comment lines, then
 # the header "id<TAB>points<TAB>category<TAB>description", then one row per
 # graded test. It replaces the line "<!-- rubric-table -->" of rubric.md.
-# Without the rubric file (a student's copy of the kit), rubric.md is used
-# as it is, so a copy whose table was filled in by --rubric-md keeps it.
+# Without a rubric file, rubric.md is used as it is, so a copy whose table
+# was filled in by --rubric-md keeps it.
+#
+# Counts are never typed into a page: @YOUR_TESTS@ (the smoke check and
+# every test of tests/solution_*.bats), @YOUR_SUITES@ (those suites) and
+# @LAB_TESTS@ (the C unit tests and every test of the other tests/*.bats)
+# are filled in from tests/ when a page is rendered or handed out.
 #
 # Environment: HANDOUTS_OUT (output folder, default build/handouts, or
 # build/handouts-<variant> for another variant than mqueue), IPCLAB_RUBRIC
-# (rubric file, default grader/rubric.tsv) and IPCLAB_VARIANT (or VARIANT).
+# (the rubric file; none by default) and IPCLAB_VARIANT (or VARIANT).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
 variant=${IPCLAB_VARIANT:-${VARIANT:-mqueue}}
 out=${HANDOUTS_OUT:-$root/build/handouts$([ "$variant" = mqueue ] || echo "-$variant")}
-rubric=${IPCLAB_RUBRIC:-$root/grader/rubric.tsv}
+rubric=${IPCLAB_RUBRIC:-}
 words=$here/variants.tsv
 marker='<!-- rubric-table -->'
 
@@ -99,10 +105,41 @@ rubric_table() {
 # rubric_page: rubric.md with the marker line replaced by the table.
 rubric_page() {
 	local table
+	[ -n "$rubric" ] || die "set IPCLAB_RUBRIC to the rubric file"
 	table=$(rubric_table "$rubric") || die "cannot make the rubric table from $rubric"
 	grep -qxF "$marker" "$here/rubric.md" || die "rubric.md has no line $marker"
 	TABLE=$table MARKER=$marker awk \
 		'$0 == ENVIRON["MARKER"] { print ENVIRON["TABLE"]; next } { print }' "$here/rubric.md"
+}
+
+# test_counts: "YOUR_TESTS YOUR_SUITES LAB_TESTS", counted in tests/.
+test_counts() {
+	local tests=$root/tests f yours=1 suites=0 lab=0 n
+	for f in "$tests"/*.bats; do
+		n=$(grep -c '^@test ' "$f")
+		case $(basename "$f") in
+		solution_*) yours=$((yours + n)) suites=$((suites + 1)) ;;
+		*) lab=$((lab + n)) ;;
+		esac
+	done
+	for f in "$tests"/unit/*.c; do
+		[ -f "$f" ] && lab=$((lab + 1))
+	done
+	echo "$yours $suites $lab"
+}
+
+# fill_counts: stdin to stdout with every count filled in. A page that
+# was filled in already (a student's copy) goes through as it is.
+fill_counts() {
+	local page yours suites lab
+	page=$(cat)
+	if ! grep -q '@[A-Z_]*@' <<<"$page"; then
+		printf '%s\n' "$page"
+		return
+	fi
+	read -r yours suites lab < <(test_counts)
+	[ "$suites" -gt 0 ] || die "no tests/solution_*.bats to count in $root/tests"
+	sed -e "s/@YOUR_TESTS@/$yours/g" -e "s/@YOUR_SUITES@/$suites/g" -e "s/@LAB_TESTS@/$lab/g" <<<"$page"
 }
 
 # ---- Variants ----
@@ -184,16 +221,16 @@ fill_variant() {
 	}' "$words" -
 }
 
-# make_set DIR: the variant's pages, each with its words and the rubric
-# table filled in, and the sources of the diagrams they show, in DIR.
+# make_set DIR: the variant's pages, each with its words, counts and the
+# rubric table filled in, and the sources of the diagrams they show, in DIR.
 make_set() {
 	local dir=$1 src name d
 	mkdir -p "$dir/diagrams"
 	while read -r src name; do
-		if [ "$name" = rubric.md ] && [ -f "$rubric" ]; then
-			rubric_page | fill_variant "${src#"$root"/}" >"$dir/$name"
+		if [ "$name" = rubric.md ] && [ -n "$rubric" ] && [ -f "$rubric" ]; then
+			rubric_page | fill_variant "${src#"$root"/}" | fill_counts >"$dir/$name"
 		else
-			fill_variant "${src#"$root"/}" <"$src" >"$dir/$name"
+			fill_variant "${src#"$root"/}" <"$src" | fill_counts >"$dir/$name"
 		fi
 	done < <(page_sources)
 	while read -r d; do
@@ -290,11 +327,12 @@ write_set() {
 case ${1:-} in
 '') render_all ;;
 --rubric-md) rubric_page ;;
---rubric-table) rubric_table "$rubric" ;;
+--rubric-table) rubric_table "${rubric:?set IPCLAB_RUBRIC to the rubric file}" ;;
+--page) fill_variant "${2:?usage: render.sh --page FILE}" <"$2" | fill_counts ;;
 --pages) write_set "${2:?usage: render.sh --pages DIR}" ;;
 -h | --help) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' ;;
 *)
-	echo "usage: handouts/render.sh [--rubric-md | --rubric-table | --pages DIR | -h]" >&2
+	echo "usage: handouts/render.sh [--rubric-md | --rubric-table | --page FILE | --pages DIR | -h]" >&2
 	exit 2
 	;;
 esac

@@ -2,8 +2,8 @@
 # The harness sets each daemon's NAME_pid and NAME_port.
 # shellcheck disable=SC2154
 # Resources under a stalled client and under many requests: a transfer held
-# up by a client that stops reading costs no CPU in either process and does
-# not hold up other requests; 200 requests leave no descriptor behind.
+# up by a client that stops reading costs no CPU in either process and
+# holds up no other request, and 200 requests leave no descriptor behind.
 # Each test judges only what any correct design shows from outside (CPU
 # time, open descriptors, replies), never how the programs are built.
 
@@ -19,33 +19,6 @@ teardown() {
 	harness_teardown
 }
 
-# send_queue PORT: the bytes waiting in the kernel's send buffers of the
-# connections the server on PORT accepted (IPv4 and IPv6 tables alike).
-send_queue() {
-	awk -v port="$(printf ':%04X' "$1")" '
-		function hex(s,   i, v) {
-			for (i = 1; i <= length(s); i++)
-				v = v * 16 + index("0123456789ABCDEF", toupper(substr(s, i, 1))) - 1
-			return v
-		}
-		# Columns: sl local remote state tx_queue:rx_queue ...; 01 = ESTABLISHED.
-		$4 == "01" && substr($2, length($2) - 4) == port {
-			split($5, q, ":")
-			total += hex(q[1])
-		}
-		END { print total + 0 }' /proc/net/tcp /proc/net/tcp6
-}
-
-# stalled PORT: the proxy's send buffers are full and have stopped growing
-# over 300 ms: its transfer can go no further until the client reads.
-stalled() {
-	local before
-	before=$(send_queue "$1")
-	[ "$before" -gt 0 ] || return 1
-	sleep 0.3
-	[ "$(send_queue "$1")" -eq "$before" ]
-}
-
 # stall_client PATH: asks the proxy for PATH on fd 5 of the test shell,
 # reads the first 100 KB and no more, then waits (bounded) until the
 # transfer has stalled. teardown closes fd 5.
@@ -53,8 +26,8 @@ stall_client() {
 	exec 5<>"/dev/tcp/127.0.0.1/$proxy_port"
 	printf 'GETFILE GET %s\r\n\r\n' "$1" >&5
 	head -c 100000 <&5 >/dev/null
-	wait_until 20 stalled "$proxy_port" || {
-		echo "the transfer of $1 never stalled: is the proxy still sending?"
+	wait_until 20 transfer_stalled "$proxy_port" || {
+		echo "the transfer of $1 never stalled behind a client that stopped reading: is the proxy still sending, or polling?"
 		grep -ih "$(printf ':%04X ' "$proxy_port")" /proc/net/tcp /proc/net/tcp6
 		dump_logs
 		return 1
@@ -148,15 +121,16 @@ fetch_verified() {
 	local wl
 	start_cache
 	start_proxy -n 2 -z 824 -t 4
-	stall_client /files/size-16777216.bin
-	# Every chunk of these goes through the one segment left, while the
-	# stalled transfer keeps the other, and its proxy thread and cache
-	# worker, waiting.
+	# A client asks for 16 MiB, reads 100 KB and stops. Its transfer fills
+	# the socket buffers, then waits for it: the cache waits 5 s for its
+	# next turn, the proxy 10 s for the client. A lock held across a whole
+	# transfer keeps the requests below waiting that long; without one,
+	# they go through the other segment at once.
+	exec 5<>"/dev/tcp/127.0.0.1/$proxy_port"
+	printf 'GETFILE GET /files/size-16777216.bin\r\n\r\n' >&5
+	head -c 100000 <&5 >/dev/null
 	wl=$BATS_TEST_TMPDIR/others.txt
-	printf '/files/size-%s.bin\n' 65537 5713 1 >"$wl"
-	# Both programs hold a stalled transfer for seconds (the cache waits 5 s
-	# for its turn, the proxy 10 s for the client): a lock held across a
-	# whole transfer keeps these waiting past the bound.
+	printf '/files/size-%s.bin\n' 5713 825 1 >"$wl"
 	run fetch_verified 3 "$wl" -t 1
 	[ "$status" -eq 0 ] || {
 		echo "$output"

@@ -20,7 +20,7 @@ teardown() {
 	verified -t 4 -r 4 -w "$(workload /files/size-4096.bin)"
 	elapsed=$(ms_since "$start")
 	if [ "$elapsed" -lt 780 ]; then
-		echo "expected 4 requests to one worker delaying 200 ms each to take >= 800 ms, saw ${elapsed} ms: is -d applied to each request?"
+		echo "expected 4 requests to one worker delaying 200 ms each to take >= 800 ms, saw ${elapsed} ms: is -d applied to each request, and does -t 1 start exactly one worker?"
 		return 1
 	fi
 }

@@ -12,8 +12,8 @@
 setup_file() {
 	root=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 	archive=$BATS_FILE_TMPDIR/ipclab-handout.tar.gz
-	timeout 60 bash "$root/starter/handout.sh" "$archive" >/dev/null 3>&- 4>&- || true
-	export root archive
+	timeout 120 bash "$root/starter/handout.sh" "$archive" >/dev/null 3>&- 4>&- || true
+	export root archive IPCLAB_RUBRIC=$root/grader/rubric.tsv
 }
 
 setup() {
@@ -85,11 +85,53 @@ private_lines_in() {
 	cmp "$root/starter/student/Makefile" ipclab/Makefile
 	cmp "$root/starter/student/README.md" ipclab/README.md
 	diff -r "$root/lab" ipclab/lab
-	# handouts/ is the variant's set of pages (mqueue by default), rubric.md
-	# with its table filled in from grader/rubric.tsv.
+	# handouts/ is the variant's set (render.sh --pages: every page with its
+	# words and counts, rubric.md with its table from grader/rubric.tsv too),
+	# plus the diagrams drawn and the pages rendered.
 	bash "$root/handouts/render.sh" --pages "$BATS_TEST_TMPDIR/set"
-	diff -r "$BATS_TEST_TMPDIR/set" ipclab/handouts
-	bash "$root/handouts/render.sh" --rubric-md | cmp - ipclab/handouts/rubric.md
+	diff -r --exclude=html --exclude='*.svg' "$BATS_TEST_TMPDIR/set" ipclab/handouts
+	bash "$root/handouts/render.sh" --rubric-md >rubric.md
+	bash "$root/handouts/render.sh" --page rubric.md | cmp - ipclab/handouts/rubric.md
+}
+
+@test "the handout ships every page rendered and every diagram drawn" {
+	unpack
+	local f name n=0
+	# The set's own diagrams and pages (render.sh --pages chose them).
+	for f in ipclab/handouts/diagrams/*.dot; do
+		name=$(basename "$f" .dot)
+		grep -q '<svg' "ipclab/handouts/diagrams/$name.svg"
+		grep -q '<svg' "ipclab/handouts/html/diagrams/$name.svg"
+		n=$((n + 1))
+	done
+	[ "$n" -ge 4 ]
+	for f in ipclab/handouts/*.md; do
+		grep -q '<title>ipclab: ' "ipclab/handouts/html/$(basename "$f" .md).html"
+	done
+	run grep -rlE '@[A-Z_]+@' ipclab/handouts --include='*.md' --include='*.html'
+	refute_output
+}
+
+@test "the handout's counts are those of its own tests" {
+	unpack
+	cd ipclab || return 1
+	local yours lab units
+	yours=$(($(bats --count tests/solution_*.bats) + 1))
+	units=$(find tests/unit -name '*.c' | wc -l)
+	lab=$(($(find tests -maxdepth 1 -name '*.bats' ! -name 'solution_*' -exec cat {} + | grep -c '^@test ') + units))
+	grep -qF "\`$yours passed, 0 failed\`" handouts/selfcheck.md
+	grep -qF "$lab tests of the framework" handouts/selfcheck.md
+}
+
+@test "the README's table of files to write lists exactly the files with a TODO" {
+	unpack
+	local listed with_todo
+	# The backquotes are Markdown, not shell.
+	# shellcheck disable=SC2016
+	listed=$(sed -n '/^## What is yours/,/^## /p' ipclab/README.md |
+		grep -oE '^\| `[a-z_-]+\.[ch]`(, `[a-z_-]+\.[ch]`)*' | grep -oE '[a-z_-]+\.[ch]' | sort)
+	with_todo=$(cd ipclab && grep -l 'TODO(' ./*.c ./*.h | sed 's|^\./||' | sort)
+	assert_equal "$listed" "$with_todo"
 }
 
 @test "no line of the handout is found only in solution/ or grader/" {
@@ -97,6 +139,32 @@ private_lines_in() {
 	run private_lines_in ipclab
 	refute_output
 	assert_failure
+}
+
+# instructor_lines FOLDER: prints file:line: text for each line meant for
+# instructors only (the kit's private folders, its reference build, or
+# words about them); fails if there is none. Only the student's tree is
+# searched: lab/ is the framework both share.
+instructor_lines() {
+	grep -rnIiE 'instructor|tests/kit|grader/|build/solution|solution/|the reference (simplecached|webproxy|programs|solution)|needs the reference|checks the reference' \
+		"$1" --exclude-dir=lab
+}
+
+@test "no sentence, comment or skip meant for instructors is in the handout" {
+	unpack
+	run instructor_lines ipclab
+	refute_output
+	assert_failure
+}
+
+@test "the instructor-line check finds a planted sentence and skip" {
+	unpack
+	echo "In the instructors' kit, the reference is in build/solution/." >>ipclab/handouts/index.md
+	printf '\tskip "needs the reference simplecached"\n' >>ipclab/tests/ipcls.bats
+	run instructor_lines ipclab
+	assert_success
+	assert_output --partial "ipclab/handouts/index.md:"
+	assert_output --partial "ipclab/tests/ipcls.bats:"
 }
 
 @test "the private-line check finds solution code hidden in a handout" {
@@ -135,7 +203,14 @@ private_lines_in() {
 	assert_output --partial "not ok smoke: simplecached made no request queue: see TODO(create the command channel) in simplecached.c"
 	assert_output --partial "webproxy made 0 of its 2 shared-memory segments: see TODO(create the segments) in webproxy.c"
 	assert_output --regexp "# skip the smoke check failed"
-	assert_line --regexp '^[0-9]+ passed, 1 failed$'
+	# lab/'s tests are tallied apart; the last line counts only the
+	# student's, and agrees with their tally.
+	assert_line --regexp '^lab/ .*: [0-9]+ passed, 0 failed$'
+	assert_line --regexp '^your webproxy and simplecached: [0-9]+ passed, 1 failed, [0-9]+ skipped$'
+	local last
+	last=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' <<<"$output" | tail -n 1)
+	[[ $last =~ ^([0-9]+)\ passed,\ 1\ failed$ ]]
+	assert_line --partial "your webproxy and simplecached: ${BASH_REMATCH[1]} passed, 1 failed,"
 	refute_output --partial "timed out after"
 	[ $((SECONDS - start)) -lt 120 ]
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# deps.sh [test|demo|bench|handouts]: makes sure the system packages the kit
-# needs are present. Installs the missing ones with apt-get when root (or with
+# deps.sh [test|demo|bench|handouts|kit]: makes sure the system packages
+# needed for that purpose are present (kit: everything `make test` of the
+# whole kit checks, the handouts' rendering included). Installs the missing ones with apt-get when root (or with
 # passwordless sudo); otherwise prints the exact command and stops.
 set -euo pipefail
 purpose=${1:-test}
@@ -17,6 +18,7 @@ case $purpose in
 test) needs+=("valgrind valgrind" "jq jq") ;;
 bench) needs+=("gnuplot gnuplot-nox" "python3 python3-minimal") ;;
 handouts) needs+=("pandoc pandoc" "dot graphviz") ;;
+kit) needs+=("valgrind valgrind" "jq jq" "pandoc pandoc" "dot graphviz" "python3 python3") ;;
 esac
 
 missing=()

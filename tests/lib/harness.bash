@@ -452,6 +452,37 @@ download_verify() {
 	return $rc
 }
 
+# send_queue PORT: the bytes waiting in the kernel's send buffers of the
+# connections the server on PORT accepted (IPv4 and IPv6 tables alike).
+send_queue() {
+	awk -v port="$(printf ':%04X' "$1")" '
+		function hex(s,   i, v) {
+			for (i = 1; i <= length(s); i++)
+				v = v * 16 + index("0123456789ABCDEF", toupper(substr(s, i, 1))) - 1
+			return v
+		}
+		# Columns: sl local remote state tx_queue:rx_queue ...; 01 = ESTABLISHED.
+		$4 == "01" && substr($2, length($2) - 4) == port {
+			split($5, q, ":")
+			total += hex(q[1])
+		}
+		END { print total + 0 }' /proc/net/tcp /proc/net/tcp6
+}
+
+# transfer_stalled PORT: the proxy's send buffers hold data and have not
+# changed over two looks 300 ms apart each (a proxy merely descheduled on a
+# loaded machine is rarely held up that long): its transfer can go no
+# further until the client reads.
+transfer_stalled() {
+	local before
+	before=$(send_queue "$1")
+	[ "$before" -gt 0 ] || return 1
+	sleep 0.3
+	[ "$(send_queue "$1")" -eq "$before" ] || return 1
+	sleep 0.3
+	[ "$(send_queue "$1")" -eq "$before" ]
+}
+
 # proc_cpu_ticks PID: user+system CPU ticks used so far.
 proc_cpu_ticks() {
 	awk '{ print $14 + $15 }' "/proc/$1/stat"
