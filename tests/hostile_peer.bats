@@ -25,9 +25,11 @@ teardown() {
 	harness_teardown
 }
 
-# peer ARGS...: the attacker, inside the test's namespaces, bounded.
+# peer ARGS...: the attacker, inside the test's namespaces, bounded, as the
+# same user as the programs under test (a process of that user is the threat).
 peer() {
-	in_ns timeout "$(scaled 60)" "$peer_bin" "$@"
+	sandbox_prefix "${IPCLAB_RUN_AS_UID:-}"
+	in_ns "${sandbox_cmd[@]}" timeout "$(scaled 60)" "$peer_bin" "$@"
 }
 
 both_alive() {
@@ -199,8 +201,8 @@ rss_kb() {
 	# pid namespace meets the names of the last one.
 	proxy_port=$(free_port)
 	program_prefix
-	start_daemon proxy bash -c '"$1" squat $$ 0 4 && exec "${@:2}"' _ \
-		"$peer_bin" "${prefix[@]}" "$IMPL_BIN/webproxy" -p "$proxy_port" -n 2 -z 4096
+	start_daemon proxy "${prefix[@]}" bash -c '"$1" squat $$ 0 4 && exec "${@:2}"' _ \
+		"$peer_bin" "$IMPL_BIN/webproxy" -p "$proxy_port" -n 2 -z 4096
 	wait_until 10 port_or_gone "$proxy_port" proxy
 	port_open "$proxy_port" || { dump_logs; false; }
 	serves_normally

@@ -183,16 +183,12 @@ make_queue() {
 	[ "$output" = "no ipclab objects for prefix $IPCLAB_PREFIX" ]
 }
 
-# make_socket: a socket file with the cache's name, nobody listening on
-# it, as a socket-variant cache that was killed leaves it.
-make_socket() {
-	command -v python3 >/dev/null || skip "python3 is not installed"
-	in_ns python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' \
-		"/dev/shm/$shmbase.sock"
-}
-
 @test "ipcls lists the socket a killed socket-variant cache left, and --clean removes it" {
-	make_socket
+	local -a prefix
+	program_prefix
+	# A socket file whose listener is gone, as a killed cache leaves it.
+	in_ns "${prefix[@]}" python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' \
+		"/dev/shm$IPCLAB_PREFIX.sock"
 	run in_ns timeout 10 "$ipcls"
 	echo "$output"
 	[ "$status" -eq 0 ]

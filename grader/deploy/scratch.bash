@@ -75,7 +75,8 @@ scratch_cgroup() {
 		rel=$(awk -F: '$1 == "0" { print $3 }' /proc/self/cgroup)
 		base=/sys/fs/cgroup${rel%/}
 		dir=$base/ipclab-scratch.$$.$RANDOM
-		mkdir "$dir" 2>/dev/null && echo "$limit" >"$dir/memory.max" && echo 0 >"$dir/memory.swap.max" 2>/dev/null
+		mkdir "$dir" 2>/dev/null && echo "$limit" >"$dir/memory.max" &&
+			{ [[ ! -e $dir/memory.swap.max ]] || echo 0 >"$dir/memory.swap.max"; }
 	elif [[ -d /sys/fs/cgroup/memory ]]; then
 		rel=$(awk -F: '$2 == "memory" { print $3 }' /proc/self/cgroup)
 		base=/sys/fs/cgroup/memory
@@ -110,21 +111,23 @@ scratch_oom_kills() {
 	fi
 }
 
-# scratch_run DIR [--memory LIMIT --peak FILE] [--user NAME] -- CMD...: runs
+# scratch_run DIR [--memory LIMIT --peak FILE] [--user NAME] [--env VAR=VALUE]...
+# -- CMD...: runs
 # CMD chrooted in DIR with its own PID, IPC, UTS and mount namespaces, a
 # fresh /proc, /sys, /dev with a private /dev/shm and /dev/mqueue: what a
 # container gives. With --memory, everything runs in a memory cgroup of that
 # limit, and its peak use (bytes) is written to FILE. With --user, CMD runs
-# as that user of DIR (via runuser, with a login environment). Returns CMD's
-# status.
+# as that user of DIR (via runuser, with a login environment). --env adds
+# to CMD's otherwise minimal environment (as root). Returns CMD's status.
 scratch_run() {
-	local dir=$1 limit='' peak='' user='' cg='' rc
+	local dir=$1 limit='' peak='' user='' cg='' rc envs=()
 	shift
 	while [[ $1 != -- ]]; do
 		case $1 in
 		--memory) limit=$2; shift ;;
 		--peak) peak=$2; shift ;;
 		--user) user=$2; shift ;;
+		--env) envs+=("$2"); shift ;;
 		*) echo "scratch_run: unknown option $1" >&2; return 2 ;;
 		esac
 		shift
@@ -136,13 +139,19 @@ scratch_run() {
 	# The child joins the cgroup before it execs anything, so every process
 	# of the run is counted from the start.
 	(
-		[[ -n $cg ]] && echo "$BASHPID" >"$cg/cgroup.procs"
+		if [[ -n $cg ]] && ! echo "$BASHPID" >"$cg/cgroup.procs"; then
+			echo "scratch: cannot join the memory cgroup $cg" >&2
+			exit 1
+		fi
 		# The inner script expands its own variables, in the new namespaces.
 		# shellcheck disable=SC2016
 		exec unshare --mount --pid --ipc --uts --fork --propagation private \
 			bash -c '
 				set -e
 				r=$1; u=$2; shift 2
+				extra=()
+				while [ "$1" != -- ]; do extra+=("$1"); shift; done
+				shift
 				mount -t proc proc "$r/proc"
 				mount -t sysfs sysfs "$r/sys" 2>/dev/null || mount --rbind /sys "$r/sys"
 				mount -t tmpfs -o mode=755,size=16m tmpfs "$r/dev"
@@ -162,8 +171,8 @@ scratch_run() {
 					exec chroot "$r" runuser -l "$u" -c "$(printf "%q " "$@")"
 				fi
 				exec chroot "$r" env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-					HOME=/root LANG=C.UTF-8 TERM=dumb DEBIAN_FRONTEND=noninteractive "$@"
-			' scratch "$dir" "$user" "$@"
+					HOME=/root LANG=C.UTF-8 TERM=dumb DEBIAN_FRONTEND=noninteractive "${extra[@]}" "$@"
+			' scratch "$dir" "$user" "${envs[@]}" -- "$@"
 	) </dev/null 3>&- 4>&-
 	rc=$?
 	if [[ -n $cg ]]; then

@@ -102,7 +102,8 @@ static gfstatus_t reply_for(enum slot_status s)
 
 /*
  * Sends the file whose first piece is p. Returns true if the ring ended
- * quiet. A piece must carry data, agree on the size, and not overrun it.
+ * quiet. A piece (one or more adjacent slots) must carry data, agree on
+ * the size, and not overrun it.
  */
 static bool stream(gfcontext_t *ctx, struct ring *r, struct piece *p,
 		   const atomic_bool *stopping)
@@ -131,7 +132,7 @@ static bool stream(gfcontext_t *ctx, struct ring *r, struct piece *p,
 			gfs_abort(ctx);
 			return false;
 		}
-		ring_give_back(r);
+		ring_give_back(r, p->slots);
 		e = ring_take(r, NEXT_SLOT_MS, stopping, p);
 		if (e != WAIT_DONE) {
 			fprintf(stderr, "webproxy: next piece: %s\n",

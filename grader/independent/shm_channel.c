@@ -57,22 +57,23 @@ static bool owner_alive(pid_t owner)
 }
 
 /*
- * Sleeps on sem for at most timeout_ms, in slices, so that shutdown and a
- * dead owner are noticed within a slice. owner 0: nobody to watch.
+ * Sleeps on sem for at most timeout_ms, in slices, so that shutdown is
+ * noticed within a slice, and a dead owner after a slice that ran out
+ * (owner 0: nobody to watch). A post already there is taken at once.
  */
 static enum wait_end bounded_wait(sem_t *sem, int timeout_ms,
 				  const atomic_bool *stopping, pid_t owner)
 {
 	long long end = now_ms() + timeout_ms;
 
+	if (sem_trywait(sem) == 0)
+		return WAIT_DONE;
 	for (;;) {
 		long long slice_end = now_ms() + SLICE_MS;
 		struct timespec until;
 
 		if (atomic_load(stopping))
 			return WAIT_STOPPING;
-		if (!owner_alive(owner))
-			return WAIT_OWNER_GONE;
 		if (slice_end > end)
 			slice_end = end;
 		until = monotonic_at(slice_end);
@@ -84,6 +85,8 @@ static enum wait_end bounded_wait(sem_t *sem, int timeout_ms,
 		}
 		if (now_ms() >= end)
 			return WAIT_TIMED_OUT;
+		if (!owner_alive(owner))
+			return WAIT_OWNER_GONE;
 	}
 }
 
@@ -211,49 +214,77 @@ void ring_unstart(struct ring *r)
 
 void ring_offer(struct ring *r)
 {
-	for (int i = 0; i < RING_SLOTS; i++)
-		sem_post(&r->head->vacant);
+	ring_give_back(r, RING_SLOTS);
 }
 
-/* Waits for the next slot, and believes nothing in it without checking. */
-enum wait_end ring_take(struct ring *r, int timeout_ms,
-			const atomic_bool *stopping, struct piece *out)
+/* Reads the label of the slot at the cursor and moves past it. Returns
+ * false if the label breaks the rules. */
+static bool read_label(struct ring *r, struct piece *out)
 {
-	const struct slot_label *label;
-	enum wait_end e = bounded_wait(&r->head->filled, timeout_ms, stopping, 0);
+	const struct slot_label *label = &r->head->label[r->cursor % RING_SLOTS];
 
-	if (e != WAIT_DONE)
-		return e;
-	label = &r->head->label[r->cursor % RING_SLOTS];
 	out->status = label->status;
 	out->file_size = label->file_size;
 	out->length = label->length;
 	out->bytes = slot_at(r, r->cursor);
+	out->slots = 1;
 	r->cursor++;
-	if (label->ticket != r->ticket || out->length > r->slot_bytes ||
-	    (out->status != SLOT_DATA && out->status != SLOT_MISSING &&
-	     out->status != SLOT_FAILED))
+	return label->ticket == r->ticket && out->length <= r->slot_bytes &&
+	       (out->status == SLOT_DATA || out->status == SLOT_MISSING ||
+		out->status == SLOT_FAILED);
+}
+
+/*
+ * Waits for the next slot, then takes the filled slots right after it as
+ * one run, as long as each so far was full (so the bytes are adjacent) and
+ * the ring does not wrap: one send to the client instead of several.
+ * sem_trywait here never waits; it only asks whether more are ready.
+ */
+enum wait_end ring_take(struct ring *r, int timeout_ms,
+			const atomic_bool *stopping, struct piece *out)
+{
+	enum wait_end e = bounded_wait(&r->head->filled, timeout_ms, stopping, 0);
+
+	if (e != WAIT_DONE)
+		return e;
+	if (!read_label(r, out))
 		return WAIT_BAD_SLOT;
+	while (out->status == SLOT_DATA &&
+	       out->length == out->slots * r->slot_bytes &&
+	       r->cursor % RING_SLOTS != 0 &&
+	       sem_trywait(&r->head->filled) == 0) {
+		struct piece next;
+
+		if (!read_label(r, &next) || next.status != SLOT_DATA ||
+		    next.file_size != out->file_size)
+			return WAIT_BAD_SLOT;
+		out->length += next.length;
+		out->slots++;
+	}
 	return WAIT_DONE;
 }
 
-void ring_give_back(struct ring *r)
+void ring_give_back(struct ring *r, unsigned slots)
 {
-	sem_post(&r->head->vacant);
+	for (unsigned i = 0; i < slots; i++)
+		sem_post(&r->head->vacant);
 }
 
 /*
  * After the last piece the worker waits no more, so the `vacant` posts it
- * did not use are the proxy's to take back (at most RING_SLOTS of them:
- * this loop never waits); nothing may be left `filled`.
+ * did not use are the proxy's to take back. There are at most RING_SLOTS
+ * of them, and nothing may be left `filled`; anything else means the cache
+ * broke the handshake, and the segment is not quiet. (sem_trywait never
+ * waits, and the loop is bounded: this is not polling.)
  */
 bool ring_settle(struct ring *r)
 {
-	int ready = -1;
+	int taken = 0, filled = -1;
 
-	while (sem_trywait(&r->head->vacant) == 0)
-		;
-	if (sem_getvalue(&r->head->filled, &ready) != 0 || ready != 0)
+	while (taken <= RING_SLOTS && sem_trywait(&r->head->vacant) == 0)
+		taken++;
+	if (taken > RING_SLOTS ||
+	    sem_getvalue(&r->head->filled, &filled) != 0 || filled != 0)
 		return false;
 	ring_unstart(r);
 	return true;
@@ -323,13 +354,16 @@ bool ring_serves(const struct ring *r, uint64_t ticket)
 }
 
 /*
- * Waits for a free slot. A post taken for a ticket that is no longer ours
- * is given back: it was meant for someone else, or it is the proxy's
- * wake-up after a cancel.
+ * Waits for a vacant slot, then takes up to want - 1 more that are vacant
+ * already, without waiting and without wrapping, so they are adjacent.
+ * Posts taken for a ticket that is no longer ours are given back: they
+ * were meant for someone else, or they are the proxy's wake-up after a
+ * cancel.
  */
-enum wait_end ring_claim(struct ring *r, uint64_t ticket,
-			 const atomic_bool *stopping, unsigned char **slot)
+enum wait_end ring_claim(struct ring *r, uint64_t ticket, unsigned want,
+			 const atomic_bool *stopping, struct run *out)
 {
+	unsigned room = RING_SLOTS - r->cursor % RING_SLOTS;
 	enum wait_end e;
 
 	if (!ring_serves(r, ticket))
@@ -337,24 +371,45 @@ enum wait_end ring_claim(struct ring *r, uint64_t ticket,
 	e = bounded_wait(&r->head->vacant, FREE_SLOT_MS, stopping, r->owner);
 	if (e != WAIT_DONE)
 		return e;
+	out->slots = 1;
+	while (out->slots < want && out->slots < room &&
+	       sem_trywait(&r->head->vacant) == 0)
+		out->slots++;
 	if (!ring_serves(r, ticket)) {
-		sem_post(&r->head->vacant);
+		ring_give_back(r, out->slots);
 		return WAIT_NOT_MINE;
 	}
-	*slot = slot_at(r, r->cursor);
+	out->bytes = slot_at(r, r->cursor);
+	out->capacity = out->slots * r->slot_bytes;
 	return WAIT_DONE;
 }
 
-void ring_publish(struct ring *r, uint64_t ticket, enum slot_status status,
-		  uint64_t file_size, size_t length)
+/*
+ * Labels the run's slots (every one full but maybe the last), then posts
+ * them all, so the proxy wakes once and takes them as one run. A status
+ * other than data takes one slot; the others of the run go back to the
+ * vacant count first, because the post of the last `filled` must be the
+ * worker's last touch of the segment (ring_settle relies on it).
+ */
+void ring_publish(struct ring *r, uint64_t ticket, const struct run *run,
+		  enum slot_status status, uint64_t file_size, size_t length)
 {
-	struct slot_label *label = &r->head->label[r->cursor % RING_SLOTS];
+	unsigned used = 0;
 
-	assert(length <= r->slot_bytes);
-	label->ticket = ticket;
-	label->file_size = file_size;
-	label->status = (uint32_t)status;
-	label->length = (uint32_t)length;
-	r->cursor++;
-	sem_post(&r->head->filled);
+	assert(length <= run->capacity);
+	do {
+		struct slot_label *label = &r->head->label[(r->cursor + used) % RING_SLOTS];
+		size_t here = length < r->slot_bytes ? length : r->slot_bytes;
+
+		label->ticket = ticket;
+		label->file_size = file_size;
+		label->status = (uint32_t)status;
+		label->length = (uint32_t)here;
+		length -= here;
+		used++;
+	} while (length > 0);
+	r->cursor += used;
+	ring_give_back(r, run->slots - used);
+	for (unsigned i = 0; i < used; i++)
+		sem_post(&r->head->filled);
 }

@@ -3,8 +3,10 @@
  * chunk slots, and the two counting semaphores that pace it.
  *
  * A segment (exactly -z bytes, made by the proxy) holds a header and then
- * RING_SLOTS equal slots. The cache writes slots in order 0, 1, 2, 3, 0,
- * ...; the proxy reads them in the same order.
+ * RING_SLOTS equal slots. The cache writes slots in order 0, 1, 0, 1, ...;
+ * the proxy reads them in the same order. Two slots are double buffering:
+ * the cache fills one while the proxy sends the other. (Any count >= 2
+ * works; measured, more slots of a fixed segment only make chunks smaller.)
  *
  *   vacant  counts the slots the cache may write now
  *   filled  counts the slots written and not yet read by the proxy
@@ -12,7 +14,8 @@
  * INVARIANT: vacant + filled + (slots being written or read) = RING_SLOTS
  * during a transfer, so the cache never overtakes the proxy and the proxy
  * never reads a slot twice. The cache may run up to RING_SLOTS chunks
- * ahead: both processes work at once instead of taking turns.
+ * ahead: both processes work at once instead of taking turns. Adjacent
+ * slots that are ready together travel as one run (one read, one send).
  *
  * WHO WRITES WHAT. `ticket` is the proxy's: it writes it only while no
  * worker serves the segment (between transfers), and a worker reads it
@@ -41,7 +44,7 @@
 
 #include "ipcname.h"
 
-#define RING_SLOTS 4
+#define RING_SLOTS 2
 #define RING_MIN_BYTES 824
 #define RING_MAX_BYTES (64L * 1024 * 1024)
 
@@ -81,12 +84,20 @@ struct ring {
 	pid_t owner;			/* cache: the proxy named in the name */
 };
 
-/* What the proxy takes out of one slot, once checked. */
+/* What the proxy takes out of a run of adjacent slots, once checked. */
 struct piece {
 	enum slot_status status;
 	uint64_t file_size;
-	size_t length;
+	size_t length;			/* bytes in all the run's slots */
 	const unsigned char *bytes;
+	unsigned slots;			/* how many slots the run took */
+};
+
+/* The adjacent vacant slots a worker claimed, to fill with one read. */
+struct run {
+	unsigned char *bytes;
+	size_t capacity;
+	unsigned slots;
 };
 
 enum wait_end {
@@ -108,7 +119,7 @@ void ring_unstart(struct ring *r);	/* the order was never sent */
 void ring_offer(struct ring *r);	/* hands every slot to the cache */
 enum wait_end ring_take(struct ring *r, int timeout_ms,
 			const atomic_bool *stopping, struct piece *out);
-void ring_give_back(struct ring *r);	/* the slot just taken is free */
+void ring_give_back(struct ring *r, unsigned slots);	/* read: vacant again */
 bool ring_settle(struct ring *r);	/* after the last piece: quiet? */
 void ring_cancel(struct ring *r);	/* the transfer is given up */
 
@@ -116,10 +127,10 @@ void ring_cancel(struct ring *r);	/* the transfer is given up */
 int ring_attach(struct ring *r, const char *name);
 void ring_detach(struct ring *r);
 bool ring_serves(const struct ring *r, uint64_t ticket);
-enum wait_end ring_claim(struct ring *r, uint64_t ticket,
-			 const atomic_bool *stopping, unsigned char **slot);
-void ring_publish(struct ring *r, uint64_t ticket, enum slot_status status,
-		  uint64_t file_size, size_t length);
+enum wait_end ring_claim(struct ring *r, uint64_t ticket, unsigned want,
+			 const atomic_bool *stopping, struct run *out);
+void ring_publish(struct ring *r, uint64_t ticket, const struct run *run,
+		  enum slot_status status, uint64_t file_size, size_t length);
 
 /*
  * The proxy's pool of segments (webproxy.c), used by handle_with_cache.c.

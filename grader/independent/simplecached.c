@@ -152,6 +152,8 @@ static int pass_stop_token(void)
 	return -1;
 }
 
+/* A token without the secret is refused loudly: some other process is
+ * trying to stop this cache. */
 static bool is_stop_token(const char *msg, ssize_t len)
 {
 	struct stop_token t;
@@ -159,7 +161,13 @@ static bool is_stop_token(const char *msg, ssize_t len)
 	if (len != (ssize_t)sizeof(t))
 		return false;
 	memcpy(&t, msg, sizeof(t));
-	return t.magic == STOP_MAGIC && t.zero == 0 && t.secret == cache.secret;
+	if (t.magic != STOP_MAGIC)
+		return false;
+	if (t.zero == 0 && t.secret == cache.secret)
+		return true;
+	fputs("simplecached: refused a stop token without this cache's secret\n",
+	      stderr);
+	return false;
 }
 
 /* An order as the worker uses it: pointers into the received message. */
@@ -212,10 +220,19 @@ static int read_exactly(int fd, unsigned char *to, size_t len, off_t at)
 	return 0;
 }
 
+static unsigned slots_for(uint64_t bytes, size_t slot_bytes)
+{
+	uint64_t n = (bytes + slot_bytes - 1) / slot_bytes;
+
+	return n == 0 ? 1 : n > RING_SLOTS ? RING_SLOTS : (unsigned)n;
+}
+
 /*
  * Fills slots until the file is all sent, or the ring stops being ours.
- * A file that cannot be read is one SLOT_FAILED slot (the proxy then ends
- * the transfer); a missing one is one SLOT_MISSING slot.
+ * Each round claims as many adjacent slots as are vacant (and needed) and
+ * fills them with one read. A missing file is one SLOT_MISSING slot; a
+ * file that cannot be read, one SLOT_FAILED slot (the proxy then ends the
+ * transfer).
  */
 static void copy_file(struct ring *r, uint64_t ticket, int fd)
 {
@@ -230,9 +247,11 @@ static void copy_file(struct ring *r, uint64_t ticket, int fd)
 			status = SLOT_FAILED;
 	}
 	do {
-		unsigned char *slot;
+		struct run run;
 		size_t len = 0;
-		enum wait_end e = ring_claim(r, ticket, &cache.stopping, &slot);
+		unsigned want = status == SLOT_DATA ?
+				slots_for(size - done, r->slot_bytes) : 1;
+		enum wait_end e = ring_claim(r, ticket, want, &cache.stopping, &run);
 
 		if (e != WAIT_DONE) {
 			if (e != WAIT_NOT_MINE)
@@ -241,14 +260,14 @@ static void copy_file(struct ring *r, uint64_t ticket, int fd)
 			return;
 		}
 		if (status == SLOT_DATA) {
-			len = size - done < r->slot_bytes ? (size_t)(size - done)
-							  : r->slot_bytes;
-			if (read_exactly(fd, slot, len, (off_t)done) != 0) {
+			len = size - done < run.capacity ? (size_t)(size - done)
+							 : run.capacity;
+			if (read_exactly(fd, run.bytes, len, (off_t)done) != 0) {
 				status = SLOT_FAILED;
 				len = 0;
 			}
 		}
-		ring_publish(r, ticket, status, size, len);
+		ring_publish(r, ticket, &run, status, size, len);
 		done += len;
 	} while (status == SLOT_DATA && done < size);
 }

@@ -54,17 +54,6 @@ CRASH_SIGNALS = {
 }
 
 
-def usage_text():
-    with open(os.path.join(GRADER_DIR, "grade"), encoding="utf-8") as f:
-        lines = f.read().splitlines()
-    out = []
-    for line in lines[1:]:
-        if not line.startswith("#"):
-            break
-        out.append(re.sub(r"^# ?", "", line))
-    return "\n".join(out)
-
-
 class UsageError(Exception):
     pass
 
@@ -110,6 +99,7 @@ class Grader:
         self.hide = []
         # The test runs in flight, stopped if the grade is stopped.
         self.procs = set()
+        self.stopping = False
 
     # ------------------------------------------------------------ helpers
 
@@ -195,6 +185,13 @@ class Grader:
         build = os.path.join(KIT, "build")
         if os.path.isdir(build):
             paths += [os.path.join(build, e) for e in sorted(os.listdir(build)) if e not in BUILD_VISIBLE]
+        # A worktree's .git is a file naming the repository elsewhere.
+        dotgit = os.path.join(KIT, ".git")
+        if os.path.isfile(dotgit):
+            with open(dotgit, encoding="utf-8") as f:
+                m = re.match(r"gitdir: (.*)", f.read().strip())
+            if m and "/worktrees/" in m.group(1):
+                paths.append(m.group(1).split("/worktrees/")[0])
         paths += [self.out, os.path.join(self.work, "private")]
         paths += [p for p in os.environ.get("GRADER_HIDE", "").split(":") if p]
         return [p for p in paths if ":" not in p]
@@ -220,7 +217,13 @@ class Grader:
     # ------------------------------------------------------------ intake
 
     def unpack(self, archive, dest):
+        """Unpacks a copy of the archive (the original may lie in a folder
+        hidden from the graded uid) as slot 0's uid, with its limits."""
         os.makedirs(dest)
+        copy = os.path.join(self.work, "archive" + re.search(r"\.(tar|tar\.gz|tgz|zip)$", archive).group(0))
+        shutil.copyfile(archive, copy)
+        os.chmod(copy, 0o644)
+        archive = copy
         if self.is_root:
             os.chown(dest, self.uid(0), self.uid(0))
         if archive.endswith(".zip"):
@@ -394,7 +397,7 @@ class Grader:
         if self.hide:
             env["IPCLAB_HIDE"] = ":".join(self.hide)
         cmd = ["timeout", "-k", "3", str(limit + 2)] + self.pidns + [
-            "bats", "--tap", "--timing", "-f", "^" + re.escape(test.name) + "$", test.file]
+            "bats", "--tap", "--timing", "--no-tempdir-cleanup", "-f", "^" + re.escape(test.name) + "$", test.file]
         start = time.monotonic()
         with open(log, "wb") as f:
             proc = subprocess.Popen(cmd, cwd=KIT, env=env, stdin=subprocess.DEVNULL, stdout=f,
@@ -406,14 +409,30 @@ class Grader:
                 self.procs.discard(proc)
         secs = time.monotonic() - start
         self.kill_slot(slot)
+        tails = self.program_tails(tmp)
         if os.path.getsize(log) > LOG_MAX_BYTES:
             with open(log, "rb") as f:
                 data = f.read()
             with open(log, "wb") as f:
                 f.write(data[:LOG_MAX_BYTES // 2] + b"\n# ... (log cut) ...\n" + data[-65536:])
-        return self.judge_run(test, log, rc, secs, limit)
+        return self.judge_run(test, log, rc, secs, limit, tails)
 
-    def judge_run(self, test, log, rc, secs, limit):
+    def program_tails(self, tmp):
+        """The last lines of each program's log in the test's folder (what
+        a test past its limit could not print), and the folder removed."""
+        tails = ""
+        for run_dir in sorted(d for d in os.listdir(tmp) if d.startswith("bats-run-")):
+            logs = os.path.join(tmp, run_dir, "test", "1", "logs")
+            for name in sorted(os.listdir(logs)) if os.path.isdir(logs) else []:
+                if name.endswith(".log"):
+                    with open(os.path.join(logs, name), "rb") as f:
+                        f.seek(max(0, os.path.getsize(f.name) - 4096))
+                        lines = f.read().decode("utf-8", "replace").splitlines()[-8:]
+                    tails += f"---- {name} (its last lines when the test was stopped)\n" + "\n".join(lines) + "\n"
+            shutil.rmtree(os.path.join(tmp, run_dir), ignore_errors=True)
+        return tails
+
+    def judge_run(self, test, log, rc, secs, limit, tails=""):
         with open(log, encoding="utf-8", errors="replace") as f:
             text = f.read()
         result = re.search(r"^(ok|not ok) \d+ (.*?)( in \d+ms)?( # .*)?$", text, re.M)
@@ -425,9 +444,11 @@ class Grader:
                 return Run("FAIL", secs, "the test skipped itself:" + result.group(4).split("skip", 1)[1], output, log)
             return Run("PASS", secs, "", output, log)
         if rc in (124, 137) or (result and result.group(4) and "timeout" in result.group(4)) or secs >= limit:
-            reason = f"too slow: limit {limit} s"
+            reason = (f"too slow: limit {limit} s, several times what a correct pair needs (a wait that runs "
+                      "out its timeout instead of being woken, or a lost wake-up, makes every step slow)")
             if crash:
                 reason = crash + f" (then the test ran past its limit of {limit} s)"
+            output = (output + "\n" + clean_output(tails, self.work, self.out)).strip()
             return Run("SLOW", secs, reason, output, log)
         if result:
             reason = reason_of(output)
@@ -446,7 +467,7 @@ class Grader:
         if first.status == "PASS":
             test.status, test.output = "PASS", first.output
             return
-        if self.remaining() < limit + 3:
+        if self.remaining() < limit + 3 or self.stopping:
             test.status, test.reason, test.output = "FAIL", first.reason, first.output
             return
         second = self.run_once(test, slot, limit, 2)
@@ -471,7 +492,7 @@ class Grader:
         def worker(slot):
             while True:
                 with self.lock:
-                    if not queue:
+                    if not queue or self.stopping:
                         return
                     test = queue.pop(0)
                 limit = limit_of(test)
@@ -598,12 +619,12 @@ class Grader:
             st = row.status
             if color:
                 st = ("\x1b[32m" if st == "PASS" else "\x1b[31m") + f"{st:<4}" + "\x1b[0m"
-            lines.append(f"{fmt(row.score):>6} {fmt(row.points):>4}  {st:<4}  {row.id}: {row.title}")
+            lines.append(f"{rubric_mod.fmt(row.score):>6} {rubric_mod.fmt(row.points):>4}  {st:<4}  {row.id}: {row.title}")
             if row.status != "PASS":
                 lines.append(f"{'why:':>18} {row.reason}")
                 if self.rerun(row):
                     lines.append(f"{'rerun:':>18} {self.rerun(row)}")
-        lines += ["", f"{fmt(self.total):>6} {fmt(self.rubric.max):>4}  total ({self.elapsed():.1f} s)"]
+        lines += ["", f"{rubric_mod.fmt(self.total):>6} {rubric_mod.fmt(self.rubric.max):>4}  total ({self.elapsed():.1f} s)"]
         return "\n".join(lines) + "\n"
 
     def write_reports(self):
@@ -625,7 +646,7 @@ class Grader:
         self.write_junit()
         results = {
             "score": self.total, "execution_time": int(self.elapsed()),
-            "output": "\n".join([f"Total: {fmt(self.total)} / {fmt(self.rubric.max)}"] + self.notes),
+            "output": "\n".join([f"Total: {rubric_mod.fmt(self.total)} / {rubric_mod.fmt(self.rubric.max)}"] + self.notes),
             "visibility": "visible", "stdout_visibility": "hidden",
             "tests": [{"name": r.title, "number": str(i + 1), "score": r.score, "max_score": r.points,
                        "status": "passed" if r.status == "PASS" else "failed", "output": self.row_output(r),
@@ -645,7 +666,9 @@ class Grader:
                                  time=str(r.seconds))
             if r.status != "PASS":
                 ET.SubElement(case, "failure", message=xml_text(r.reason)).text = xml_text(self.row_output(r))
-            ET.SubElement(case, "system-out").text = xml_text(f"{r.title}; {fmt(r.score)} of {fmt(r.points)} points")
+            ET.SubElement(case, "system-out").text = xml_text(f"{r.title}; {rubric_mod.fmt(r.score)} of {rubric_mod.fmt(r.points)} points")
+        if hasattr(ET, "indent"):  # Python 3.9: one element a line, for people reading it
+            ET.indent(suites)
         ET.ElementTree(suites).write(os.path.join(self.out, "junit.xml"), encoding="UTF-8", xml_declaration=True)
 
     # ------------------------------------------------------------ main
@@ -696,12 +719,14 @@ class Grader:
         self.score()
         self.write_reports()
         if a.quiet:
-            print(f"{self.name}\t{fmt(self.total)}\t{fmt(self.rubric.max)}")
+            print(f"{self.name}\t{rubric_mod.fmt(self.total)}\t{rubric_mod.fmt(self.rubric.max)}")
         else:
             sys.stdout.write(self.report_text(color=sys.stdout.isatty()))
             print(f"reports: {self.out}/{{report.txt,results.json,grade.json,junit.xml,logs/}}")
 
     def cleanup(self):
+        with self.lock:
+            self.stopping = True
         for proc in list(self.procs):
             proc.terminate()  # timeout passes it on; the PID namespace dies with it
         for proc in list(self.procs):
@@ -737,10 +762,6 @@ class Grader:
 # ---------------------------------------------------------------- text
 
 
-def fmt(x):
-    return f"{x:.2f}".rstrip("0").rstrip(".") if x is not None else ""
-
-
 def shell_quote(s):
     if re.fullmatch(r"[A-Za-z0-9_./=:@%+,-]+", s):
         return s
@@ -766,7 +787,7 @@ JOB_LINE = re.compile(r"^.*line \d+: +\d+ (Killed|Terminated|Hangup|Interrupt|Qu
 NOISE = [
     JOB_LINE,
     re.compile(r"^\s*\(in test file .*\)\s*$"),
-    re.compile(r"^\s*\(from function .*"),
+    re.compile(r"^\s*\(?from function .* line \d+,?\)?$"),
     re.compile(r"^\s*in test file .*"),
     re.compile(r".*: unbound variable$"),
     re.compile(r".*grader/hidden/.*"),
@@ -846,13 +867,13 @@ def main(argv):
         sys.stderr.write(f"grade: {e} (see grade --help)\n")
         return 2
     if args.help:
-        print(usage_text())
+        print(rubric_mod.usage_text(os.path.join(GRADER_DIR, "grade")))
         return 0
     g = Grader(args)
     rc = 0
 
     def stopped(signum, _frame):
-        raise KeyboardInterrupt(f"signal {signum}")
+        raise KeyboardInterrupt(signum)
 
     signal.signal(signal.SIGTERM, stopped)
     signal.signal(signal.SIGINT, stopped)
@@ -861,9 +882,9 @@ def main(argv):
     except UsageError as e:
         sys.stderr.write(f"grade: {e} (see grade --help)\n")
         rc = 2
-    except KeyboardInterrupt:
-        g.fallback(130, "interrupted")
-        rc = 130
+    except KeyboardInterrupt as e:
+        rc = 128 + (e.args[0] if e.args else signal.SIGINT)
+        g.fallback(rc, f"stopped by signal {rc - 128}")
     except BaseException as e:  # the grader's own error: never a silent score
         traceback.print_exc()
         g.fallback(1, f"{type(e).__name__}: {e}")

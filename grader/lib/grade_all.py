@@ -27,17 +27,6 @@ KIT = os.path.dirname(GRADER_DIR)
 ARCHIVE = re.compile(r"\.(tar\.gz|tgz|tar|zip)$")
 
 
-def usage_text():
-    with open(os.path.join(GRADER_DIR, "grade-all"), encoding="utf-8") as f:
-        lines = f.read().splitlines()
-    out = []
-    for line in lines[1:]:
-        if not line.startswith("#"):
-            break
-        out.append(re.sub(r"^# ?", "", line))
-    return "\n".join(out)
-
-
 def sub_name(path):
     return ARCHIVE.sub("", os.path.basename(path))
 
@@ -99,7 +88,7 @@ class Batch:
             self.results[name] = grade
             self.done += 1
             total = grade.get("total")
-            self.progress(f"{name}: {grade['status'] if grade['status'] != 'graded' else total}")
+            self.progress(f"{name}: {grade['status'] if grade['status'] != 'graded' else rubric_mod.fmt(total)}")
 
     def run(self):
         subs, errors = self.entries()
@@ -151,18 +140,18 @@ class Batch:
                 g = self.results[name]
                 scores = {r["id"]: r["score"] for r in g.get("rows", [])}
                 graded = g["status"] == "graded"
-                w.writerow([name, g["status"], g.get("seconds", ""), fmt(g.get("total")) if graded else ""]
-                           + [fmt(scores.get(i)) if graded else "" for i in ids] + [g.get("reason", "")])
+                w.writerow([name, g["status"], g.get("seconds", ""), rubric_mod.fmt(g.get("total")) if graded else ""]
+                           + [rubric_mod.fmt(scores.get(i)) if graded else "" for i in ids] + [g.get("reason", "")])
 
     def summary(self):
         graded = sorted(g["total"] for g in self.results.values() if g["status"] == "graded")
         secs = int(time.monotonic() - self.t0)
         mx = self.rubric.max
-        lines = [f"graded {len(graded)} of {self.total} submission(s) in {secs} s; scores out of {fmt(mx)}"]
+        lines = [f"graded {len(graded)} of {self.total} submission(s) in {secs} s; scores out of {rubric_mod.fmt(mx)}"]
         if graded:
             n = len(graded)
             median = graded[n // 2] if n % 2 else (graded[n // 2 - 1] + graded[n // 2]) / 2
-            lines.append(f"mean {sum(graded) / n:.1f}  median {median:.1f}  min {fmt(graded[0])}  max {fmt(graded[-1])}")
+            lines.append(f"mean {sum(graded) / n:.1f}  median {median:.1f}  min {rubric_mod.fmt(graded[0])}  max {rubric_mod.fmt(graded[-1])}")
             step = mx / 10
             counts = [0] * 10
             for v in graded:
@@ -177,12 +166,6 @@ class Batch:
                 lines.append(f"{len(names)} submission(s) {what}:")
                 lines += [f"  {k}: {self.results[k].get('reason', '')}" for k in names]
         return "\n".join(lines) + "\n"
-
-
-def fmt(x):
-    if x is None:
-        return ""
-    return f"{x:.2f}".rstrip("0").rstrip(".")
 
 
 def main(argv):
@@ -200,7 +183,7 @@ def main(argv):
         sys.stderr.write(f"{e}\nusage: grader/grade-all [-j N] [-o OUT] SUBMISSIONS_DIR\n")
         return 2
     if args.help:
-        print(usage_text())
+        print(rubric_mod.usage_text(os.path.join(GRADER_DIR, "grade-all")))
         return 0
     if not args.dir or not os.path.isdir(args.dir):
         sys.stderr.write("usage: grader/grade-all [-j N] [-o OUT] SUBMISSIONS_DIR\n")

@@ -1,4 +1,5 @@
-"""rubric.py: grader/rubric.tsv read into records, shared by grade and grade-all.
+"""rubric.py: grader/rubric.tsv read into records, and the little else
+grade and grade-all share (their --help text, how a score is printed).
 
 The table has four tab-separated columns (id, points, category,
 description) under a header; '#' lines are comments. Lines starting '#='
@@ -142,3 +143,22 @@ def bats_test_names(path):
                 name = m.group(1) if m.group(1) is not None else m.group(2)
                 names.append(re.sub(r'\\(["\\$`])', r"\1", name))
     return names
+
+
+def usage_text(script):
+    """The comment block at the top of a script (after its #! line)."""
+    with open(script, encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    out = []
+    for line in lines[1:]:
+        if not line.startswith("#"):
+            break
+        out.append(re.sub(r"^# ?", "", line))
+    return "\n".join(out)
+
+
+def fmt(x):
+    """A score as people write it: 12, 12.5, 12.33; nothing for None."""
+    if x is None:
+        return ""
+    return f"{x:.2f}".rstrip("0").rstrip(".")

@@ -5,6 +5,13 @@
 # rubric row; and every command the workflow runs, run here in a fresh clone
 # of the template, passes once the reference's files are committed there,
 # while the untouched starter only builds.
+#
+# As root, the steps run as an unprivileged uid (STEP_UID), with the
+# harness's unique-prefix fallback: root's message-queue budget
+# (RLIMIT_MSGQUEUE) is shared by every root process of the machine, other
+# suites' included, and cannot be raised here. A runner's root has its own;
+# the namespace path the steps take there is the one the rest of make test
+# runs as root.
 
 setup_file() {
 	KIT=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
@@ -15,9 +22,14 @@ setup_file() {
 	export KIT template handout
 }
 
+STEP_UID=64700
+
 setup() {
 	load '/usr/lib/bats/bats-support/load'
 	load '/usr/lib/bats/bats-assert/load'
+	# A folder the step uid can use (bats's own are private to root).
+	work=$(mktemp -d "${TMPDIR:-/tmp}/ipclab-classroom.XXXXXX")
+	chmod 755 "$work"
 	[[ -f $template/.github/workflows/classroom.yml ]] || fail "make classroom wrote no workflow"
 	command -v yamllint >/dev/null || fail "needs yamllint (apt-get install yamllint)"
 	# yamllint's Python has the YAML module; the workflow is read with it.
@@ -25,6 +37,11 @@ setup() {
 	[[ $yaml_python == */python3* ]] || yaml_python=python3
 	read -r -a yaml_python <<<"$yaml_python"
 	"${yaml_python[@]}" -c 'import yaml' || fail "no Python with the yaml module"
+}
+
+teardown() {
+	[[ -n ${work:-} ]] && rm -rf "$work"
+	return 0
 }
 
 # workflow_steps: one line per step of the workflow, tab-separated:
@@ -54,7 +71,7 @@ PY
 # to a repository and cloned into DIR; with FILES_FROM, that folder's
 # editable files committed over the starter's, as a student pushes them.
 fresh_clone() {
-	local origin=$BATS_TEST_TMPDIR/origin git=(git -c user.name=ipclab -c user.email=ipclab@localhost)
+	local origin=$work/origin git=(git -c user.name=ipclab -c user.email=ipclab@localhost)
 	cp -a "$template" "$origin"
 	"${git[@]}" -C "$origin" init -q
 	"${git[@]}" -C "$origin" add -A
@@ -64,23 +81,27 @@ fresh_clone() {
 		"${git[@]}" -C "$origin" commit -qam "my work"
 	fi
 	git clone -q "$origin" "$1"
+	mkdir -p "$work/home"
+	[[ $(id -u) -ne 0 ]] || chown -R "$STEP_UID:$STEP_UID" "$1" "$work/home"
 }
 
-# run_step DIR SECONDS COMMAND: COMMAND in DIR under bash, as the runner
-# would, with sudo standing for itself when there is none (as root).
+# run_step DIR SECONDS COMMAND: COMMAND in DIR under bash, in a clean
+# environment as on a runner, as STEP_UID when root. sudo stands for itself
+# when there is none, or when root (STEP_UID may not use the real one).
 run_step() {
-	local path
+	local path as=()
 	# Not bats's own libexec folder, which it puts first in PATH.
 	path=$(tr ':' '\n' <<<"$PATH" | grep -v 'bats-core' | paste -sd:)
-	if ! command -v sudo >/dev/null && [[ $(id -u) -eq 0 ]]; then
-		mkdir -p "$BATS_TEST_TMPDIR/bin"
+	if ! command -v sudo >/dev/null || [[ $(id -u) -eq 0 ]]; then
+		mkdir -p "$work/bin"
 		# shellcheck disable=SC2016
-		printf '#!/bin/sh\nwhile [ "${1#-}" != "$1" ]; do shift; done\nexec "$@"\n' >"$BATS_TEST_TMPDIR/bin/sudo"
-		chmod 755 "$BATS_TEST_TMPDIR/bin/sudo"
-		path=$BATS_TEST_TMPDIR/bin:$path
+		printf '#!/bin/sh\nwhile [ "${1#-}" != "$1" ]; do shift; done\nexec "$@"\n' >"$work/bin/sudo"
+		chmod 755 "$work/bin/sudo"
+		path=$work/bin:$path
 	fi
-	# A clean environment, as on a runner: nothing of this suite's run.
-	run env -i PATH="$path" HOME="$HOME" TMPDIR="${TMPDIR:-/tmp}" LANG=C.UTF-8 timeout -k 5 "$2" bash -c "cd \"\$1\" && $3" step "$1" 3>&- 4>&-
+	[[ $(id -u) -ne 0 ]] || as=(setpriv "--reuid=$STEP_UID" "--regid=$STEP_UID" --clear-groups)
+	run "${as[@]}" env -i PATH="$path" HOME="$work/home" TMPDIR="$work/home" LANG=C.UTF-8 \
+		timeout -k 5 "$2" bash -c "cd \"\$1\" && $3" step "$1" 3>&- 4>&-
 }
 
 @test "classroom: the template is the handout's tree with the dev container and the workflow, and no hidden test" {
@@ -143,14 +164,14 @@ run_step() {
 
 @test "classroom: every command of the workflow passes in a fresh clone holding the reference" {
 	[[ -z ${IPCLAB_SMOKE_FAILED:-} ]] || skip "the smoke check failed"
-	fresh_clone "$BATS_TEST_TMPDIR/repo" "$KIT/solution"
+	fresh_clone "$work/repo" "$KIT/solution"
 	workflow_steps >"$BATS_TEST_TMPDIR/steps.tsv"
 	local kind id minutes cmd failed=() t0
 	while IFS=$'\t' read -r kind id minutes _ cmd; do
 		t0=$SECONDS
 		case $kind in
-		install) run_step "$BATS_TEST_TMPDIR/repo" 600 "$cmd" ;;
-		grader) run_step "$BATS_TEST_TMPDIR/repo" "$((minutes * 60))" "$cmd" ;;
+		install) run_step "$work/repo" 600 "$cmd" ;;
+		grader) run_step "$work/repo" "$((minutes * 60))" "$cmd" ;;
 		*) continue ;;
 		esac
 		echo "# $kind $id ($((SECONDS - ${t0:-SECONDS}))s): $cmd" >&3
@@ -160,15 +181,15 @@ run_step() {
 }
 
 @test "classroom: the untouched starter builds, and a test row fails in seconds, naming what is missing" {
-	fresh_clone "$BATS_TEST_TMPDIR/repo"
-	run_step "$BATS_TEST_TMPDIR/repo" 300 "bash .github/classroom/check compile"
+	fresh_clone "$work/repo"
+	run_step "$work/repo" 300 "bash .github/classroom/check compile"
 	assert_success
 	local t0=$SECONDS
-	run_step "$BATS_TEST_TMPDIR/repo" 300 "bash .github/classroom/check tests/solution_transfer.bats 'a malformed request'"
+	run_step "$work/repo" 300 "bash .github/classroom/check tests/solution_transfer.bats 'a malformed request'"
 	assert_failure
 	assert_output --partial "not ok smoke"
 	((SECONDS - t0 < 120)) || fail "the failing row took $((SECONDS - t0)) s"
 	# A prefix no test has fails too, rather than passing with nothing run.
-	run_step "$BATS_TEST_TMPDIR/repo" 300 "bash .github/classroom/check tests/solution_transfer.bats 'no such test'"
+	run_step "$work/repo" 300 "bash .github/classroom/check tests/solution_transfer.bats 'no such test'"
 	assert_failure
 }

@@ -12,6 +12,8 @@
 # `make deploy-check` sets (and .ci/run, as root). Each grade's time and
 # peak memory are printed and kept in build/deploy/gradescope.tsv.
 
+DEPLOY_UID=66100
+
 setup_file() {
 	KIT=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 	export KIT
@@ -59,8 +61,12 @@ grade_in_image() {
 	mkdir -p "$root/autograder/submission" "$root/autograder/results"
 	cp "$sub"/* "$root/autograder/submission/"
 	t0=$SECONDS
-	run scratch_run "$root" --memory 384M --peak "$BATS_TEST_TMPDIR/peak" -- \
-		timeout -k 10 600 /autograder/run_autograder
+	# The grader's uids: a range no other grade on this machine uses (a
+	# Gradescope container has the machine's uids to itself; here other
+	# suites' grades share the kernel's per-uid limits, and the grader
+	# cannot see their processes from its own PID namespace).
+	run scratch_run "$root" --memory 384M --peak "$BATS_TEST_TMPDIR/peak" \
+		--env "GRADER_ARGS=--uid $DEPLOY_UID" -- timeout -k 10 600 /autograder/run_autograder
 	elapsed=$((SECONDS - t0))
 	read -r peak ooms <"$BATS_TEST_TMPDIR/peak" || fail "no peak memory measured"
 	results=$root/autograder/results/results.json
@@ -72,12 +78,24 @@ grade_in_image() {
 	[[ $status -eq 0 ]] || fail "run_autograder exited $status: $output"
 	((elapsed < 600)) || fail "the grade took $elapsed s, past Gradescope's 600 s"
 	check_results_json "$results"
+	# What failed, for a score that is not the expected one.
+	jq -r '.tests[] | select(.status == "failed") | "# failed: \(.name): \(.output[0:300])"' "$results" >&3
 }
 
 @test "deploy: setup.sh installs and builds the autograder on a clean Debian" {
 	run cat "$log"
 	assert_line --regexp '^setup status 0 in [0-9]+ s$'
 	echo "# $(tail -n 1 "$log")" >&3
+}
+
+@test "deploy: the 384 MB limit holds: writing 500 MB into /dev/shm fails there" {
+	local used kills
+	run scratch_run "$image" --memory 384M --peak "$BATS_TEST_TMPDIR/peak" -- \
+		dd if=/dev/zero of=/dev/shm/fill bs=1M count=500
+	assert_failure
+	read -r used kills <"$BATS_TEST_TMPDIR/peak"
+	((used <= 384 * 1048576)) || fail "the group peaked at $used bytes"
+	((kills >= 1)) || fail "no process was killed for memory"
 }
 
 @test "deploy: Gradescope grades the reference 100 inside 384 MB and 10 minutes" {

@@ -80,7 +80,7 @@ check_junit() {
 		python3 -c 'import sys, xml.etree.ElementTree as E; E.parse(sys.argv[1])' "$1" ||
 			fail "$1 is not well-formed XML"
 	fi
-	n=$(grep -c '<testcase ' "$1")
+	n=$(grep -o '<testcase ' "$1" | wc -l)
 	[[ $n -eq $2 ]] || fail "$1 has $n testcases, expected $2 (one per rubric row)"
 }
 
@@ -121,12 +121,14 @@ check_grade_clean() {
 	[[ -z $hits ]] || fail "the grade's logs show errors of the kit: $hits"
 }
 
-# uid_leftovers FIRST COUNT: processes of those uids, and IPC objects they
-# own or that carry their names, in the machine's /dev/shm and /dev/mqueue.
+# uid_leftovers FIRST COUNT DIR: processes of those uids running a program
+# under DIR (a grade of another kit on this machine may use the same uids),
+# and IPC objects they own or that carry their names, in the machine's
+# /dev/shm and /dev/mqueue.
 uid_leftovers() {
 	local uid
 	for ((uid = $1; uid < $1 + $2; uid++)); do
-		pgrep -a -u "$uid" 2>/dev/null | sed "s/^/process of uid $uid: /"
+		pgrep -a -u "$uid" 2>/dev/null | grep -F -- "$3/" | sed "s/^/process of uid $uid: /"
 		find /dev/shm /dev/mqueue -maxdepth 1 \( -user "$uid" -o -name "ipclab.$uid*" \) \
 			-printf "IPC object of uid $uid: %p\n" 2>/dev/null
 	done
@@ -138,8 +140,8 @@ dir_processes() {
 	local p exe
 	for p in /proc/[0-9]*; do
 		exe=$(readlink "$p/exe" 2>/dev/null)
-		if [[ $exe == "$1"/* ]] || tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF "$1/"; then
-			printf 'process %s: %s\n' "${p#/proc/}" "$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)"
+		if [[ $exe == "$1"/* ]] || tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -qF "$1/"; then
+			printf 'process %s: %s\n' "${p#/proc/}" "$(tr '\0' ' ' 2>/dev/null <"$p/cmdline")"
 		fi
 	done
 	return 0
@@ -149,7 +151,7 @@ dir_processes() {
 # left running or lying around.
 check_nothing_left() {
 	local left
-	left=$(uid_leftovers "$1" "$2"; dir_processes "$3"
+	left=$(uid_leftovers "$1" "$2" "$3"; dir_processes "$3"
 		find "$3" -maxdepth 2 -name 'ipclab-grade.*' -printf 'work folder left: %p\n' 2>/dev/null)
 	[[ -z $left ]] || fail "left behind after the grade: $left"
 }

@@ -149,7 +149,7 @@ def print_grade(path):
         with open(path) as f:
             _, ms, score = f.read().strip().split(",")
     except (OSError, ValueError):
-        print("grade: not measured (BENCH_GRADE=0, or grader/grade failed)")
+        print("grade: not measured (BENCH_GRADE=0, or the timed grade failed)")
         return
     secs = int(ms) / 1000
     word = "goal met" if secs < GRADE_GOAL_S else "above the goal"

@@ -10,13 +10,13 @@ purpose=${1:-test}
 needs=(
 	"cc build-essential" "make make" "bats bats" "timeout coreutils"
 	"sha256sum coreutils" "unshare util-linux" "nsenter util-linux"
-	"setpriv util-linux" "ps procps"
+	"setpriv util-linux" "ps procps" "ss iproute2"
 	"/usr/lib/bats/bats-support/load.bash bats-support"
 	"/usr/lib/bats/bats-assert/load.bash bats-assert"
 )
 case $purpose in
-test) needs+=("valgrind valgrind" "jq jq") ;;
-bench) needs+=("gnuplot gnuplot-nox" "python3 python3-minimal") ;;
+test) needs+=("valgrind valgrind" "jq jq" "python3 python3" "unzip unzip") ;;
+bench) needs+=("gnuplot gnuplot-nox" "python3 python3") ;;
 handouts) needs+=("pandoc pandoc" "dot graphviz") ;;
 kit) needs+=("valgrind valgrind" "jq jq" "pandoc pandoc" "dot graphviz" "python3 python3") ;;
 esac

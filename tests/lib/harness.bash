@@ -58,7 +58,7 @@ source "$IPCLAB_ROOT/tests/lib/sandbox.bash"
 # Pids started in this test (each is also its process group) and the holder
 # of the test's namespaces.
 started_pids=()
-declare -A started_prog=()
+declare -gA started_prog=()
 ns_holder=
 IPCLAB_ISOLATION=
 

@@ -4,7 +4,9 @@
 # paths it must not see, and how time bounds scale. The harness sources it
 # (IPCLAB_RUN_AS_UID); the grader runs it as a command for the build and the
 # unpacking of archives:
-#   bash tests/lib/sandbox.bash run UID CMD...   CMD as UID, with the limits
+#   bash tests/lib/sandbox.bash run UID CMD...   CMD as UID, with the limits,
+#                                                in a mount namespace hiding
+#                                                IPCLAB_HIDE when it is set
 #   bash tests/lib/sandbox.bash kill UID         kill every process of UID
 #   bash tests/lib/sandbox.bash scaled SECONDS   SECONDS times the scale
 #
@@ -68,6 +70,10 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	run)
 		sandbox_prefix "$2"
 		shift 2
+		if [ -n "${IPCLAB_HIDE:-}" ] && [ "$(id -u)" -eq 0 ]; then
+			exec unshare --mount --propagation private \
+				sh -c "$(sandbox_hide_script)"' && exec "$@"' sh "${sandbox_cmd[@]}" "$@"
+		fi
 		exec "${sandbox_cmd[@]}" "$@"
 		;;
 	kill) sandbox_kill "$2" ;;

@@ -16,8 +16,8 @@ rm -f /etc/dpkg/dpkg.cfg.d/docker /etc/dpkg/dpkg.cfg.d/excludes
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
 	build-essential make bats bats-assert bats-support valgrind jq \
-	util-linux procps coreutils \
-	gdb man-db manpages manpages-dev manpages-posix-dev \
+	util-linux procps iproute2 coreutils \
+	gdb man-db manpages manpages-dev \
 	git less sudo ca-certificates >/dev/null
 apt-get clean
 rm -rf /var/lib/apt/lists/*
