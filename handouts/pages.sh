@@ -13,7 +13,7 @@
 #   design  handouts/design/ replaces index.md and rules.md (the rules, each
 #           with the tests that check it) and adds hints.md. The pages that
 #           give the reference's design away are left out: architecture.md,
-#           its diagrams, and reflection.md (its questions are about the
+#           (architecture-<variant>.md), its diagrams, and reflection.md (its questions are about the
 #           reference; design.md takes its place). With RELEASE=1 (an
 #           instructor, after the deadline) architecture.md and its
 #           diagrams come back.
@@ -35,7 +35,8 @@ if [ "${1:-}" = --render ] && [ $# -eq 3 ]; then
 	trap 'rm -rf "$stage"' EXIT
 	bash "$0" "$2" "$3" "$stage/pages"
 	bash "$0" --rubric "$2" >"$stage/rubric.tsv"
-	out=${HANDOUTS_OUT:-$(cd "$here/.." && pwd)/build/handouts}
+	variant=${IPCLAB_VARIANT:-${VARIANT:-mqueue}}
+	out=${HANDOUTS_OUT:-$(cd "$here/.." && pwd)/build/handouts$([ "$variant" = mqueue ] || echo "-$variant")}
 	# What render.sh writes, and nothing else of the folder.
 	mkdir -p "$out"
 	find "$out" -maxdepth 1 \( -name '*.html' -o -name style.css \) -delete
@@ -70,5 +71,5 @@ sed -i -e '/^The \[reflection\](reflection.md)/,/it counts in your course\.$/c\'
 	-e 'Your `design.md` is read by the course staff, who award its points by hand (the row "design (graded by hand)" above).' \
 	"$dest/rubric.md"
 if [ "$release" != 1 ]; then
-	rm -f "$dest/architecture.md" "$dest"/diagrams/*.dot
+	rm -f "$dest"/architecture*.md "$dest"/diagrams/*.dot
 fi

@@ -4,7 +4,23 @@
 #   handouts/render.sh                 every page and diagram into build/handouts/
 #   handouts/render.sh --rubric-md     print rubric.md with its table filled in
 #   handouts/render.sh --rubric-table  print only the generated table
-#   handouts/render.sh --page FILE     print the page FILE (a .md) with its counts filled in
+#   handouts/render.sh --page FILE     print the page FILE (a .md) with its words and counts filled in
+#   handouts/render.sh --pages DIR     write the variant's Markdown set into DIR
+#
+# The kit has two designs (variants): mqueue and socket. IPCLAB_VARIANT,
+# else VARIANT (default mqueue), picks the one whose set of pages is rendered; each
+# variant's set reads as if the other did not exist:
+#   - A page named <page>-<variant>.md (architecture-socket.md) is that
+#     variant's <page>.md; the other variants' versions are left out.
+#   - In every page, a line "<!-- variant socket -->" starts a block kept
+#     only for that variant, and "<!-- end variant -->" ends it.
+#   - @WORD@ is replaced by that variant's column of variants.tsv (a
+#     header line "key<TAB>mqueue<TAB>socket", then a word per line).
+#   - A diagram goes with the set when one of its pages shows it.
+# Without variants.tsv (a student's copy, already one variant's set) the
+# pages are used as they are. --pages DIR writes the set (pages with their
+# words, counts and rubric table, their diagrams' sources, and this
+# script with what it needs), which the handout packer ships.
 #
 # Pages are handouts/*.md (pandoc Markdown); diagrams are handouts/diagrams/
 # *.dot (Graphviz), drawn as SVG into build/handouts/diagrams/, next to the
@@ -23,17 +39,21 @@
 # are filled in from tests/ when a page is rendered or handed out.
 #
 # Environment: HANDOUTS_SRC (the folder of pages and diagrams, default
-# handouts/ itself; handouts/pages.sh writes a track's), HANDOUTS_OUT (output folder, default build/handouts) and
-# IPCLAB_RUBRIC (the rubric file; none by default).
+# handouts/ itself; handouts/pages.sh writes a track's), HANDOUTS_OUT (output
+# folder, default build/handouts, or build/handouts-<variant> for another
+# variant than mqueue), IPCLAB_RUBRIC (the rubric file; none by default) and
+# IPCLAB_VARIANT (or VARIANT).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
 # The pages and diagrams to render: handouts/ itself, or a track's set
 # written by handouts/pages.sh (HANDOUTS_SRC).
-src=${HANDOUTS_SRC:-$here}
-out=${HANDOUTS_OUT:-$root/build/handouts}
+src_dir=${HANDOUTS_SRC:-$here}
+variant=${IPCLAB_VARIANT:-${VARIANT:-mqueue}}
+out=${HANDOUTS_OUT:-$root/build/handouts$([ "$variant" = mqueue ] || echo "-$variant")}
 rubric=${IPCLAB_RUBRIC:-}
+words=$src_dir/variants.tsv
 marker='<!-- rubric-table -->'
 
 # The order of the navigation bar; any other page is listed after these.
@@ -93,9 +113,9 @@ rubric_page() {
 	local table
 	[ -n "$rubric" ] || die "set IPCLAB_RUBRIC to the rubric file"
 	table=$(rubric_table "$rubric") || die "cannot make the rubric table from $rubric"
-	grep -qxF "$marker" "$src/rubric.md" || die "rubric.md has no line $marker"
+	grep -qxF "$marker" "$src_dir/rubric.md" || die "rubric.md has no line $marker"
 	TABLE=$table MARKER=$marker awk \
-		'$0 == ENVIRON["MARKER"] { print ENVIRON["TABLE"]; next } { print }' "$src/rubric.md"
+		'$0 == ENVIRON["MARKER"] { print ENVIRON["TABLE"]; next } { print }' "$src_dir/rubric.md"
 }
 
 # test_counts: "YOUR_TESTS YOUR_SUITES LAB_TESTS", counted in tests/.
@@ -128,24 +148,122 @@ fill_counts() {
 	sed -e "s/@YOUR_TESTS@/$yours/g" -e "s/@YOUR_SUITES@/$suites/g" -e "s/@LAB_TESTS@/$lab/g" <<<"$page"
 }
 
+# ---- Variants ----
+
+# variant_names: the variants variants.tsv knows (its header's columns).
+variant_names() {
+	grep -v '^#' "$words" | head -n 1 | cut -f 2- | tr '\t' ' '
+}
+
+# check_variant: stops unless $variant is a column of variants.tsv.
+check_variant() {
+	[ -f "$words" ] || return 0
+	[[ " $(variant_names) " == *" $variant "* ]] ||
+		die "IPCLAB_VARIANT=$variant: variants.tsv knows only $(variant_names)"
+}
+
+# page_sources: "SOURCE NAME" per page of the variant's set: NAME is the
+# page's name in the set (architecture-socket.md is architecture.md).
+page_sources() {
+	local f name base v others=()
+	[ -f "$words" ] && read -ra others <<<"$(variant_names)"
+	for f in "$src_dir"/*.md; do
+		name=$(basename "$f" .md)
+		base=$name
+		for v in "${others[@]}"; do
+			[[ $name == *-"$v" ]] && base=${name%-"$v"}
+		done
+		[ "$base" = "$name" ] || [ "$name" = "$base-$variant" ] || continue
+		echo "$f $base.md"
+	done
+}
+
+# fill_variant NAME: stdin (the page NAME) to stdout with only its
+# variant's blocks, and its variant's words in place of every @WORD@ of
+# variants.tsv.
+fill_variant() {
+	if [ ! -f "$words" ]; then
+		cat
+		return
+	fi
+	awk -F '\t' -v variant="$variant" -v page="$1" '
+	function fail(msg) { printf "%s:%d: %s\n", FILENAME == "-" ? page : FILENAME, FNR, msg > "/dev/stderr"; bad = 1; exit 1 }
+	NR == FNR && /^#/ { next }
+	!columns {
+		columns = NF
+		for (i = 2; i <= NF; i++) if ($i == variant) col = i
+		next
+	}
+	NR == FNR {
+		if ($0 ~ /^[[:space:]]*$/) next
+		if (NF != columns || $col == "") fail("a word needs a value for every variant")
+		word["@" $1 "@"] = $col
+		next
+	}
+	/^<!-- variant [a-z]+ -->$/ {
+		if (block != "") fail("a variant block inside another")
+		split($0, tag, " ")
+		block = tag[3]
+		next
+	}
+	/^<!-- end variant -->$/ {
+		if (block == "") fail("an end of a variant block that never started")
+		block = ""
+		next
+	}
+	/<!-- (end )?variant/ { fail("a variant tag must be a line of its own") }
+	block != "" && block != variant { next }
+	{
+		line = $0
+		for (w in word) {
+			while ((i = index(line, w)) > 0)
+				line = substr(line, 1, i - 1) word[w] substr(line, i + length(w))
+		}
+		print line
+	}
+	END {
+		if (bad) exit 1
+		if (block != "") { printf "%s: a variant block is never ended\n", page > "/dev/stderr"; exit 1 }
+	}' "$words" -
+}
+
+# make_set DIR: the variant's pages, each with its words, counts and the
+# rubric table filled in, and the sources of the diagrams they show, in DIR.
+make_set() {
+	local dir=$1 src name d
+	mkdir -p "$dir/diagrams"
+	while read -r src name; do
+		if [ "$name" = rubric.md ] && [ -n "$rubric" ] && [ -f "$rubric" ]; then
+			rubric_page | fill_variant "${src#"$root"/}" | fill_counts >"$dir/$name"
+		else
+			fill_variant "${src#"$root"/}" <"$src" | fill_counts >"$dir/$name"
+		fi
+	done < <(page_sources)
+	while read -r d; do
+		d=$(basename "$d" .svg)
+		[ -f "$src_dir/diagrams/$d.dot" ] || die "a page shows diagrams/$d.svg, which has no $d.dot"
+		cp "$src_dir/diagrams/$d.dot" "$dir/diagrams/"
+	done < <(grep -oh 'diagrams/[A-Za-z0-9_-]*\.svg' "$dir"/*.md | sort -u)
+}
+
 # page_title FILE: the text of the first level-one heading.
 page_title() {
 	sed -n 's/^# //p' "$1" | head -n 1
 }
 
-# nav_html: one link per page, in nav_order first.
+# nav_html DIR: one link per page of DIR, in nav_order first.
 nav_html() {
-	local name names=() f
+	local dir=$1 name names=() f
 	for name in "${nav_order[@]}"; do
-		[ -f "$src/$name.md" ] && names+=("$name")
+		[ -f "$dir/$name.md" ] && names+=("$name")
 	done
-	for f in "$src"/*.md; do
+	for f in "$dir"/*.md; do
 		name=$(basename "$f" .md)
 		[[ " ${names[*]} " == *" $name "* ]] || names+=("$name")
 	done
 	echo '<nav class="pages">'
 	for name in "${names[@]}"; do
-		printf '<a href="%s.html">%s</a>\n' "$name" "$(page_title "$src/$name.md")"
+		printf '<a href="%s.html">%s</a>\n' "$name" "$(page_title "$dir/$name.md")"
 	done
 	echo '</nav>'
 }
@@ -161,10 +279,11 @@ need_tools() {
 	exit 1
 }
 
+# render_diagrams DIR: every DIR/diagrams/*.dot as an SVG.
 render_diagrams() {
 	local f svg
 	mkdir -p "$out/diagrams"
-	for f in "$src"/diagrams/*.dot; do
+	for f in "$1"/diagrams/*.dot; do
 		[ -f "$f" ] || continue
 		svg=$out/diagrams/$(basename "$f" .dot).svg
 		dot -Tsvg -o "$svg" "$f" || die "dot failed on $f"
@@ -188,34 +307,38 @@ render_page() {
 
 render_all() {
 	need_tools
+	check_variant
 	mkdir -p "$out"
 	work=$(mktemp -d)
 	trap 'rm -rf "$work"' EXIT
-	nav_html >"$work/nav.html"
+	make_set "$work/pages"
+	nav_html "$work/pages" >"$work/nav.html"
 	cp "$here/style.css" "$out/style.css"
-	render_diagrams
-	local f page pages=0
-	for f in "$src"/*.md; do
-		if [ "$(basename "$f")" = rubric.md ] && [ -n "$rubric" ] && [ -f "$rubric" ]; then
-			rubric_page | fill_counts >"$work/rubric.md"
-		else
-			page=$work/$(basename "$f")
-			fill_counts <"$f" >"$page"
-		fi
-		render_page "$work/$(basename "$f")"
+	render_diagrams "$work/pages"
+	local f pages=0
+	for f in "$work"/pages/*.md; do
+		render_page "$f"
 		pages=$((pages + 1))
 	done
-	echo "handouts: $pages pages and $(find "$out/diagrams" -name '*.svg' | wc -l) diagrams in $out"
+	echo "handouts$([ -f "$words" ] && echo " ($variant)"): $pages pages and $(find "$out/diagrams" -name '*.svg' | wc -l) diagrams in $out"
+}
+
+# write_set DIR: the variant's set, and what renders it, into DIR.
+write_set() {
+	check_variant
+	make_set "$1"
+	cp "$here/render.sh" "$here/links.lua" "$here/style.css" "$1/"
 }
 
 case ${1:-} in
 '') render_all ;;
 --rubric-md) rubric_page ;;
 --rubric-table) rubric_table "${rubric:?set IPCLAB_RUBRIC to the rubric file}" ;;
---page) fill_counts <"${2:?usage: render.sh --page FILE}" ;;
+--page) fill_variant "${2:?usage: render.sh --page FILE}" <"$2" | fill_counts ;;
+--pages) write_set "${2:?usage: render.sh --pages DIR}" ;;
 -h | --help) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' ;;
 *)
-	echo "usage: handouts/render.sh [--rubric-md | --rubric-table | --page FILE | -h]" >&2
+	echo "usage: handouts/render.sh [--rubric-md | --rubric-table | --page FILE | --pages DIR | -h]" >&2
 	exit 2
 	;;
 esac

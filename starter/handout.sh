@@ -5,10 +5,11 @@
 # (mqueue, the default, or socket: every .c and .h of starter/<variant>/, or
 # of starter/<variant>/design/ in the design track) at the top as the
 # student's own, the public tests
-# (no tests/kit: those check the kit itself), handouts/ with its counts
-# and rubric table filled in, its diagrams drawn (handouts/diagrams/*.svg,
+# (no tests/kit: those check the kit itself), the variant's set of handouts/
+# (handouts/render.sh --pages: its pages with their words, counts and
+# rubric table filled in), its diagrams drawn (handouts/diagrams/*.svg,
 # which the pages show) and every page rendered (handouts/html/), and
-# reflection.md from handouts/reflection.md when there is one. Nothing from
+# reflection.md when there is one. Nothing from
 # solution/ or grader/ goes in; tests/kit/handout.bats checks that.
 # Needs pandoc and graphviz (tests/lib/deps.sh handouts installs them).
 #
@@ -55,28 +56,21 @@ cp -r "$root/starter/student/.devcontainer" "$top/"
 cp "$(starter_dir)"/*.[ch] "$top/"
 cp -r "$root/lab" "$top/"
 
-# The track's pages, and its rubric (the design track adds the rows graded
-# by hand). The student has no grader/rubric.tsv: hand out rubric.md with
-# its table filled in, and every page with its counts.
+# The track's pages (handouts/pages.sh), then the variant's set of them
+# (render.sh --pages: its words, counts and rubric table filled in). The
+# design track's rubric adds the rows graded by hand. The student has no
+# grader/rubric.tsv: rubric.md goes out with its table filled in.
 bash "$root/handouts/pages.sh" "$track" 0 "$stage/pages"
-export IPCLAB_RUBRIC=$stage/rubric.tsv HANDOUTS_SRC=$stage/pages
+export IPCLAB_RUBRIC=$stage/rubric.tsv HANDOUTS_SRC=$stage/pages IPCLAB_VARIANT=$variant
 bash "$root/handouts/pages.sh" --rubric "$track" >"$IPCLAB_RUBRIC"
-cp -r "$stage/pages" "$top/handouts"
-for src in "$stage"/pages/*.md; do
-	name=$(basename "$src")
-	if [ "$name" = rubric.md ]; then
-		bash "$root/handouts/render.sh" --rubric-md >"$stage/rubric.md"
-		src=$stage/rubric.md
-	fi
-	bash "$root/handouts/render.sh" --page "$src" >"$top/handouts/$name"
-done
+bash "$root/handouts/render.sh" --pages "$top/handouts"
 # The pages, rendered, and the diagrams they show, drawn.
 HANDOUTS_OUT=$top/handouts/html bash "$root/handouts/render.sh" >/dev/null
 find "$top/handouts/html/diagrams" -name '*.svg' -exec cp {} "$top/handouts/diagrams/" \;
 if [ "$track" = design ]; then
 	cp "$root/handouts/design/design.md" "$top/"
-elif [ -f "$root/handouts/reflection.md" ]; then
-	cp "$root/handouts/reflection.md" "$top/"
+elif [ -f "$top/handouts/reflection.md" ]; then
+	cp "$top/handouts/reflection.md" "$top/"
 fi
 cp -r "$root/tests/lib" "$root/tests/fixtures" "$root/tests/unit" "$root/tests/run" "$top/tests/"
 # make bench is the kit's (tests/bench.sh stays out), and so is its report.

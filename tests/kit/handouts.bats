@@ -4,20 +4,36 @@
 # same range and default), `make handouts` renders every page with its
 # diagrams, and the rubric page is the grader's rubric file. Each checker
 # also gets a deliberately broken copy, to show it can fail.
+#
+# The pages are written once for both designs (variants): render.sh makes
+# each variant's set of pages (render.sh --pages). The checks run on every
+# variant's set, which is what students read.
 
 # The programs the handouts document, and where their binaries are.
 PROGRAMS=(webproxy simplecached gfclient_download gfclient_measure gfserver_direct ipcls)
+VARIANTS=(mqueue socket)
 
 setup_file() {
 	root=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 	export root IPCLAB_RUBRIC=$root/grader/rubric.tsv
 	# Render once, with the real `make handouts`, into a private folder
 	# (other test runs may use build/handouts at the same time).
-	html=$BATS_FILE_TMPDIR/html
+	# html is the mqueue variant's HTML; each variant's is in html-<variant>,
+	# and its Markdown set in md-<variant>.
+	html=$BATS_FILE_TMPDIR/html-mqueue
 	export html
+	local v
+	for v in "${VARIANTS[@]}"; do
+		IPCLAB_VARIANT=$v bash "$root/handouts/render.sh" --pages "$BATS_FILE_TMPDIR/md-$v" \
+			>"$BATS_FILE_TMPDIR/pages-$v.out" 2>&1 3>&- 4>&-
+		echo $? >"$BATS_FILE_TMPDIR/pages-$v.status"
+	done
 	if command -v pandoc >/dev/null && command -v dot >/dev/null; then
-		HANDOUTS_OUT=$html timeout 300 make -C "$root" --no-print-directory handouts \
-			>"$BATS_FILE_TMPDIR/render.out" 2>&1 3>&- 4>&-
+		: >"$BATS_FILE_TMPDIR/render.out"
+		for v in "${VARIANTS[@]}"; do
+			HANDOUTS_OUT=$BATS_FILE_TMPDIR/html-$v timeout 300 make -C "$root" --no-print-directory \
+				handouts VARIANT="$v" >>"$BATS_FILE_TMPDIR/render.out" 2>&1 3>&- 4>&- || break
+		done
 		echo $? >"$BATS_FILE_TMPDIR/render.status"
 	fi
 }
@@ -39,6 +55,37 @@ need_renderer() {
 		cat "$BATS_FILE_TMPDIR/render.out"
 		false
 	}
+}
+
+# each_set: the folder of every variant's Markdown set, one a line; fails
+# (with render.sh's words) if a set could not be made.
+each_set() {
+	local v
+	for v in "${VARIANTS[@]}"; do
+		[ "$(cat "$BATS_FILE_TMPDIR/pages-$v.status")" = 0 ] || {
+			cat "$BATS_FILE_TMPDIR/pages-$v.out" >&2
+			return 1
+		}
+		echo "$BATS_FILE_TMPDIR/md-$v"
+	done
+}
+
+# check_each_set CHECKER [WORD MIN]...: CHECKER passes on every variant's
+# set, and its summary counts at least MIN of each WORD.
+check_each_set() {
+	local checker=$1 sets set i
+	local -a want=("${@:2}")
+	sets=$(each_set)
+	for set in $sets; do
+		run "$checker" "$set"
+		assert_success
+		for ((i = 0; i < ${#want[@]}; i += 2)); do
+			[ "$(count_in "$output" "${want[i]}")" -ge "${want[i + 1]}" ] || {
+				echo "$set: fewer than ${want[i + 1]} ${want[i]}: $output"
+				return 1
+			}
+		done
+	done
 }
 
 binary_of() {
@@ -263,31 +310,31 @@ count_in() {
 	grep -o "[0-9]* $2" <<<"$1" | cut -d ' ' -f 1
 }
 
-# copy_handouts: a scratch copy of the Markdown pages and diagram sources.
+# copy_handouts: a scratch copy of the mqueue variant's set.
 copy_handouts() {
 	copy=$BATS_TEST_TMPDIR/handouts
 	mkdir -p "$copy"
-	cp -r "$handouts"/*.md "$handouts/diagrams" "$copy/"
+	cp -r "$BATS_FILE_TMPDIR/md-mqueue"/*.md "$BATS_FILE_TMPDIR/md-mqueue/diagrams" "$copy/"
 }
 
 # ---- Links ----
 
-@test "every internal link and image in the Markdown resolves" {
-	run check_links "$handouts"
-	assert_success
-	[ "$(count_in "$output" links)" -ge 20 ]
-	[ "$(count_in "$output" images)" -ge 4 ]
+@test "every internal link and image in each variant's Markdown resolves" {
+	check_each_set check_links links 20 images 4
 }
 
 @test "the index links to every page, and every diagram is shown on a page" {
-	local f name
-	for f in "$handouts"/*.md; do
-		name=$(basename "$f")
-		[ "$name" = index.md ] && continue
-		grep -qF "]($name)" "$handouts/index.md" || {
-			echo "index.md does not link to $name"
-			false
-		}
+	local f name sets set
+	sets=$(each_set)
+	for set in $sets; do
+		for f in "$set"/*.md; do
+			name=$(basename "$f")
+			[ "$name" = index.md ] && continue
+			grep -qF "]($name)" "$set/index.md" || {
+				echo "$set: index.md does not link to $name"
+				false
+			}
+		done
 	done
 	for f in "$handouts"/diagrams/*.dot; do
 		name=diagrams/$(basename "$f" .dot).svg
@@ -296,6 +343,57 @@ copy_handouts() {
 			false
 		}
 	done
+}
+
+@test "each variant's set has its own architecture page and diagrams, and its own words" {
+	local set v f
+	each_set >/dev/null
+	for v in "${VARIANTS[@]}"; do
+		set=$BATS_FILE_TMPDIR/md-$v
+		# One architecture page, under the name the shared pages link to.
+		[ -f "$set/architecture.md" ]
+		run ls "$set"
+		refute_output --partial architecture-
+		# Every word and block was filled in.
+		run grep -n '@[A-Z_]*@\|<!-- \(end \)\?variant' "$set"/*.md
+		assert_failure
+	done
+	cmp -s "$handouts/architecture-mqueue.md" "$BATS_FILE_TMPDIR/md-mqueue/architecture.md"
+	cmp -s "$handouts/architecture-socket.md" "$BATS_FILE_TMPDIR/md-socket/architecture.md"
+	# Only a set's own diagrams go with it.
+	[ -f "$BATS_FILE_TMPDIR/md-socket/diagrams/socket-handshake.dot" ]
+	[ ! -e "$BATS_FILE_TMPDIR/md-socket/diagrams/handshake.dot" ]
+	[ -f "$BATS_FILE_TMPDIR/md-mqueue/diagrams/handshake.dot" ]
+	[ ! -e "$BATS_FILE_TMPDIR/md-mqueue/diagrams/socket-handshake.dot" ]
+	# The shared pages speak of the variant's own objects and calls. (The
+	# rubric comes from the grader's one file, so it is left out here.)
+	for f in index rules commands selfcheck troubleshooting reflection; do
+		run grep -il 'mq_\|sem_\|semaphore\|/dev/mqueue\|message queue' \
+			"$BATS_FILE_TMPDIR/md-socket/$f.md"
+		assert_failure
+	done
+	grep -q 'Unix-domain socket' "$BATS_FILE_TMPDIR/md-socket/index.md"
+	grep -q 'message queue' "$BATS_FILE_TMPDIR/md-mqueue/index.md"
+	grep -q 'pthread_cond_timedwait' "$BATS_FILE_TMPDIR/md-socket/rules.md"
+	grep -q '/dev/mqueue' "$BATS_FILE_TMPDIR/md-mqueue/rules.md"
+}
+
+@test "render.sh refuses an unknown variant and a broken variant block" {
+	local src=$BATS_TEST_TMPDIR/src
+	mkdir -p "$src"
+	cp -r "$handouts"/. "$src/"
+	IPCLAB_VARIANT=pipe run bash "$src/render.sh" --pages "$BATS_TEST_TMPDIR/out1"
+	assert_failure
+	assert_output --partial 'knows only mqueue socket'
+	printf '\n<!-- variant socket -->\nnever ended\n' >>"$src/index.md"
+	run bash "$src/render.sh" --pages "$BATS_TEST_TMPDIR/out2"
+	assert_failure
+	assert_output --partial 'a variant block is never ended'
+	cp "$handouts/index.md" "$src/index.md"
+	printf '\nText <!-- end variant -->\n' >>"$src/index.md"
+	run bash "$src/render.sh" --pages "$BATS_TEST_TMPDIR/out3"
+	assert_failure
+	assert_output --partial 'a variant tag must be a line of its own'
 }
 
 @test "the link check notices a missing page, anchor and diagram" {
@@ -344,21 +442,19 @@ copy_handouts() {
 }
 
 @test "every command line in the handouts uses real flags, in range" {
-	local prog
-	run check_command_lines "$handouts"
-	assert_success
-	[ "$(count_in "$output" "command lines")" -ge 12 ]
-	[ "$(count_in "$output" flags)" -ge 30 ]
-	run invocations "$handouts"/*.md
-	for prog in "${PROGRAMS[@]}"; do
-		assert_line --regexp "	$prog	-"
+	local prog sets set
+	check_each_set check_command_lines "command lines" 12 flags 30
+	sets=$(each_set)
+	for set in $sets; do
+		run invocations "$set"/*.md
+		for prog in "${PROGRAMS[@]}"; do
+			assert_line --regexp "	$prog	-"
+		done
 	done
 }
 
 @test "the flag tables list exactly the flags -h prints, with its ranges and defaults" {
-	run check_flag_tables "$handouts"
-	assert_success
-	[ "$(count_in "$output" "flag rows")" -ge 31 ]
+	check_each_set check_flag_tables "flag rows" 31
 }
 
 @test "the flag checks notice an unknown flag, a value out of range and a wrong default" {
@@ -381,24 +477,35 @@ copy_handouts() {
 
 # ---- Rendering ----
 
-@test "make handouts renders every page" {
+@test "make handouts renders every page of each variant" {
 	need_renderer
-	local f name
-	for f in "$handouts"/*.md; do
-		name=$(basename "$f" .md)
-		[ -s "$html/$name.html" ] || {
-			echo "no $name.html"
-			false
-		}
-		grep -q '<title>ipclab: ' "$html/$name.html"
-		grep -q '<nav class="pages">' "$html/$name.html"
+	local f name v
+	each_set >/dev/null
+	for v in "${VARIANTS[@]}"; do
+		for f in "$BATS_FILE_TMPDIR/md-$v"/*.md; do
+			name=$(basename "$f" .md)
+			[ -s "$BATS_FILE_TMPDIR/html-$v/$name.html" ] || {
+				echo "$v: no $name.html"
+				false
+			}
+			grep -q '<title>ipclab: ' "$BATS_FILE_TMPDIR/html-$v/$name.html"
+			grep -q '<nav class="pages">' "$BATS_FILE_TMPDIR/html-$v/$name.html"
+		done
+		run cat "$BATS_FILE_TMPDIR/render.out"
+		assert_output --regexp "handouts \($v\): [0-9]+ pages and [0-9]+ diagrams"
 	done
-	run cat "$BATS_FILE_TMPDIR/render.out"
-	assert_output --regexp "handouts: [0-9]+ pages and [0-9]+ diagrams"
 }
 
 @test "the HTML references existing SVGs, pages and anchors" {
 	need_renderer
+	local v
+	for v in "${VARIANTS[@]}"; do
+		html=$BATS_FILE_TMPDIR/html-$v check_html
+	done
+}
+
+# check_html: the checks of one variant's HTML in $html.
+check_html() {
 	local f ref file anchor images=0 svgs=0
 	for f in "$html"/*.html; do
 		while read -r ref; do
@@ -420,9 +527,9 @@ copy_handouts() {
 		done < <(grep -o '\(src\|href\)="[^"]*"' "$f")
 	done
 	[ "$images" -ge 4 ]
-	for f in "$handouts"/diagrams/*.dot; do
+	for f in "$html"/diagrams/*.svg; do
 		svgs=$((svgs + 1))
-		grep -q '<svg' "$html/diagrams/$(basename "$f" .dot).svg"
+		grep -q '<svg' "$f"
 	done
 	[ "$svgs" -ge 4 ]
 }
@@ -485,23 +592,18 @@ as_pandoc_writes() {
 
 @test "a student's copy, without rubric.tsv, keeps the generated rubric table" {
 	need_renderer
-	local tsv=$root/grader/rubric.tsv rows
+	local tsv=$root/grader/rubric.tsv rows student=$BATS_TEST_TMPDIR/student
 	[ -f "$tsv" ] || skip "no grader/rubric.tsv in this copy"
-	copy_handouts
-	cp "$handouts/render.sh" "$handouts/links.lua" "$handouts/style.css" "$copy/"
-	# What starter/handout.sh puts in the student's handouts/: every page
-	# with its counts, rubric.md with its table.
-	local f
-	for f in "$handouts"/*.md; do
-		bash "$handouts/render.sh" --page "$f" >"$copy/$(basename "$f")"
-	done
-	bash "$handouts/render.sh" --rubric-md >"$copy/rubric.md.new"
-	mv "$copy/rubric.md.new" "$copy/rubric.md"
-	run grep -cxF '<!-- rubric-table -->' "$copy/rubric.md"
+	# What starter/handout.sh puts in the student's handouts/: the variant's
+	# set, every page with its words and counts, rubric.md with its table.
+	bash "$handouts/render.sh" --pages "$student"
+	[ ! -e "$student/variants.tsv" ]
+	run grep -cxF '<!-- rubric-table -->' "$student/rubric.md"
 	assert_output 0
 	IPCLAB_RUBRIC=$BATS_TEST_TMPDIR/none.tsv HANDOUTS_OUT=$BATS_TEST_TMPDIR/out \
-		run timeout 300 bash "$copy/render.sh"
+		run timeout 300 bash "$student/render.sh"
 	assert_success
+	[ -s "$BATS_TEST_TMPDIR/out/architecture.html" ]
 	rows=$(grep -v '^#' "$tsv" | tail -n +2 | grep -c .)
 	run awk '/<table>/ { t++ } t == 1 && /<tr/ { n++ } END { print n }' "$BATS_TEST_TMPDIR/out/rubric.html"
 	assert_output "$((rows + 1))"
