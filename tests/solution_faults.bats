@@ -41,7 +41,7 @@ slow_reader() {
 	run gf_get /files/size-1.bin "$proxy_port"
 	elapsed=$(($(now_ms) - start))
 	assert_output "GETFILE ERROR"
-	[ "$elapsed" -lt 15000 ]
+	[ "$elapsed" -lt "$(scaled_ms 15000)" ]
 }
 
 @test "a restarted cache is found again" {
@@ -95,7 +95,7 @@ slow_reader() {
 	elapsed=$(($(now_ms) - start))
 	exec 5<&-
 	echo "got $rest more bytes, closed after $elapsed ms"
-	[ "$elapsed" -lt 5000 ]
+	[ "$elapsed" -lt "$(scaled_ms 5000)" ]
 	[ "$rest" -lt 16677216 ]
 	start_cache
 	run download_verify -t 4
@@ -114,5 +114,5 @@ slow_reader() {
 	run gf_get /files/size-4096.bin "$proxy2_port"
 	elapsed=$(($(now_ms) - start))
 	assert_output "GETFILE OK 4096"
-	[ "$elapsed" -lt 6000 ]
+	[ "$elapsed" -lt "$(scaled_ms 6000)" ]
 }

@@ -108,5 +108,5 @@ one_path_workload() {
 	elapsed=$(($(now_ms) - start))
 	assert_success
 	echo "8 requests took ${elapsed} ms (serial would be 2400 ms)"
-	[ "$elapsed" -lt 1200 ]
+	[ "$elapsed" -lt "$(scaled_ms 1200)" ]
 }

@@ -65,15 +65,19 @@ queue_holds_requests() {
 @test "message queue in use: requests wait in the cache's queue while the cache is stopped" {
 	start_cache
 	start_proxy -n 4 -t 4
-	if [ -z "$(find "/proc/$cache_pid/fd" -lname '*ipclab*' 2>/dev/null)" ]; then
-		echo "expected simplecached to hold its queue open, saw no queue among its descriptors"
+	local queue
+	queue=$(ipc_objects | awk '$1 == "mq" { print $2; exit }')
+	if [ -z "$queue" ] || [ -z "$(find "/proc/$cache_pid/fd" -lname "*$queue" 2>/dev/null)" ]; then
+		echo "expected simplecached to hold its queue ${queue:-(none found)} open, saw it not among its descriptors"
 		return 1
 	fi
 	kill -STOP "$cache_pid"
 	download_verify -t 3 -w "$(workload /files/size-4096.bin /files/size-825.bin /files/size-65537.bin)" \
 		>"$BATS_TEST_TMPDIR/dl" 2>&1 &
 	local client=$!
-	if ! wait_until 5 queue_holds_requests; then
+	# The client starts, connects and the proxy sends: slow under load,
+	# and a correct pair passes at once, so the bound is generous.
+	if ! wait_until 12 queue_holds_requests; then
 		kill -CONT "$cache_pid"
 		echo "expected the proxy's requests in the queue while the cache is stopped, saw QSIZE $(queued_bytes)"
 		return 1

@@ -33,7 +33,7 @@ teardown() {
 	verified -t 8 -r 8 -w "$(workload /files/size-0.bin /files/size-65537.bin /files/size-4097.bin \
 		/files/size-1048577.bin /files/tiny/a.txt /files/size-825.bin /files/big/paraphrase.txt /files/size-1.bin)"
 	elapsed=$(ms_since "$start")
-	if [ "$elapsed" -ge 3000 ]; then
+	if [ "$elapsed" -ge "$(scaled_ms 3000)" ]; then
 		echo "expected 8 requests to 4 workers delaying 500 ms each to overlap (about 1000 ms, serial 4000 ms), saw ${elapsed} ms:" \
 			"something serialises the requests (a lock held across a whole transfer, in the proxy or in the cache, or one worker at a time)"
 		return 1
