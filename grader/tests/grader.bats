@@ -33,6 +33,8 @@ grade_expected() {
 	[[ $rows == '*' ]] || only=(--only "$rows")
 	run_grade "$seconds" "$uid" "$sub" -o "$out" "${only[@]}"
 	echo "graded $name in ${elapsed}s: $output"
+	# On the TAP stream as a comment, for the record of a run.
+	echo "# graded $name: ${output//$'\t'/ } in ${elapsed} s" >&3
 	check_nothing_left "$uid" 20 "$GRADE_TMP"
 	[[ $status -eq 0 ]] || fail "grade exited $status: $output"
 	[[ -s $out/results.json && -s $out/junit.xml ]] || fail "no results.json or junit.xml in $out"
@@ -160,6 +162,7 @@ grade_three() {
 	local totals i
 	totals=$(grade_three shared-offset 64280 "$(expected_field shared-offset 2)")
 	echo "totals: $totals"
+	echo "# shared-offset three times: $(paste -sd ' ' <<<"$totals")" >&3
 	# Which rows differ, if any, and why.
 	for i in 1 2 3; do
 		echo "grade $i failed: $(failed_rows "$BATS_TEST_TMPDIR/out$i/grade.json" | paste -sd ';')"
