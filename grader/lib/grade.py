@@ -456,6 +456,25 @@ class Grader:
         except (OSError, IndexError, ValueError):
             return None
 
+    @staticmethod
+    def open_fds(pid):
+        try:
+            return len(os.listdir(f"/proc/{pid}/fd"))
+        except OSError:
+            return 0
+
+    @staticmethod
+    def fd_limit(pid):
+        """The process's soft limit on open descriptors (a large number if unknown)."""
+        try:
+            with open(f"/proc/{pid}/limits", encoding="utf-8") as f:
+                for line in f:
+                    if line.startswith("Max open files"):
+                        return int(line.split()[3])
+        except (OSError, IndexError, ValueError):
+            pass
+        return 1 << 30
+
     def stall_diagnosis(self, proc):
         """Called when a test is about to run out its limit: what the
         submission's programs do in its last STALL_LOOK seconds, from the
@@ -477,6 +496,10 @@ class Grader:
                 use[name] = max(use.get(name, 0), (after - before[pid]) / span)
         if not use:
             return ""
+        full = [f"{name} has {n} descriptors open, its limit" for name, n in
+                ((name, self.open_fds(pid)) for pid, name in progs.items()) if n and n >= self.fd_limit(pid) - 4]
+        if full:
+            return "; ".join(full) + ": a descriptor leaks (one opened per request and never closed?)"
         busy = sorted(n for n, u in use.items() if u >= 0.5)
         if busy:
             return (f"{' and '.join(busy)} used {round(100 * max(use[n] for n in busy))}% of a CPU in the last "
