@@ -34,7 +34,8 @@ int gfnet_wait(int fd, short events, long deadline_ms)
 	}
 }
 
-int gfnet_send_within(int fd, const void *buf, size_t len, int timeout_ms)
+static int send_within(int fd, const void *buf, size_t len, int timeout_ms,
+		       int more)
 {
 	const char *p = buf;
 	long deadline = gfnet_now_ms() + timeout_ms;
@@ -42,7 +43,7 @@ int gfnet_send_within(int fd, const void *buf, size_t len, int timeout_ms)
 	while (len > 0) {
 		/* MSG_NOSIGNAL: a peer that hung up gives EPIPE instead
 		 * of killing the whole process with SIGPIPE. */
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT | more);
 
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			if (gfnet_wait(fd, POLLOUT, deadline) <= 0)
@@ -57,6 +58,17 @@ int gfnet_send_within(int fd, const void *buf, size_t len, int timeout_ms)
 		len -= n;
 	}
 	return 0;
+}
+
+int gfnet_send_within(int fd, const void *buf, size_t len, int timeout_ms)
+{
+	return send_within(fd, buf, len, timeout_ms, 0);
+}
+
+int gfnet_send_more_within(int fd, const void *buf, size_t len,
+			   int timeout_ms)
+{
+	return send_within(fd, buf, len, timeout_ms, MSG_MORE);
 }
 
 /* How often gfnet_recv_all() looks at its stop flag. */

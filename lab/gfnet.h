@@ -23,6 +23,13 @@ int gfnet_wait(int fd, short events, long deadline_ms);
  * ran out. Never raises SIGPIPE. */
 int gfnet_send_within(int fd, const void *buf, size_t len, int timeout_ms);
 
+/* As gfnet_send_within(), but tells the kernel more bytes follow at once
+ * (MSG_MORE), so a short piece such as a response header waits for them
+ * and leaves in the same TCP segment instead of a packet of its own. The
+ * next plain send pushes everything out. */
+int gfnet_send_more_within(int fd, const void *buf, size_t len,
+			   int timeout_ms);
+
 /* Receives exactly len bytes into buf before deadline_ms. Looks at *stop
  * (if not NULL) at least every 200 ms, so a shutting-down process does not
  * sit out the deadline. Returns 0, or -1 with errno ETIMEDOUT (deadline),
