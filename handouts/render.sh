@@ -29,7 +29,8 @@
 #
 # The rubric table is made from the rubric file IPCLAB_RUBRIC: '#' comment lines, then
 # the header "id<TAB>points<TAB>category<TAB>description", then one row per
-# graded test. It replaces the line "<!-- rubric-table -->" of rubric.md.
+# graded test. It replaces the line "<!-- rubric-table -->" of rubric.md,
+# and the rows of gate `free` (see rubric.tsv) "<!-- rubric-free-rows -->".
 # Without a rubric file, rubric.md is used as it is, so a copy whose table
 # was filled in by --rubric-md keeps it.
 #
@@ -55,6 +56,7 @@ out=${HANDOUTS_OUT:-$root/build/handouts$([ "$variant" = mqueue ] || echo "-$var
 rubric=${IPCLAB_RUBRIC:-}
 words=$src_dir/variants.tsv
 marker='<!-- rubric-table -->'
+free_marker='<!-- rubric-free-rows -->'
 
 # The order of the navigation bar; any other page is listed after these.
 nav_order=(index architecture protocol commands rules selfcheck troubleshooting rubric reflection)
@@ -108,14 +110,40 @@ rubric_table() {
 	}' "$1"
 }
 
-# rubric_page: rubric.md with the marker line replaced by the table.
+# free_rows FILE: a Markdown list of the rows whose gate is `free` (the
+# "#= row ID LIMIT free" lines): the rows graded even when the smoke test
+# fails.
+free_rows() {
+	# Two passes: the settings lines may follow the rows.
+	awk -F '\t' '
+	# "#= row ID LIMIT GATE": blanks between fields, the id may hold spaces.
+	NR == FNR {
+		n = split($0, w, /[ \t]+/)
+		if (w[1] == "#=" && w[2] == "row" && n >= 5 && w[n] == "free") {
+			id = w[3]
+			for (i = 4; i <= n - 2; i++) id = id " " w[i]
+			free[id] = 1
+		}
+		next
+	}
+	/^#/ || /^[[:space:]]*$/ { next }
+	!header { header = 1; next }
+	$1 == "compile" || ($1 in free) { printf "- %s (%s point%s)\n", $4, $2, $2 == 1 ? "" : "s"; n++ }
+	END { if (n == 0) print "- only the build" }' "$1" "$1"
+}
+
+# rubric_page: rubric.md with the marker lines replaced by the table and
+# the list of rows graded without a transfer.
 rubric_page() {
-	local table
+	local table free
 	[ -n "$rubric" ] || die "set IPCLAB_RUBRIC to the rubric file"
 	table=$(rubric_table "$rubric") || die "cannot make the rubric table from $rubric"
+	free=$(free_rows "$rubric")
 	grep -qxF "$marker" "$src_dir/rubric.md" || die "rubric.md has no line $marker"
-	TABLE=$table MARKER=$marker awk \
-		'$0 == ENVIRON["MARKER"] { print ENVIRON["TABLE"]; next } { print }' "$src_dir/rubric.md"
+	TABLE=$table FREE=$free MARKER=$marker FREE_MARKER=$free_marker awk '
+		$0 == ENVIRON["MARKER"] { print ENVIRON["TABLE"]; next }
+		$0 == ENVIRON["FREE_MARKER"] { print ENVIRON["FREE"]; next }
+		{ print }' "$src_dir/rubric.md"
 }
 
 # test_counts: "YOUR_TESTS YOUR_SUITES LAB_TESTS", counted in tests/.

@@ -104,7 +104,9 @@ channel_holds_requests() {
 	download_verify -t 3 -w "$(workload /files/size-4096.bin /files/size-825.bin /files/size-65537.bin)" \
 		>"$BATS_TEST_TMPDIR/dl" 2>&1 &
 	local client=$!
-	if ! wait_until 5 channel_holds_requests; then
+	# The client starts, connects and the proxy sends: slow under load,
+	# and a correct pair passes at once, so the bound is generous.
+	if ! wait_until 12 channel_holds_requests; then
 		kill -CONT "$cache_pid"
 		echo "expected the proxy's requests in the $(channel_name) while the cache is stopped, saw $(waiting_requests) waiting"
 		return 1

@@ -40,6 +40,9 @@ MAX_SOURCE_BYTES = 1 << 20
 LOG_MAX_BYTES = 4 << 20
 # Seconds kept back from the budget for the reports.
 RESERVE = 5
+# A test still running this many seconds before its limit is looked at
+# from outside (stall_diagnosis), so that its reason can say what stalled.
+STALL_LOOK = 2.5
 UID_LOCK_DIR = "/tmp/ipclab-grade-uids"
 # What a student's kit may show them: the rest of the kit is hidden from
 # student code (the reference, the grader, the kit's logs and history).
@@ -430,7 +433,12 @@ class Grader:
                                     stderr=subprocess.STDOUT)
             with self.lock:
                 self.procs.add(proc)
-            rc = proc.wait()
+            stall = ""
+            try:
+                rc = proc.wait(timeout=max(limit - STALL_LOOK, 0.5))
+            except subprocess.TimeoutExpired:
+                stall = self.stall_diagnosis(proc)
+                rc = proc.wait()
             with self.lock:
                 self.procs.discard(proc)
         secs = time.monotonic() - start
@@ -441,7 +449,96 @@ class Grader:
                 data = f.read()
             with open(log, "wb") as f:
                 f.write(data[:LOG_MAX_BYTES // 2] + b"\n# ... (log cut) ...\n" + data[-65536:])
-        return self.judge_run(test, log, rc, secs, limit, tails)
+        return self.judge_run(test, log, rc, secs, limit, tails, stall)
+
+    def programs_under(self, root_pid):
+        """{pid: name} of the submission's programs among root_pid's
+        descendants (the test's own PID namespace is among them)."""
+        children, names = {}, {}
+        for entry in filter(str.isdigit, os.listdir("/proc")):
+            try:  # a process may end while it is looked at
+                with open(f"/proc/{entry}/stat", encoding="utf-8", errors="replace") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                exe = os.readlink(f"/proc/{entry}/exe")
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+            if os.path.dirname(exe) == self.bin:
+                names[int(entry)] = os.path.basename(exe)
+        found, todo = {}, [root_pid]
+        while todo:
+            pid = todo.pop()
+            if pid in names:
+                found[pid] = names[pid]
+            todo += children.get(pid, [])
+        return found
+
+    @staticmethod
+    def cpu_ticks(pid):
+        try:
+            with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return int(fields[11]) + int(fields[12])  # utime + stime
+        except (OSError, IndexError, ValueError):
+            return None
+
+    @staticmethod
+    def open_fds(pid):
+        try:
+            return len(os.listdir(f"/proc/{pid}/fd"))
+        except OSError:
+            return 0
+
+    @staticmethod
+    def fd_limit(pid):
+        """The process's soft limit on open descriptors (a large number if unknown)."""
+        try:
+            with open(f"/proc/{pid}/limits", encoding="utf-8") as f:
+                for line in f:
+                    if line.startswith("Max open files"):
+                        return int(line.split()[3])
+        except (OSError, IndexError, ValueError):
+            pass
+        return 1 << 30
+
+    def stall_diagnosis(self, proc):
+        """Called when a test is about to run out its limit: what the
+        submission's programs do in its last STALL_LOOK seconds, from the
+        outside only (alive, and how much CPU), so it holds for any design.
+        Empty if the test ended meanwhile or nothing can be said."""
+        progs = self.programs_under(proc.pid)
+        before = {pid: self.cpu_ticks(pid) for pid in progs}
+        t0 = time.monotonic()
+        try:
+            proc.wait(timeout=STALL_LOOK - 0.5)
+            return ""
+        except subprocess.TimeoutExpired:
+            pass
+        span = (time.monotonic() - t0) * os.sysconf("SC_CLK_TCK")
+        use = {}
+        for pid, name in progs.items():
+            after = self.cpu_ticks(pid)
+            if after is not None and before[pid] is not None:
+                use[name] = max(use.get(name, 0), (after - before[pid]) / span)
+        if not use:
+            return ""
+        full = [f"{name} has {n} descriptors open, its limit" for name, n in
+                ((name, self.open_fds(pid)) for pid, name in progs.items()) if n and n >= self.fd_limit(pid) - 4]
+        if full:
+            return "; ".join(full) + ": a descriptor leaks (one opened per request and never closed?)"
+        busy = sorted(n for n, u in use.items() if u >= 0.5)
+        if busy:
+            return (f"{' and '.join(busy)} used {round(100 * max(use[n] for n in busy))}% of a CPU in the last "
+                    "second before the limit: a wait that polls in a loop instead of sleeping until it is woken?")
+        if all(u < 0.05 for u in use.values()):
+            who = " and ".join(sorted(use))
+            both = "were both" if len(use) > 1 else "was"
+            return (f"stalled: {who} {both} alive and idle (no CPU) in the last second before the limit: "
+                    "a step of the handshake waits for a post or a signal that comes late or never. The usual "
+                    "causes: semaphores or condition variables that are not process-shared, a post or signal "
+                    "that is missed (given before the wait, to the wrong object, or not at all), or a process "
+                    "that stopped serving (its log below may say why)")
+        return ""
 
     def program_tails(self, tmp):
         """The last lines of each program's log in the test's folder (what
@@ -458,7 +555,7 @@ class Grader:
             shutil.rmtree(os.path.join(tmp, run_dir), ignore_errors=True)
         return tails
 
-    def judge_run(self, test, log, rc, secs, limit, tails=""):
+    def judge_run(self, test, log, rc, secs, limit, tails="", stall=""):
         with open(log, encoding="utf-8", errors="replace") as f:
             text = f.read()
         result = re.search(r"^(ok|not ok) \d+ (.*?)( in \d+ms)?( # .*)?$", text, re.M)
@@ -472,6 +569,8 @@ class Grader:
         if rc in (124, 137) or (result and result.group(4) and "timeout" in result.group(4)) or secs >= limit:
             reason = (f"too slow: limit {limit} s, several times what a correct pair needs (a wait that runs "
                       "out its timeout instead of being woken, or a lost wake-up, makes every step slow)")
+            if stall:
+                reason = f"too slow: limit {limit} s; {stall}"
             if crash:
                 reason = crash + f" (then the test ran past its limit of {limit} s)"
             output = (output + "\n" + clean_output(tails, self.work, self.out)).strip()
@@ -831,8 +930,9 @@ def write_json(path, data):
 
 
 # A line bash prints when a background job it started dies of a signal:
-# "FILE: line N:  6382 Segmentation fault      (core dumped) setsid ... prog ...".
-JOB_LINE = re.compile(r"^.*line \d+: +\d+ (Killed|Terminated|Hangup|Interrupt|Quit|User defined signal \d|"
+# "FILE: line N:  6382 Segmentation fault      (core dumped) setsid ... prog ..."
+# (without "FILE: line N:" in some shells).
+JOB_LINE = re.compile(r"^(.*line \d+:)? *\d+ (Killed|Terminated|Hangup|Interrupt|Quit|User defined signal \d|"
                       r"Broken pipe|Alarm clock|" + "|".join(CRASH_SIGNALS) + r")\b.*$")
 NOISE = [
     JOB_LINE,
@@ -854,8 +954,8 @@ def crash_reason(block):
         return f"{m.group(1)} crashed: {m.group(2)}" + (f" ({name})" if name else "")
     for line in block.splitlines():
         m = JOB_LINE.match(line)
-        if m and m.group(1) in CRASH_SIGNALS:
-            return f"a program under test crashed: {CRASH_SIGNALS[m.group(1)]} ({m.group(1).lower()})"
+        if m and m.group(2) in CRASH_SIGNALS:
+            return f"a program under test crashed: {CRASH_SIGNALS[m.group(2)]} ({m.group(2).lower()})"
     return ""
 
 

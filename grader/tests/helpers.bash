@@ -143,14 +143,16 @@ uid_leftovers() {
 }
 
 # dir_processes DIR: processes whose command line or program lies under DIR.
+# A process may end between the glob and the reads: the loop's errors are
+# not ours to show.
 dir_processes() {
 	local p exe
 	for p in /proc/[0-9]*; do
-		exe=$(readlink "$p/exe" 2>/dev/null)
-		if [[ $exe == "$1"/* ]] || tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -qF "$1/"; then
-			printf 'process %s: %s\n' "${p#/proc/}" "$(tr '\0' ' ' 2>/dev/null <"$p/cmdline")"
+		exe=$(readlink "$p/exe")
+		if [[ $exe == "$1"/* ]] || tr '\0' ' ' <"$p/cmdline" | grep -qF "$1/"; then
+			printf 'process %s: %s\n' "${p#/proc/}" "$(tr '\0' ' ' <"$p/cmdline")"
 		fi
-	done
+	done 2>/dev/null
 	return 0
 }
 

@@ -27,6 +27,12 @@ scaled() {
 		'BEGIN { v = s * k; i = int(v); if (i < v) i++; printf "%d\n", (i < 1 ? 1 : i) }'
 }
 
+# scaled_ms MS: a bound in milliseconds times IPCLAB_TIMEOUT_SCALE (for the
+# tests' measured upper bounds, which scaled's whole seconds would round).
+scaled_ms() {
+	awk -v s="$1" -v k="${IPCLAB_TIMEOUT_SCALE:-1}" 'BEGIN { printf "%d\n", s * k }'
+}
+
 # sandbox_prefix UID: sets the array sandbox_cmd to the command prefix that
 # runs a program as UID with the limits (empty when not root).
 sandbox_prefix() {
