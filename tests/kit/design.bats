@@ -104,15 +104,16 @@ smoke_on_design_starter() {
 	run bash "$root/handouts/pages.sh" design 0 "$out/d"
 	assert_success
 	[ -f "$out/d/rules.md" ] && [ -f "$out/d/hints.md" ] && [ -f "$out/d/index.md" ]
-	[ ! -e "$out/d/architecture.md" ] && [ ! -e "$out/d/reflection.md" ]
+	[ -z "$(find "$out/d" -name 'architecture*.md')" ] && [ ! -e "$out/d/reflection.md" ]
 	[ -z "$(ls "$out/d/diagrams")" ]
 	[ ! -e "$out/d/design.md" ] && [ ! -e "$out/d/design" ]
 	cmp "$root/handouts/design/rules.md" "$out/d/rules.md"
 	run bash "$root/handouts/pages.sh" design 1 "$out/r"
 	assert_success
-	[ -f "$out/r/architecture.md" ] && [ -n "$(ls "$out/r/diagrams")" ]
+	[ -f "$out/r/architecture-mqueue.md" ] && [ -f "$out/r/architecture-socket.md" ]
+	[ -n "$(ls "$out/r/diagrams")" ]
 	run bash "$root/handouts/pages.sh" guided 0 "$out/g"
-	cmp "$root/handouts/architecture.md" "$out/g/architecture.md"
+	cmp "$root/handouts/architecture-mqueue.md" "$out/g/architecture-mqueue.md"
 	cmp "$root/handouts/rules.md" "$out/g/rules.md"
 }
 
