@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # The grader is design-agnostic: grader/independent/, a second queue-variant
-# implementation designed apart from the reference (its README.md says
+# implementation designed apart from the reference (its design.md says
 # how), scores full marks on every rubric row, within a time bound, and
 # leaves nothing behind.
 
