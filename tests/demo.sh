@@ -14,6 +14,8 @@ fail() {
 }
 
 harness_setup
+# Interrupted (Ctrl-C), the demo still stops what it started.
+trap 'harness_teardown; exit 130' INT TERM
 echo "isolation: $IPCLAB_ISOLATION; implementation: $IMPL_BIN"
 start_cache -c "$IPCLAB_CONTENT/locals.txt" -t 8 || fail "the cache did not create its $(channel_name)"
 start_proxy -n 8 -z 5712 -t 16 || fail "the proxy did not open its port"

@@ -20,6 +20,10 @@
 #                         must not see (the grader hides the reference, the
 #                         hidden tests and its logs)
 #   IPCLAB_LOG_MAX        bytes kept of each program's output (default 10 MiB)
+#   IPCLAB_STARTED_LOG    a file to which every process started in the
+#                         background is added ("PID STARTTIME"), so that the
+#                         runner (tests/run) can stop what an interrupted
+#                         test left behind, by its pid
 
 # The sh -c scripts below are single-quoted on purpose: they expand inside.
 # shellcheck disable=SC2016
@@ -99,6 +103,7 @@ ipc_ns_create() {
 			touch /dev/mqueue/.ipclab-ready 2>/dev/null
 			exec sleep 100000' </dev/null >/dev/null 2>&1 3>&- 4>&- &
 		ns_holder=$!
+		record_started "$ns_holder"
 		if ! wait_until 5 ns_mounted; then
 			echo "could not set up a private namespace" >&2
 			return 1
@@ -227,6 +232,7 @@ start_daemon() {
 	local pid=$! word prog=$name
 	printf -v "${name}_pid" '%s' "$pid"
 	started_pids+=("$pid")
+	record_started "$pid"
 	for word in "$@"; do
 		[[ $word == "$IMPL_BIN"/* ]] && prog=$(basename "$word")
 	done
@@ -296,6 +302,11 @@ report_crashes() {
 
 kill_all_started() {
 	local pid
+	# The test's own background jobs too (a client it started with &): a
+	# test that failed before waiting for them would leave them running.
+	for pid in $(jobs -p); do
+		kill -KILL "$pid" 2>/dev/null
+	done
 	for pid in "${started_pids[@]}"; do
 		kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
 	done

@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # sandbox.bash: the one place that says how untrusted code runs: as which
-# uid, under which limits, how every process of that uid is killed, which
+# uid, under which limits, how every process of that uid is killed, how
+# the processes a run started are found again and stopped by pid, which
 # paths it must not see, and how time bounds scale. The harness sources it
 # (IPCLAB_RUN_AS_UID); the grader runs it as a command for the build and the
 # unpacking of archives:
@@ -55,6 +56,44 @@ sandbox_kill() {
 	done
 	echo "sandbox: processes of uid $1 survive SIGKILL" >&2
 	return 1
+}
+
+# start_time PID: the process's start time (clock ticks after boot, field
+# 22 of /proc/PID/stat), which tells it from a later process given the same
+# pid; fails when there is no such process.
+start_time() {
+	local stat
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	# The command name, field 2, may hold spaces: count from the ')'.
+	awk '{ print $20 }' <<<"${stat##*) }"
+}
+
+# record_started PID: notes PID (a process group this test started in the
+# background) in $IPCLAB_STARTED_LOG, when the runner keeps one.
+record_started() {
+	[ -n "${IPCLAB_STARTED_LOG:-}" ] || return 0
+	echo "$1 $(start_time "$1")" >>"$IPCLAB_STARTED_LOG"
+}
+
+# stop_leftovers LOG: stops, by pid, every process of LOG that still runs
+# (the same pid and start time), with its process group, prints one line
+# for each, and empties LOG. Fails if there was any: a test's teardown stops
+# what it started, so a leftover means a test was interrupted or leaks.
+stop_leftovers() {
+	local pid when cmd found=0
+	[ -f "$1" ] || return 0
+	while read -r pid when; do
+		if [ -z "$when" ] || [ "$(start_time "$pid")" != "$when" ]; then
+			continue
+		fi
+		grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null && continue
+		cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)
+		echo "left running: $pid ${cmd% }"
+		kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
+		found=1
+	done <"$1"
+	: >"$1"
+	[ "$found" -eq 0 ]
 }
 
 # sandbox_hide_script: the sh lines, run inside a fresh mount namespace, that

@@ -27,6 +27,9 @@ two_segments() {
 }
 
 harness_setup
+# Stopped or interrupted (Ctrl-C, a timeout), the check still stops what it
+# started and removes its folder.
+trap 'harness_teardown >/dev/null; rm -rf "$BATS_TMP_ROOT"' EXIT
 # shellcheck disable=SC2154  # cache_pid and proxy_port are set by the harness
 {
 	NO_WAIT=1 start_cache -c "$IPCLAB_CONTENT/locals.txt" -t 2
@@ -55,6 +58,4 @@ harness_setup
 		dump_logs
 	fi
 }
-harness_teardown >/dev/null
-rm -rf "$BATS_TMP_ROOT"
 [ "$problems" -eq 0 ]
