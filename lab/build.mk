@@ -38,8 +38,11 @@ TOOLS := $(patsubst lab/tools/%.c,$(BUILD)/lab/%,$(wildcard lab/tools/*.c))
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/*.c))
 
 # Deliberately broken programs the tests talk to: tests/fixtures/<name>.c ->
-# build/fixtures/<name>.
-FIXTURES := $(patsubst tests/fixtures/%.c,$(BUILD)/fixtures/%,$(wildcard tests/fixtures/*.c))
+# build/fixtures/<name>; and libraries a test preloads into a program to
+# inject a fault: tests/fixtures/preload_<name>.c -> build/fixtures/preload_<name>.so.
+PRELOAD_SRCS := $(wildcard tests/fixtures/preload_*.c)
+FIXTURES := $(patsubst tests/fixtures/%.c,$(BUILD)/fixtures/%,$(filter-out $(PRELOAD_SRCS),$(wildcard tests/fixtures/*.c))) \
+	$(patsubst tests/fixtures/%.c,$(BUILD)/fixtures/%.so,$(PRELOAD_SRCS))
 
 .DELETE_ON_ERROR:
 
@@ -58,6 +61,10 @@ $(BUILD)/lab/%: lab/tools/%.c $(LAB_LIB) $(LAB_HEADERS)
 $(BUILD)/tests/%: tests/unit/%.c $(LAB_LIB) $(LAB_HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -Ilab -o $@ $< $(LAB_LIB) $(LDLIBS)
+
+$(BUILD)/fixtures/preload_%.so: tests/fixtures/preload_%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -shared -fPIC -o $@ $< -ldl
 
 $(BUILD)/fixtures/%: tests/fixtures/%.c $(LAB_LIB) $(LAB_HEADERS)
 	@mkdir -p $(@D)

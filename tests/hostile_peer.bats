@@ -218,3 +218,19 @@ rss_kb() {
 	assert_equal "$(ipc_objects | awk '$1 == "shm"' | wc -l)" 2
 	assert_equal "$(ipc_objects | awk '$1 == "shm" && $3 != 4096' | wc -l)" 0
 }
+
+@test "a boss that cannot receive stops the cache: it exits non-zero and removes its queue, not stays up serving nothing" {
+	grep -qaE '__(asan|tsan)_init' "$IMPL_BIN/simplecached" &&
+		skip "a preloaded library cannot come before a sanitizer's runtime"
+	# The fault (tests/fixtures/preload_failing_receive.c): every receive
+	# fails, as on a bad descriptor.
+	IPCLAB_WRAP="env LD_PRELOAD=$IPCLAB_BUILD/fixtures/preload_failing_receive.so IPCLAB_RECEIVES_BEFORE_FAILURE=0"
+	# It may fail before its queue is seen: start it without waiting.
+	NO_WAIT=1 start_cache
+	wait_until 10 is_gone "$cache_pid" || { dump_logs; false; }
+	stop_status=0
+	wait "$cache_pid" || stop_status=$?
+	echo "simplecached exited with status $stop_status"
+	[ "$stop_status" -ne 0 ] && [ "$stop_status" -lt 128 ]
+	assert_equal "$(ipc_objects | awk '$1 == "mq"' | wc -l)" 0
+}
