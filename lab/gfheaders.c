@@ -16,7 +16,6 @@
  */
 #include <assert.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
@@ -188,10 +187,9 @@ static int accept_one(gfserver_t *srv)
 		close(fd);
 		return 0;
 	}
-	/* Workers use blocking calls (the event thread passes MSG_DONTWAIT);
-	 * some systems pass O_NONBLOCK on from the listening socket. */
-	if (fcntl(fd, F_SETFL, 0) < 0)
-		perror("gfserver: fcntl");
+	/* Linux does not pass the listener's O_NONBLOCK on to fd, BSDs do;
+	 * either way is fine, so fd is left as it comes: every call on a
+	 * connection passes MSG_DONTWAIT or polls before it reads. */
 	ctx->fd = fd;
 	ctx->deadline_ms = gfnet_now_ms() + GF_CLIENT_TIMEOUT_S * 1000L;
 	conn_list_append(&srv->waiting, ctx);
