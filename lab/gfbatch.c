@@ -131,10 +131,19 @@ static int load_workload(const char *file, gfbatch_t *b)
 		if (len == 0 || line[0] == '#')
 			continue;
 		if (b->nlines == cap) {
-			cap = cap ? 2 * cap : 64;
-			b->lines = realloc(b->lines, cap * sizeof(*b->lines));
-			if (b->lines == NULL)
-				break;
+			/* If realloc() fails the old array stays in b->lines,
+			 * so gfbatch_free() still frees what was read. */
+			size_t grown = cap ? 2 * cap : 64;
+			char **more = realloc(b->lines, grown * sizeof(*more));
+
+			if (more == NULL) {
+				fprintf(stderr, "%s: out of memory\n", file);
+				free(line);
+				fclose(f);
+				return -1;
+			}
+			b->lines = more;
+			cap = grown;
 		}
 		b->lines[b->nlines++] = line;
 		line = NULL;
@@ -142,7 +151,7 @@ static int load_workload(const char *file, gfbatch_t *b)
 	}
 	free(line);
 	fclose(f);
-	if (b->lines == NULL || b->nlines == 0) {
+	if (b->nlines == 0) {
 		fprintf(stderr, "%s: no request paths\n", file);
 		return -1;
 	}
