@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "gfbatch.h"
 #include "gfmanifest.h"
 #include "sha256.h"
@@ -61,20 +62,6 @@ static void usage(FILE *f, const char *prog, int with_metrics)
 	fprintf(f, "  -h           show this help\n");
 }
 
-/* Parses a whole decimal argument in [min, max]. */
-static int parse_long(const char *s, long min, long max, long *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 int gfbatch_parse_args(int argc, char **argv, int with_metrics,
 		       gfbatch_opts_t *o)
 {
@@ -92,17 +79,17 @@ int gfbatch_parse_args(int argc, char **argv, int with_metrics,
 		case 'V': o->manifest = optarg; break;
 		case 'm': o->metrics = optarg; break;
 		case 'p':
-			if (parse_long(optarg, 1, 65535, &v) < 0)
+			if (args_parse_long(optarg, 1, 65535, &v) < 0)
 				goto bad;
 			o->port = (unsigned short)v;
 			break;
 		case 't':
-			if (parse_long(optarg, 1, MAX_THREADS, &v) < 0)
+			if (args_parse_long(optarg, 1, MAX_THREADS, &v) < 0)
 				goto bad;
 			o->nthreads = (int)v;
 			break;
 		case 'r':
-			if (parse_long(optarg, 1, 100000000, &v) < 0)
+			if (args_parse_long(optarg, 1, 100000000, &v) < 0)
 				goto bad;
 			o->nrequests = v;
 			break;
@@ -144,10 +131,19 @@ static int load_workload(const char *file, gfbatch_t *b)
 		if (len == 0 || line[0] == '#')
 			continue;
 		if (b->nlines == cap) {
-			cap = cap ? 2 * cap : 64;
-			b->lines = realloc(b->lines, cap * sizeof(*b->lines));
-			if (b->lines == NULL)
-				break;
+			/* If realloc() fails the old array stays in b->lines,
+			 * so gfbatch_free() still frees what was read. */
+			size_t grown = cap ? 2 * cap : 64;
+			char **more = realloc(b->lines, grown * sizeof(*more));
+
+			if (more == NULL) {
+				fprintf(stderr, "%s: out of memory\n", file);
+				free(line);
+				fclose(f);
+				return -1;
+			}
+			b->lines = more;
+			cap = grown;
 		}
 		b->lines[b->nlines++] = line;
 		line = NULL;
@@ -155,7 +151,7 @@ static int load_workload(const char *file, gfbatch_t *b)
 	}
 	free(line);
 	fclose(f);
-	if (b->lines == NULL || b->nlines == 0) {
+	if (b->nlines == 0) {
 		fprintf(stderr, "%s: no request paths\n", file);
 		return -1;
 	}

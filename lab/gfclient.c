@@ -6,7 +6,6 @@
  * server makes gfc_get() return GFC_TIMEOUT instead of hanging.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
@@ -39,39 +38,36 @@ const char *gfc_result_str(gfc_result_t r)
 	return names[r];
 }
 
-/* Connects one address, giving up at deadline. Returns the socket, -1 on
- * failure, or -2 on timeout. */
+/* Connects one address, giving up at deadline. The socket stays
+ * non-blocking for good: every later call on it polls first (read_some())
+ * or passes MSG_DONTWAIT (gfnet_send_within()), so none can outlast its
+ * deadline. Returns the socket, -1 on failure, or -2 on timeout. */
 static int connect_one(const struct addrinfo *ai, long deadline)
 {
-	int fd = socket(ai->ai_family, ai->ai_socktype,
+	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK,
 			ai->ai_protocol);
 	int err = 0;
 	socklen_t errlen = sizeof(err);
-	int flags;
+	int ready;
 
 	if (fd < 0)
 		return -1;
-	flags = fcntl(fd, F_GETFL);
-	fcntl(fd, F_SETFL, flags | O_NONBLOCK);
-	if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
-		int ready;
-
-		if (errno != EINPROGRESS) {
-			close(fd);
-			return -1;
-		}
-		ready = gfnet_wait(fd, POLLOUT, deadline);
-		if (ready <= 0) {
-			close(fd);
-			return ready == 0 ? -2 : -1;
-		}
-		getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &errlen);
-		if (err != 0) {
-			close(fd);
-			return -1;
-		}
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+		return fd;
+	if (errno != EINPROGRESS) {
+		close(fd);
+		return -1;
 	}
-	fcntl(fd, F_SETFL, flags);
+	ready = gfnet_wait(fd, POLLOUT, deadline);
+	if (ready <= 0) {
+		close(fd);
+		return ready == 0 ? -2 : -1;
+	}
+	/* Writable means the attempt ended; SO_ERROR says how. */
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &errlen) < 0 || err != 0) {
+		close(fd);
+		return -1;
+	}
 	return fd;
 }
 
@@ -125,7 +121,8 @@ static ssize_t read_some(int fd, char *buf, size_t size, int timeout_ms)
 		if (ready <= 0)
 			return ready == 0 ? -2 : -1;
 		n = recv(fd, buf, size, 0);
-		if (n >= 0 || errno != EINTR)
+		/* EAGAIN: poll() woke without data after all; wait again. */
+		if (n >= 0 || (errno != EINTR && errno != EAGAIN))
 			return n;
 	}
 }

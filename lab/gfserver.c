@@ -135,7 +135,7 @@ static void linger_close(int fd)
 	size_t total = 0;
 
 	shutdown(fd, SHUT_WR);
-	while (total < 16 * sizeof(junk) && gfnet_wait(fd, POLLIN, deadline) > 0) {
+	while (total < LINGER_MAX_BYTES && gfnet_wait(fd, POLLIN, deadline) > 0) {
 		ssize_t got = recv(fd, junk, sizeof(junk), 0);
 
 		if (got <= 0)
@@ -146,13 +146,9 @@ static void linger_close(int fd)
 
 static void serve_connection(gfserver_t *srv, gfcontext_t *ctx)
 {
-	if (ctx->verdict == REQ_OK) {
-		srv->handler(ctx, ctx->path, srv->arg);
-		if (!ctx->header_sent)
-			gfs_sendheader(ctx, GF_ERROR, 0);
-	} else {
-		gfs_sendheader(ctx, GF_INVALID, 0);
-	}
+	srv->handler(ctx, ctx->path, srv->arg);
+	if (!ctx->header_sent)
+		gfs_sendheader(ctx, GF_ERROR, 0);
 	if (!ctx->broken)
 		linger_close(ctx->fd);
 }

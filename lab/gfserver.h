@@ -14,7 +14,9 @@
  *    starting with '/', extra spaces, binary junk, a header longer than
  *    GF_MAX_HEADER bytes, or one the client ends with shutdown(SHUT_WR)
  *    before its "\r\n\r\n") is answered "GETFILE INVALID\r\n\r\n" and
- *    closed; the handler is never called for it.
+ *    closed once the client closes (at the latest GF_CLIENT_TIMEOUT_S
+ *    after accept); the handler is never called for it, and no worker
+ *    waits on it.
  *  - A client whose whole header has not arrived GF_CLIENT_TIMEOUT_S after
  *    it was accepted (it stalled, or trickles bytes) is dropped without a
  *    reply. Until its header is complete a connection holds no worker, so

@@ -8,11 +8,12 @@
  *  1. Waiting for its header, on srv->waiting. The event thread reads
  *     whatever bytes arrive, for every waiting connection at once, in one
  *     poll(). A client that is idle or trickles bytes costs a descriptor
- *     and a buffer, never a thread. Its deadline runs from accept.
- *  2. Being answered, on srv->open. Once the header is complete (or
- *     certainly invalid) the connection is pushed onto srv->ready, which
- *     the workers pop; a worker calls the handler, which may block on the
- *     client.
+ *     and a buffer, never a thread. Its deadline runs from accept. A
+ *     header that is certainly invalid is answered by the event thread
+ *     itself, and the connection stays here until the client closes.
+ *  2. Being answered, on srv->open. Once the header is complete the
+ *     connection is pushed onto srv->ready, which the workers pop; a
+ *     worker calls the handler, which may block on the client.
  *
  * Ownership and locking:
  *  - srv->waiting and every phase-1 field of a connection belong to the
@@ -36,7 +37,9 @@
 #include "bqueue.h"
 #include "gfserver.h"
 
-enum verdict { REQ_OK, REQ_INVALID };
+/* A closing server reads and discards at most this much of what a client
+ * still sends, waiting for its close; past it the close is a reset. */
+#define LINGER_MAX_BYTES 65536
 
 struct gfcontext {
 	int fd;
@@ -46,9 +49,10 @@ struct gfcontext {
 	long deadline_ms;	/* accept time + GF_CLIENT_TIMEOUT_S */
 	size_t got;		/* header bytes in buf */
 	char buf[GF_MAX_HEADER];
+	int answered;		/* told INVALID; waiting for the client's close */
+	size_t drained;		/* bytes discarded since */
 
 	/* Set by the event thread before the hand-over, read-only after. */
-	enum verdict verdict;
 	char path[GF_MAX_HEADER];
 
 	/* Phase 2, the worker's. */
@@ -77,7 +81,7 @@ struct gfserver {
 	int max_conns;		/* bound on waiting + open */
 
 	/* The event thread's alone. */
-	struct conn_list waiting;	/* accepted, header not complete yet */
+	struct conn_list waiting;	/* accepted, not handed to a worker */
 	struct pollfd *pfds;		/* max_conns + 2 entries */
 	struct gfcontext **pfd_conn;	/* which connection each pfd is */
 	long dropped, refused;		/* at the bound, since last logged */

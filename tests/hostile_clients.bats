@@ -170,3 +170,26 @@ header_wait_ms() {
 	# Each refusal is not a line of its own: at most one a second.
 	[ "$(grep -c 'dropped' "$IPCLAB_LOGDIR/direct.log")" -le 30 ]
 }
+
+@test "clients that send junk and then neither read nor close hold no worker" {
+	start_direct -c "$IPCLAB_CONTENT/locals.txt" -t 1
+	# Twenty malformed requests, all accepted before the valid one. A
+	# server whose only worker waited for each junk client's close (it
+	# must wait a while, or its close could reset the INVALID away)
+	# would serve the valid request seconds late.
+	local fds=() fd i t0 ms
+	for i in $(seq 20); do
+		exec {fd}<>"/dev/tcp/127.0.0.1/$direct_port"
+		printf 'JUNK %d\r\n\r\n' "$i" >&"$fd"
+		fds+=("$fd")
+	done
+	t0=$(now_ms)
+	run gf_get /files/tiny/a.txt "$direct_port" 20
+	ms=$(($(now_ms) - t0))
+	for fd in "${fds[@]}"; do
+		exec {fd}>&-
+	done
+	echo "served after $ms ms"
+	assert_output --partial 'GETFILE OK'
+	[ "$ms" -le "$(scaled_ms 1500)" ]
+}

@@ -321,6 +321,37 @@ static void *worker_main(void *arg)
 
 /* ---- setup ---- */
 
+/* Appends the request for path to l->items (cap: its room). Returns 0,
+ * or -1 if out of memory; l->items then still holds what was added. */
+static int add_item(struct load *l, size_t *cap, const char *path,
+		    long long bytes)
+{
+	struct item *it;
+
+	if (l->nitems == *cap) {
+		size_t grown = *cap ? 2 * *cap : 64;
+		struct item *more = realloc(l->items, grown * sizeof(*more));
+
+		if (more == NULL)
+			return -1;
+		l->items = more;
+		*cap = grown;
+	}
+	it = &l->items[l->nitems];
+	it->bytes = bytes;
+	it->request_len = strlen(path) + strlen("GETFILE GET \r\n\r\n");
+	it->path = strdup(path);
+	it->request = malloc(it->request_len + 1);
+	if (it->path == NULL || it->request == NULL) {
+		free(it->path);
+		free(it->request);
+		return -1;
+	}
+	snprintf(it->request, it->request_len + 1, "GETFILE GET %s\r\n\r\n", path);
+	l->nitems++;
+	return 0;
+}
+
 static int load_workload(const char *file, struct load *l)
 {
 	FILE *f = fopen(file, "r");
@@ -337,7 +368,6 @@ static int load_workload(const char *file, struct load *l)
 		char path[GF_MAX_HEADER], extra;
 		long long bytes = -1;
 		int fields;
-		struct item *it;
 
 		lineno++;
 		if (len == 0 || line[0] == '\n' || line[0] == '#')
@@ -349,29 +379,16 @@ static int load_workload(const char *file, struct load *l)
 			bad = 1;
 			break;
 		}
-		if (l->nitems == cap) {
-			cap = cap ? 2 * cap : 64;
-			l->items = realloc(l->items, cap * sizeof(*l->items));
-			if (l->items == NULL)
-				break;
+		if (add_item(l, &cap, path, bytes) < 0) {
+			fprintf(stderr, "%s: out of memory\n", file);
+			bad = 1;
 		}
-		it = &l->items[l->nitems++];
-		it->path = strdup(path);
-		it->bytes = bytes;
-		it->request_len = strlen(path) + strlen("GETFILE GET \r\n\r\n");
-		it->request = malloc(it->request_len + 1);
-		if (it->path == NULL || it->request == NULL) {
-			l->nitems = 0;	/* reported below */
-			break;
-		}
-		snprintf(it->request, it->request_len + 1,
-			 "GETFILE GET %s\r\n\r\n", path);
 	}
 	free(line);
 	fclose(f);
 	if (bad)
 		return -1;
-	if (l->items == NULL || l->nitems == 0) {
+	if (l->nitems == 0) {
 		fprintf(stderr, "%s: no request paths\n", file);
 		return -1;
 	}

@@ -215,6 +215,20 @@ static int find_segments(struct listing *l)
 	return 0;
 }
 
+/* Removes one object with its kind's unlink call, and says so. Returns 1
+ * if it is gone, 0 (a problem counted) if it could not be removed. */
+static int remove_object(struct listing *l, const char *kind, const char *name,
+			 int (*unlink_call)(const char *))
+{
+	if (unlink_call(name) != 0 && errno != ENOENT) {
+		fprintf(stderr, "ipcls: cannot remove %s: %s\n", name, strerror(errno));
+		l->problems++;
+		return 0;
+	}
+	printf("removed %s %s\n", kind, name);
+	return 1;
+}
+
 static void show_segment(struct listing *l, const struct segment *s, int clean)
 {
 	static const char *const says[] = {
@@ -229,15 +243,7 @@ static void show_segment(struct listing *l, const struct segment *s, int clean)
 		l->dead_owners++;
 	printf("shm  %s  %lld  owner %ld (%s)\n", s->name, s->bytes,
 	       (long)s->owner, says[owner]);
-	if (!clean)
-		return;
-	if (shm_unlink(s->name) != 0 && errno != ENOENT) {
-		fprintf(stderr, "ipcls: cannot remove %s: %s\n", s->name, strerror(errno));
-		l->problems++;
-		return;
-	}
-	printf("removed shm %s\n", s->name);
-	if (alive)
+	if (clean && remove_object(l, "shm", s->name, shm_unlink) && alive)
 		l->removed_live++;
 }
 
@@ -260,14 +266,8 @@ static int show_queue(struct listing *l, const char *name, int clean)
 		printf("mq   %s  msgs %ld/%ld\n", name, attr.mq_curmsgs, attr.mq_maxmsg);
 		mq_close(q);
 	}
-	if (!clean)
-		return 1;
-	if (mq_unlink(name) != 0 && errno != ENOENT) {
-		fprintf(stderr, "ipcls: cannot remove %s: %s\n", name, strerror(errno));
-		l->problems++;
-		return 1;
-	}
-	printf("removed mq %s\n", name);
+	if (clean)
+		remove_object(l, "mq", name, mq_unlink);
 	return 1;
 }
 
@@ -279,18 +279,21 @@ static int show_socket(struct listing *l, const char *path, int clean)
 	if (lstat(path, &st) != 0 || !S_ISSOCK(st.st_mode))
 		return 0;
 	printf("sock %s\n", path);
-	if (!clean)
-		return 1;
-	if (unlink(path) != 0 && errno != ENOENT) {
-		fprintf(stderr, "ipcls: cannot remove %s: %s\n", path, strerror(errno));
-		l->problems++;
-		return 1;
-	}
-	printf("removed sock %s\n", path);
+	if (clean)
+		remove_object(l, "sock", path, unlink);
 	return 1;
 }
 
-static void advise(const struct listing *l, int have_queue, int clean)
+/* A cache's queue or socket outlives it only if it crashed. */
+static void advise_leftover(const char *channel)
+{
+	fprintf(stderr, "ipcls: if no simplecached is running, the %s is left over "
+		"from a crash (a new simplecached replaces it); remove it with ipcls --clean\n",
+		channel);
+}
+
+static void advise(const struct listing *l, int have_queue, int have_socket,
+		   int clean)
 {
 	if (clean) {
 		if (l->removed_live > 0)
@@ -307,15 +310,9 @@ static void advise(const struct listing *l, int have_queue, int clean)
 			"they only waste memory: remove them with ipcls --clean\n",
 			l->dead_owners);
 	if (have_queue)
-		fprintf(stderr, "ipcls: if no simplecached is running, the queue is left over "
-			"from a crash (a new simplecached replaces it); remove it with ipcls --clean\n");
-}
-
-static void advise_socket(int have_socket, int clean)
-{
-	if (have_socket && !clean)
-		fprintf(stderr, "ipcls: if no simplecached is running, the socket is left over "
-			"from a crash (a new simplecached replaces it); remove it with ipcls --clean\n");
+		advise_leftover("queue");
+	if (have_socket)
+		advise_leftover("socket");
 }
 
 int main(int argc, char **argv)
@@ -349,8 +346,7 @@ int main(int argc, char **argv)
 	have_socket = show_socket(&l, sock, clean);
 	if (l.nsegs == 0 && !have_queue && !have_socket)
 		printf("no ipclab objects for prefix %s\n", prefix);
-	advise(&l, have_queue, clean);
-	advise_socket(have_socket, clean);
+	advise(&l, have_queue, have_socket, clean);
 	free(l.segs);
 	return status != 0 || l.problems > 0;
 }
