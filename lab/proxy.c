@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cmdline.h"
 #include "gfserver.h"
@@ -37,6 +38,7 @@ int proxy_run(int argc, char **argv)
 	struct shutdown_context sc;
 	pthread_t signal_thread;
 	char prefix[IPCNAME_MAX];
+	int err;
 
 	if (ipcname_prefix(prefix, sizeof(prefix)) != 0)
 		return 1;
@@ -55,7 +57,9 @@ int proxy_run(int argc, char **argv)
 		pool_destroy(sc.pool);
 		return 1;
 	}
-	if (pthread_create(&signal_thread, NULL, wait_for_signal, &sc) != 0) {
+	err = pthread_create(&signal_thread, NULL, wait_for_signal, &sc);
+	if (err != 0) {
+		fprintf(stderr, "webproxy: pthread_create: %s\n", strerror(err));
 		gfserver_destroy(sc.server);
 		pool_destroy(sc.pool);
 		return 1;
