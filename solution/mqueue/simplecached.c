@@ -133,10 +133,13 @@ static int create_queue(void)
 static void remove_queue(void)
 {
 	//@ begin remove the command channel
-	if (cache.queue != (mqd_t)-1) {
-		mq_close(cache.queue);
-		mq_unlink(cache.queue_name);
-	}
+	if (cache.queue == (mqd_t)-1)
+		return;
+	if (mq_close(cache.queue) != 0)
+		fprintf(stderr, "simplecached: mq_close: %s\n", strerror(errno));
+	if (mq_unlink(cache.queue_name) != 0)
+		fprintf(stderr, "simplecached: mq_unlink %s: %s\n",
+			cache.queue_name, strerror(errno));
 	//@ todo Close and unlink the queue, so nothing is left in /dev/mqueue.
 	//@ end
 }
