@@ -128,15 +128,20 @@ static void remove_queue(void)
  */
 #define BOSS_SLICE_MS 200
 
-/* The boss cannot go on: say why and stop the whole process the way a
- * SIGTERM does, so that it exits (non-zero) instead of serving nothing. */
-static void boss_failed(const char *why)
+/* The cache cannot go on: say why and stop the whole process the way a
+ * SIGTERM does (the signal thread wakes), so that it exits non-zero
+ * instead of serving nothing. */
+static void stop_failing(const char *what, const char *why)
 {
-	fprintf(stderr, "simplecached: the boss thread failed: %s; exiting\n",
-		why);
+	fprintf(stderr, "simplecached: %s: %s; exiting\n", what, why);
 	atomic_store(&cache.failed, true);
 	if (kill(getpid(), SIGTERM) != 0)
 		fprintf(stderr, "simplecached: kill: %s\n", strerror(errno));
+}
+
+static void boss_failed(const char *why)
+{
+	stop_failing("the boss thread failed", why);
 }
 
 /* Waits up to BOSS_SLICE_MS for one message. Returns 1 and its length in
@@ -345,12 +350,8 @@ static int run(const struct cache_options *opt, sigset_t *signals)
 		err = pthread_create(&boss, NULL, receive_requests, NULL);
 		boss_started = err == 0;
 	}
-	if (err != 0) {
-		fprintf(stderr, "simplecached: pthread_create: %s; exiting\n",
-			strerror(err));
-		atomic_store(&cache.failed, true);
-		kill(getpid(), SIGTERM);	/* wakes the signal thread */
-	}
+	if (err != 0)
+		stop_failing("pthread_create", strerror(err));
 
 	/* Only a signal ends the process (a failing boss sends one). The
 	 * boss and the workers see cache.stopping; the workers drain and
