@@ -29,7 +29,8 @@ static void usage_error(const char *usage)
 	exit(2);
 }
 
-/* Stores the value of a numeric flag within [min, max], or exits 2. */
+/* The value of the flag getopt just read (optarg), if it is a number in
+ * [min, max]; otherwise the usage line, and exit 2. */
 static long flag_value(const char *usage, long min, long max)
 {
 	long v;
@@ -39,8 +40,9 @@ static long flag_value(const char *usage, long min, long max)
 	return v;
 }
 
-/* -h, or a flag getopt does not know, or a word left over. */
-static void other_flag(int c, const char *usage)
+/* -h prints the usage and exits 0; a flag getopt does not know (it
+ * returned '?') or that lacks its value exits 2. */
+static void help_or_usage_error(int c, const char *usage)
 {
 	if (c == 'h') {
 		fputs(usage, stdout);
@@ -73,7 +75,7 @@ struct proxy_options proxy_options_parse(int argc, char **argv)
 		case 's':
 			break;
 		default:
-			other_flag(c, PROXY_USAGE);
+			help_or_usage_error(c, PROXY_USAGE);
 		}
 	}
 	if (optind != argc)
@@ -99,7 +101,7 @@ struct cache_options cache_options_parse(int argc, char **argv)
 							  SIMPLECACHE_MAX_DELAY_US);
 			break;
 		default:
-			other_flag(c, CACHE_USAGE);
+			help_or_usage_error(c, CACHE_USAGE);
 		}
 	}
 	if (optind != argc)

@@ -1,8 +1,14 @@
 /* proxy.c: the proxy process from start to clean exit (see proxy.h). */
 #include "proxy.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "cmdline.h"
 #include "gfserver.h"
@@ -14,6 +20,7 @@ struct shutdown_context {
 	gfserver_t *server;
 	struct segment_pool *pool;
 	sigset_t signals;
+	atomic_bool signalled;	/* set by the signal thread, before it stops */
 };
 
 /*
@@ -26,17 +33,33 @@ static void *wait_for_signal(void *arg)
 	struct shutdown_context *sc = arg;
 
 	stop_signals_wait(&sc->signals, "webproxy");
+	atomic_store(&sc->signalled, true);
 	pool_stop(sc->pool);
 	gfserver_stop(sc->server);
 	return NULL;
 }
 
+/*
+ * The server returns without a signal only when it failed (it said why):
+ * then nothing wakes the signal thread but a signal, so send one, and
+ * shut down as on SIGTERM, with status 1 instead of serving nothing.
+ */
+static int stop_after_failure(void)
+{
+	fprintf(stderr, "webproxy: the GETFILE server stopped by itself; exiting\n");
+	if (kill(getpid(), SIGTERM) != 0)
+		fprintf(stderr, "webproxy: kill: %s\n", strerror(errno));
+	return 1;
+}
+
 int proxy_run(int argc, char **argv)
 {
 	struct proxy_options opt = proxy_options_parse(argc, argv);
-	struct shutdown_context sc;
+	struct shutdown_context sc = { .server = NULL };
+	int status = 0;
 	pthread_t signal_thread;
 	char prefix[IPCNAME_MAX];
+	int err;
 
 	if (ipcname_prefix(prefix, sizeof(prefix)) != 0)
 		return 1;
@@ -55,14 +78,18 @@ int proxy_run(int argc, char **argv)
 		pool_destroy(sc.pool);
 		return 1;
 	}
-	if (pthread_create(&signal_thread, NULL, wait_for_signal, &sc) != 0) {
+	err = pthread_create(&signal_thread, NULL, wait_for_signal, &sc);
+	if (err != 0) {
+		fprintf(stderr, "webproxy: pthread_create: %s\n", strerror(err));
 		gfserver_destroy(sc.server);
 		pool_destroy(sc.pool);
 		return 1;
 	}
 	gfserver_serve(sc.server);
+	if (!atomic_load(&sc.signalled))
+		status = stop_after_failure();
 	pthread_join(signal_thread, NULL);
 	gfserver_destroy(sc.server);
 	pool_destroy(sc.pool);
-	return 0;
+	return status;
 }

@@ -11,7 +11,8 @@
 #ifndef PROXY_H
 #define PROXY_H
 
-/* Returns the process's exit status: 0 after a clean stop. */
+/* Returns the process's exit status: 0 after a stop by a signal, 1 if it
+ * could not start or its GETFILE server failed. */
 int proxy_run(int argc, char **argv);
 
 #endif

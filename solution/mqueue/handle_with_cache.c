@@ -215,7 +215,8 @@ static enum segment_state stream_file(gfcontext_t *ctx, struct segment *seg,
  * gets the request finds its turn already posted (and a forged request,
  * finding none, gives up at once). If no chunk comes, the turn may still
  * be lying on space_free: then the proxy takes it back and keeps the
- * segment.
+ * segment. An error header that cannot be sent means the client is gone,
+ * and there is nobody left to tell: those results are not checked.
  */
 static enum segment_state transfer(gfcontext_t *ctx, const char *path,
 				   struct segment *seg,

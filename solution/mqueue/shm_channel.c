@@ -186,10 +186,14 @@ void segment_destroy(struct segment *seg)
 	if (seg->header == NULL)
 		return;
 	//@ begin remove a segment
+	/* These fail only for a pointer that is not a semaphore or a mapping:
+	 * ours are. The name can be gone: another process may remove it. */
 	sem_destroy(&seg->header->data_ready);
 	sem_destroy(&seg->header->space_free);
 	munmap(seg->header, seg->size);
-	shm_unlink(seg->name);
+	if (shm_unlink(seg->name) != 0)
+		fprintf(stderr, "webproxy: shm_unlink %s: %s\n", seg->name,
+			strerror(errno));
 	//@ todo Destroy the semaphores, unmap the segment and remove its name,
 	//@ todo so nothing is left in /dev/shm. Read munmap(2), shm_unlink(3).
 	//@ end

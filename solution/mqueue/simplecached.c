@@ -12,7 +12,6 @@
 #include <mqueue.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +24,7 @@
 #include "cache-student.h"
 #include "cmdline.h"
 #include "deadline.h"
+#include "refusals.h"
 #include "shm_channel.h"
 #include "simplecache.h"
 #include "stop_signals.h"
@@ -44,57 +44,6 @@ static struct {
 	atomic_bool stopping;
 	atomic_bool failed;	/* the boss failed: exit non-zero */
 } cache = { .queue = (mqd_t)-1 };
-
-/*
- * Refusals (malformed messages, requests for segments that cannot be
- * used) come from other processes, possibly thousands a second: they are
- * counted and reported at most once a second, with the last reason.
- */
-static struct {
-	pthread_mutex_t lock;
-	unsigned long count;		/* since the last report */
-	struct timespec last_report;
-	char last_reason[256];
-} refusals = { .lock = PTHREAD_MUTEX_INITIALIZER };
-
-/* ---- Refusals ---- */
-
-/* Called with refusals.lock held. */
-static void report_refusals_locked(bool now)
-{
-	if (refusals.count == 0)
-		return;
-	if (!now && refusals.last_report.tv_sec != 0 &&
-	    ms_since(&refusals.last_report) < 1000)
-		return;
-	fprintf(stderr, "simplecached: refused %lu request%s since the last report; the last: %s\n",
-		refusals.count, refusals.count == 1 ? "" : "s",
-		refusals.last_reason);
-	refusals.count = 0;
-	clock_gettime(CLOCK_MONOTONIC, &refusals.last_report);
-}
-
-/* Any thread. Locking a default mutex that this thread does not hold
- * cannot fail, so those results are not checked. */
-static void refuse(const char *fmt, ...)
-{
-	va_list ap;
-
-	pthread_mutex_lock(&refusals.lock);
-	refusals.count++;
-	va_start(ap, fmt);
-	vsnprintf(refusals.last_reason, sizeof(refusals.last_reason), fmt, ap);
-	va_end(ap);
-	report_refusals_locked(false);
-	pthread_mutex_unlock(&refusals.lock);
-}
-
-static void report_refusals(bool now)
-{
-	pthread_mutex_lock(&refusals.lock);
-	report_refusals_locked(now);
-	pthread_mutex_unlock(&refusals.lock);
-}
 
 /* ---- The command channel ---- */
 
@@ -133,10 +82,13 @@ static int create_queue(void)
 static void remove_queue(void)
 {
 	//@ begin remove the command channel
-	if (cache.queue != (mqd_t)-1) {
-		mq_close(cache.queue);
-		mq_unlink(cache.queue_name);
-	}
+	if (cache.queue == (mqd_t)-1)
+		return;
+	if (mq_close(cache.queue) != 0)
+		fprintf(stderr, "simplecached: mq_close: %s\n", strerror(errno));
+	if (mq_unlink(cache.queue_name) != 0)
+		fprintf(stderr, "simplecached: mq_unlink %s: %s\n",
+			cache.queue_name, strerror(errno));
 	//@ todo Close and unlink the queue, so nothing is left in /dev/mqueue.
 	//@ end
 }
@@ -148,15 +100,20 @@ static void remove_queue(void)
  */
 #define BOSS_SLICE_MS 200
 
-/* The boss cannot go on: say why and stop the whole process the way a
- * SIGTERM does, so that it exits (non-zero) instead of serving nothing. */
-static void boss_failed(const char *why)
+/* The cache cannot go on: say why and stop the whole process the way a
+ * SIGTERM does (the signal thread wakes), so that it exits non-zero
+ * instead of serving nothing. */
+static void stop_failing(const char *what, const char *why)
 {
-	fprintf(stderr, "simplecached: the boss thread failed: %s; exiting\n",
-		why);
+	fprintf(stderr, "simplecached: %s: %s; exiting\n", what, why);
 	atomic_store(&cache.failed, true);
 	if (kill(getpid(), SIGTERM) != 0)
 		fprintf(stderr, "simplecached: kill: %s\n", strerror(errno));
+}
+
+static void boss_failed(const char *why)
+{
+	stop_failing("the boss thread failed", why);
 }
 
 /* Waits up to BOSS_SLICE_MS for one message. Returns 1 and its length in
@@ -201,7 +158,7 @@ static void *receive_requests(void *arg)
 		ssize_t len = 0;
 		int got = 0;
 
-		report_refusals(false);
+		refusals_report(false);
 		if (r == WAIT_STOPPING)
 			return NULL;
 		if (r == WAIT_TIMEOUT)
@@ -229,7 +186,7 @@ static void *receive_requests(void *arg)
 			return NULL;
 		}
 		if (!cache_request_is_valid(req, (size_t)len)) {
-			refuse("a malformed message of %zd bytes", len);
+			refusals_add("a malformed message of %zd bytes", len);
 		} else if (bqueue_push(cache.work, req) == 0) {
 			continue;	/* a worker frees req and the slot */
 		}
@@ -240,9 +197,10 @@ static void *receive_requests(void *arg)
 	//@ todo (segment_wait), receive a message (receive_message) into
 	//@ todo memory of your own, check it with cache_request_is_valid(),
 	//@ todo and push a good one onto cache.work for the workers. A bad one
-	//@ todo is refused (refuse()) and its slot given back. If anything
-	//@ todo fails, call boss_failed() and return.
-	//@ stub (void)report_refusals;
+	//@ todo is refused (refusals_add()) and its slot given back. Each time
+	//@ todo round, refusals_report(false), so a burst is reported even if
+	//@ todo no refusal follows it. If anything fails, call boss_failed()
+	//@ todo and return.
 	//@ stub (void)receive_message;
 	//@ stub (void)boss_failed;
 	//@ end
@@ -351,7 +309,7 @@ static void serve_file(struct segment *seg, const struct cache_request *req)
 	r = channel_take_turn(seg, req->generation, 0, FIRST_TURN_TIMEOUT_MS,
 			      &cache.stopping);
 	if (r == WAIT_TIMEOUT)
-		refuse("no turn on %s for generation %llu: a stale or forged request",
+		refusals_add("no turn on %s for generation %llu: a stale or forged request",
 		       seg->name, (unsigned long long)req->generation);
 	if (r != WAIT_OK)
 		return;
@@ -369,7 +327,7 @@ static void serve_request(struct segment_maps *maps,
 					     sizeof(why));
 
 	if (seg == NULL) {
-		refuse("%s", why);
+		refusals_add("%s", why);
 		return;
 	}
 	/* A request for a generation that has already passed costs nothing. */
@@ -435,12 +393,8 @@ static int run(const struct cache_options *opt, sigset_t *signals)
 		err = pthread_create(&boss, NULL, receive_requests, NULL);
 		boss_started = err == 0;
 	}
-	if (err != 0) {
-		fprintf(stderr, "simplecached: pthread_create: %s; exiting\n",
-			strerror(err));
-		atomic_store(&cache.failed, true);
-		kill(getpid(), SIGTERM);	/* wakes the signal thread */
-	}
+	if (err != 0)
+		stop_failing("pthread_create", strerror(err));
 
 	/* Only a signal ends the process (a failing boss sends one). The
 	 * boss and the workers see cache.stopping; the workers drain and
@@ -452,7 +406,7 @@ static int run(const struct cache_options *opt, sigset_t *signals)
 	for (int i = 0; i < started; i++)
 		pthread_join(workers[i], NULL);
 	free(workers);
-	report_refusals(true);
+	refusals_report(true);
 	return atomic_load(&cache.failed) ? 1 : 0;
 }
 
