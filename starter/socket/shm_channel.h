@@ -100,7 +100,9 @@ enum wait_result {
 	WAIT_TIMEOUT,		/* the other side did not answer in time */
 	WAIT_STOPPING,		/* this process is shutting down */
 	WAIT_STALE,		/* cache: the segment is in a later transfer */
-	WAIT_LOST,		/* a peer died holding the lock, or broke the rules */
+	WAIT_LOST,		/* a process died holding the lock (printed) */
+	WAIT_BAD_CHUNK,		/* proxy: the chunk broke the rules */
+	WAIT_ERROR,		/* a call on the lock or a condition failed (printed) */
 };
 
 /* Proxy side: owning segments. */
