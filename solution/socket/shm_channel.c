@@ -347,6 +347,7 @@ enum wait_result channel_start_transfer(struct segment *seg)
 	enum wait_result r;
 
 	assert(!seg->lost);	/* a lost segment is replaced, never reused */
+	assert(!seg->holds_data);
 	r = segment_lock(seg);
 	if (r != WAIT_OK)
 		return r;
@@ -373,6 +374,7 @@ enum wait_result channel_take_chunk(struct segment *seg, uint64_t file_len,
 	enum wait_result r;
 	bool good;
 
+	assert(!seg->holds_data);
 	r = segment_lock(seg);
 	if (r != WAIT_OK)
 		return r;
@@ -402,6 +404,7 @@ enum wait_result channel_take_chunk(struct segment *seg, uint64_t file_len,
 	segment_unlock(seg);
 	if (!good)
 		return WAIT_BAD_CHUNK;
+	seg->holds_data = true;
 	return WAIT_OK;
 }
 
@@ -411,6 +414,8 @@ enum wait_result channel_chunk_sent(struct segment *seg)
 	struct segment_header *h = seg->header;
 	enum wait_result r;
 
+	assert(seg->holds_data);
+	seg->holds_data = false;	/* from here on, whatever the lock says */
 	r = segment_lock(seg);
 	if (r != WAIT_OK)
 		return r;
@@ -440,6 +445,7 @@ bool channel_end_transfer(struct segment *seg, bool failed)
 	struct segment_header *h = seg->header;
 	bool writing;
 
+	seg->holds_data = false;	/* a last chunk, or one a client left */
 	if (seg->lost || segment_lock(seg) != WAIT_OK)
 		return false;
 	//@ begin end a transfer
@@ -604,6 +610,7 @@ enum wait_result channel_claim_space(struct segment *seg, uint64_t generation,
 	struct timespec deadline = deadline_after(CLOCK_MONOTONIC, CACHE_TURN_TIMEOUT_MS);
 	enum wait_result r;
 
+	assert(!seg->holds_data);
 	r = segment_lock(seg);
 	if (r != WAIT_OK)
 		return r;
@@ -632,6 +639,7 @@ enum wait_result channel_claim_space(struct segment *seg, uint64_t generation,
 	//@ stub segment_unlock(seg);
 	//@ stub return WAIT_TIMEOUT;
 	//@ end
+	seg->holds_data = true;
 	segment_unlock(seg);
 	return WAIT_OK;
 }
@@ -643,7 +651,9 @@ enum wait_result channel_put_chunk(struct segment *seg, uint64_t file_len,
 	struct segment_header *h = seg->header;
 	enum wait_result r;
 
+	assert(seg->holds_data);
 	assert(len <= seg->capacity);
+	seg->holds_data = false;	/* from here on, whatever the lock says */
 	r = segment_lock(seg);
 	if (r != WAIT_OK)
 		return r;

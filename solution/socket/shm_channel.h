@@ -93,6 +93,10 @@ struct segment {
 	size_t capacity;		/* bytes of the data area */
 	uint64_t generation;		/* proxy: the transfer in progress */
 	bool lost;			/* proxy: saw a dead lock owner */
+	bool holds_data;		/* this process may touch the data area:
+					 * the proxy from a taken chunk until it
+					 * is sent, a worker from its claim until
+					 * its chunk is handed over */
 	dev_t device;			/* cache: which object is mapped */
 	ino_t inode;
 };

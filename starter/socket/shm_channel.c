@@ -291,6 +291,7 @@ enum wait_result channel_start_transfer(struct segment *seg)
 	enum wait_result r;
 
 	assert(!seg->lost);	/* a lost segment is replaced, never reused */
+	assert(!seg->holds_data);
 	r = segment_lock(seg);
 	if (r != WAIT_OK)
 		return r;
@@ -317,6 +318,7 @@ enum wait_result channel_take_chunk(struct segment *seg, uint64_t file_len,
 	enum wait_result r;
 	bool good;
 
+	assert(!seg->holds_data);
 	r = segment_lock(seg);
 	if (r != WAIT_OK)
 		return r;
@@ -338,6 +340,7 @@ enum wait_result channel_take_chunk(struct segment *seg, uint64_t file_len,
 	segment_unlock(seg);
 	if (!good)
 		return WAIT_BAD_CHUNK;
+	seg->holds_data = true;
 	return WAIT_OK;
 }
 
@@ -347,6 +350,8 @@ enum wait_result channel_chunk_sent(struct segment *seg)
 	struct segment_header *h = seg->header;
 	enum wait_result r;
 
+	assert(seg->holds_data);
+	seg->holds_data = false;	/* from here on, whatever the lock says */
 	r = segment_lock(seg);
 	if (r != WAIT_OK)
 		return r;
@@ -374,6 +379,7 @@ bool channel_end_transfer(struct segment *seg, bool failed)
 	struct segment_header *h = seg->header;
 	bool writing;
 
+	seg->holds_data = false;	/* a last chunk, or one a client left */
 	if (seg->lost || segment_lock(seg) != WAIT_OK)
 		return false;
 	/*
@@ -504,6 +510,7 @@ enum wait_result channel_claim_space(struct segment *seg, uint64_t generation,
 	struct timespec deadline = deadline_after(CLOCK_MONOTONIC, CACHE_TURN_TIMEOUT_MS);
 	enum wait_result r;
 
+	assert(!seg->holds_data);
 	r = segment_lock(seg);
 	if (r != WAIT_OK)
 		return r;
@@ -521,6 +528,7 @@ enum wait_result channel_claim_space(struct segment *seg, uint64_t generation,
 	(void)stopping;
 	segment_unlock(seg);
 	return WAIT_TIMEOUT;
+	seg->holds_data = true;
 	segment_unlock(seg);
 	return WAIT_OK;
 }
@@ -532,7 +540,9 @@ enum wait_result channel_put_chunk(struct segment *seg, uint64_t file_len,
 	struct segment_header *h = seg->header;
 	enum wait_result r;
 
+	assert(seg->holds_data);
 	assert(len <= seg->capacity);
+	seg->holds_data = false;	/* from here on, whatever the lock says */
 	r = segment_lock(seg);
 	if (r != WAIT_OK)
 		return r;
