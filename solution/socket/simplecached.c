@@ -15,7 +15,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -226,6 +225,8 @@ static int read_request(int fd, struct cache_request *req)
 	//@ end
 }
 
+/* gfnet_send_within() bounds the whole send, so a proxy that stops
+ * reading holds a worker here at most SOCKET_IO_TIMEOUT_MS. */
 static int answer(int fd, enum answer_status status, uint64_t file_len)
 {
 	struct cache_answer a = { .status = status, .file_len = file_len };
@@ -326,17 +327,6 @@ static void serve(struct segment_maps *maps, int conn)
 		send_file(seg, req.generation, fd, (uint64_t)st.st_size);
 }
 
-/* A proxy that stops reading cannot hold a worker in send() for longer
- * than SOCKET_IO_TIMEOUT_MS. */
-static void set_send_timeout(int fd)
-{
-	struct timeval tv = { SOCKET_IO_TIMEOUT_MS / 1000,
-			      (SOCKET_IO_TIMEOUT_MS % 1000) * 1000 };
-
-	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0)
-		perror("simplecached: SO_SNDTIMEO");
-}
-
 static void *work(void *arg)
 {
 	struct segment_maps maps = { 0 };
@@ -344,10 +334,8 @@ static void *work(void *arg)
 
 	(void)arg;
 	while ((conn = bqueue_pop(cache.work)) != NULL) {
-		if (!atomic_load(&cache.stopping)) {
-			set_send_timeout(conn->fd);
+		if (!atomic_load(&cache.stopping))
 			serve(&maps, conn->fd);
-		}
 		close(conn->fd);
 		free(conn);
 	}
