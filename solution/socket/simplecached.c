@@ -55,18 +55,43 @@ static int remove_stale_socket(void)
 	int probe = socket(AF_UNIX, SOCK_STREAM, 0);
 	int refused;
 
-	if (probe < 0)
+	if (probe < 0) {
+		perror("simplecached: socket");
 		return -1;
+	}
 	refused = connect(probe, (const struct sockaddr *)&cache.addr,
 			  sizeof(cache.addr)) != 0 && errno == ECONNREFUSED;
+	/* A probe that was never used for data has nothing to lose. */
 	close(probe);
 	if (!refused)
 		return 0;
-	if (unlink(cache.addr.sun_path) != 0)
+	if (unlink(cache.addr.sun_path) != 0) {
+		fprintf(stderr, "simplecached: cannot remove the stale socket %s: %s\n",
+			cache.addr.sun_path, strerror(errno));
 		return -1;
+	}
 	fprintf(stderr, "simplecached: removed a stale socket %s\n",
 		cache.addr.sun_path);
 	return 0;
+}
+
+/* Closes the listening socket and removes its file. Closing a listener
+ * loses nothing (connections not yet accepted are refused either way), so
+ * only a file that stays behind is worth a word. */
+static void remove_listener(void)
+{
+	//@ begin remove the command channel
+	if (cache.listener >= 0) {
+		close(cache.listener);
+		if (unlink(cache.addr.sun_path) != 0)
+			fprintf(stderr, "simplecached: unlink %s: %s\n",
+				cache.addr.sun_path, strerror(errno));
+	}
+	//@ todo Close the listening socket and remove its file, so nothing is
+	//@ todo left in /dev/shm; say so if the file cannot be removed.
+	//@ todo Read unlink(2).
+	//@ end
+	cache.listener = -1;
 }
 
 static int create_listener(void)
@@ -86,18 +111,21 @@ static int create_listener(void)
 		 sizeof(cache.addr)) != 0) {
 		fprintf(stderr, "simplecached: bind %s: %s\n",
 			cache.addr.sun_path, strerror(errno));
-		close(cache.listener);
+		close(cache.listener);	/* never bound: nothing to lose */
 		cache.listener = -1;
 		return -1;
 	}
 	/* Only this user's proxies may connect. */
-	if (chmod(cache.addr.sun_path, 0600) != 0 ||
-	    listen(cache.listener, CACHE_BACKLOG) != 0) {
+	if (chmod(cache.addr.sun_path, 0600) != 0) {
+		fprintf(stderr, "simplecached: chmod %s: %s\n",
+			cache.addr.sun_path, strerror(errno));
+		remove_listener();
+		return -1;
+	}
+	if (listen(cache.listener, CACHE_BACKLOG) != 0) {
 		fprintf(stderr, "simplecached: listen %s: %s\n",
 			cache.addr.sun_path, strerror(errno));
-		close(cache.listener);
-		unlink(cache.addr.sun_path);
-		cache.listener = -1;
+		remove_listener();
 		return -1;
 	}
 	return 0;
@@ -107,18 +135,6 @@ static int create_listener(void)
 	//@ todo Read socket(2), bind(2), listen(2), unix(7).
 	//@ stub (void)remove_stale_socket;
 	//@ stub return 0;
-	//@ end
-}
-
-static void remove_listener(void)
-{
-	//@ begin remove the command channel
-	if (cache.listener >= 0) {
-		close(cache.listener);
-		unlink(cache.addr.sun_path);
-	}
-	//@ todo Close the listening socket and remove its file, so nothing is
-	//@ todo left in /dev/shm. Read unlink(2).
 	//@ end
 }
 
@@ -249,11 +265,29 @@ static int read_chunk(int fd, struct segment *seg, off_t offset, size_t len)
 		ssize_t n = pread(fd, seg->data + done, len - done,
 				  offset + (off_t)done);
 
-		if (n <= 0)
-			return -1;	/* a file shrank, or an I/O error */
+		if (n < 0) {
+			perror("simplecached: reading a cached file");
+			return -1;
+		}
+		if (n == 0) {
+			fprintf(stderr, "simplecached: a cached file shrank while it was sent\n");
+			return -1;
+		}
 		done += (size_t)n;
 	}
 	return 0;
+}
+
+/* Says why a worker stopped filling a segment, in the words of what
+ * happened. The lock's own failures were said where they happened. */
+static void report_stop(const struct segment *seg, enum wait_result r)
+{
+	if (r == WAIT_TIMEOUT)
+		fprintf(stderr, "simplecached: the proxy did not free %s in time\n",
+			seg->name);
+	else if (r == WAIT_STALE)
+		fprintf(stderr, "simplecached: the proxy gave up on the transfer in %s\n",
+			seg->name);
 }
 
 /* Copies file_len bytes of fd into the segment, one claimed chunk at a
@@ -271,31 +305,35 @@ static void send_file(struct segment *seg, uint64_t generation, int fd,
 							 &cache.stopping);
 
 		if (r != WAIT_OK) {
-			if (r != WAIT_STOPPING)
-				fprintf(stderr, "simplecached: proxy gave up on %s\n",
-					seg->name);
+			report_stop(seg, r);
 			return;
 		}
 		if (read_chunk(fd, seg, (off_t)offset, len) != 0) {
-			fprintf(stderr, "simplecached: cannot read a cached file\n");
-			channel_put_chunk(seg, file_len, 0);
+			/* The proxy stops at a chunk of 0 bytes; if even that
+			 * cannot be handed over, its wait runs out. */
+			report_stop(seg, channel_put_chunk(seg, file_len, 0));
 			return;
 		}
-		if (channel_put_chunk(seg, file_len, len) != WAIT_OK)
+		r = channel_put_chunk(seg, file_len, len);
+		if (r != WAIT_OK) {
+			report_stop(seg, r);
 			return;
+		}
 		offset += len;
 	}
 	//@ todo Until file_len bytes are copied: claim the data area
 	//@ todo (channel_claim_space; give up if it fails), read the next chunk
 	//@ todo of at most seg->capacity bytes into it (read_chunk) and hand
 	//@ todo it over (channel_put_chunk). If read_chunk fails, hand over a
-	//@ todo chunk of 0 bytes so the proxy stops at once, and give up.
+	//@ todo chunk of 0 bytes so the proxy stops at once, and give up. Say
+	//@ todo why a transfer stops early (report_stop).
 	//@ stub (void)seg;
 	//@ stub (void)generation;
 	//@ stub (void)fd;
 	//@ stub (void)file_len;
 	//@ stub (void)offset;
 	//@ stub (void)read_chunk;
+	//@ stub (void)report_stop;
 	//@ end
 }
 
@@ -319,6 +357,7 @@ static void serve(struct segment_maps *maps, int conn)
 		return;
 	}
 	if (fstat(fd, &st) != 0) {
+		perror("simplecached: fstat of a cached file");
 		answer(conn, ANSWER_ERROR, 0);
 		return;
 	}
@@ -405,11 +444,17 @@ int main(int argc, char **argv)
 		return 1;
 	simplecache_set_delay(opt.delay_us);
 	cache.work = bqueue_create();
-	if (cache.work == NULL || pipe(cache.wake) != 0 ||
-	    create_listener() != 0)
+	if (cache.work == NULL) {
+		fprintf(stderr, "simplecached: no memory for the work list\n");
 		status = 1;
-	else
+	} else if (pipe(cache.wake) != 0) {
+		perror("simplecached: pipe");
+		status = 1;
+	} else if (create_listener() != 0) {
+		status = 1;
+	} else {
 		status = run(&opt, &signals);
+	}
 	remove_listener();
 	close_wake_pipe();
 	bqueue_destroy(cache.work);

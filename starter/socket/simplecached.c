@@ -55,18 +55,38 @@ static int remove_stale_socket(void)
 	int probe = socket(AF_UNIX, SOCK_STREAM, 0);
 	int refused;
 
-	if (probe < 0)
+	if (probe < 0) {
+		perror("simplecached: socket");
 		return -1;
+	}
 	refused = connect(probe, (const struct sockaddr *)&cache.addr,
 			  sizeof(cache.addr)) != 0 && errno == ECONNREFUSED;
+	/* A probe that was never used for data has nothing to lose. */
 	close(probe);
 	if (!refused)
 		return 0;
-	if (unlink(cache.addr.sun_path) != 0)
+	if (unlink(cache.addr.sun_path) != 0) {
+		fprintf(stderr, "simplecached: cannot remove the stale socket %s: %s\n",
+			cache.addr.sun_path, strerror(errno));
 		return -1;
+	}
 	fprintf(stderr, "simplecached: removed a stale socket %s\n",
 		cache.addr.sun_path);
 	return 0;
+}
+
+/* Closes the listening socket and removes its file. Closing a listener
+ * loses nothing (connections not yet accepted are refused either way), so
+ * only a file that stays behind is worth a word. */
+static void remove_listener(void)
+{
+	/*
+	 * TODO(remove the command channel):
+	 * Close the listening socket and remove its file, so nothing is
+	 * left in /dev/shm; say so if the file cannot be removed.
+	 * Read unlink(2).
+	 */
+	cache.listener = -1;
 }
 
 static int create_listener(void)
@@ -83,15 +103,6 @@ static int create_listener(void)
 	 */
 	(void)remove_stale_socket;
 	return 0;
-}
-
-static void remove_listener(void)
-{
-	/*
-	 * TODO(remove the command channel):
-	 * Close the listening socket and remove its file, so nothing is
-	 * left in /dev/shm. Read unlink(2).
-	 */
 }
 
 /* Accepts one connection, or returns NULL when woken to stop. The boss
@@ -204,11 +215,29 @@ static int read_chunk(int fd, struct segment *seg, off_t offset, size_t len)
 		ssize_t n = pread(fd, seg->data + done, len - done,
 				  offset + (off_t)done);
 
-		if (n <= 0)
-			return -1;	/* a file shrank, or an I/O error */
+		if (n < 0) {
+			perror("simplecached: reading a cached file");
+			return -1;
+		}
+		if (n == 0) {
+			fprintf(stderr, "simplecached: a cached file shrank while it was sent\n");
+			return -1;
+		}
 		done += (size_t)n;
 	}
 	return 0;
+}
+
+/* Says why a worker stopped filling a segment, in the words of what
+ * happened. The lock's own failures were said where they happened. */
+static void report_stop(const struct segment *seg, enum wait_result r)
+{
+	if (r == WAIT_TIMEOUT)
+		fprintf(stderr, "simplecached: the proxy did not free %s in time\n",
+			seg->name);
+	else if (r == WAIT_STALE)
+		fprintf(stderr, "simplecached: the proxy gave up on the transfer in %s\n",
+			seg->name);
 }
 
 /* Copies file_len bytes of fd into the segment, one claimed chunk at a
@@ -224,7 +253,8 @@ static void send_file(struct segment *seg, uint64_t generation, int fd,
 	 * (channel_claim_space; give up if it fails), read the next chunk
 	 * of at most seg->capacity bytes into it (read_chunk) and hand
 	 * it over (channel_put_chunk). If read_chunk fails, hand over a
-	 * chunk of 0 bytes so the proxy stops at once, and give up.
+	 * chunk of 0 bytes so the proxy stops at once, and give up. Say
+	 * why a transfer stops early (report_stop).
 	 */
 	(void)seg;
 	(void)generation;
@@ -232,6 +262,7 @@ static void send_file(struct segment *seg, uint64_t generation, int fd,
 	(void)file_len;
 	(void)offset;
 	(void)read_chunk;
+	(void)report_stop;
 }
 
 static void serve(struct segment_maps *maps, int conn)
@@ -254,6 +285,7 @@ static void serve(struct segment_maps *maps, int conn)
 		return;
 	}
 	if (fstat(fd, &st) != 0) {
+		perror("simplecached: fstat of a cached file");
 		answer(conn, ANSWER_ERROR, 0);
 		return;
 	}
@@ -340,11 +372,17 @@ int main(int argc, char **argv)
 		return 1;
 	simplecache_set_delay(opt.delay_us);
 	cache.work = bqueue_create();
-	if (cache.work == NULL || pipe(cache.wake) != 0 ||
-	    create_listener() != 0)
+	if (cache.work == NULL) {
+		fprintf(stderr, "simplecached: no memory for the work list\n");
 		status = 1;
-	else
+	} else if (pipe(cache.wake) != 0) {
+		perror("simplecached: pipe");
+		status = 1;
+	} else if (create_listener() != 0) {
+		status = 1;
+	} else {
 		status = run(&opt, &signals);
+	}
 	remove_listener();
 	close_wake_pipe();
 	bqueue_destroy(cache.work);
