@@ -4,7 +4,8 @@
  * them to a pool of worker threads; a worker reads the request, answers
  * on the same connection, and copies the file into the proxy's segment
  * chunk by chunk (shm_channel.h). On SIGINT or SIGTERM it stops taking
- * work, joins every thread, removes its socket's file and exits 0.
+ * work, joins every thread, removes its socket's file and exits 0; if the
+ * boss cannot go on, it stops the same way and exits 1.
  */
 #include <errno.h>
 #include <poll.h>
@@ -21,6 +22,7 @@
 #include "bqueue.h"
 #include "cache-student.h"
 #include "cmdline.h"
+#include "deadline.h"
 #include "gfnet.h"
 #include "shm_channel.h"
 #include "simplecache.h"
@@ -34,6 +36,7 @@ static struct {
 	int wake[2];			/* a pipe: the signal thread wakes the boss */
 	bqueue_t *work;			/* accepted connections, boss -> workers */
 	atomic_bool stopping;
+	atomic_bool failed;		/* cannot_go_on() was called: exit 1 */
 } cache = { .listener = -1, .wake = { -1, -1 } };
 
 /* How long the boss pauses after accept() fails for want of resources. */
@@ -138,66 +141,85 @@ static int create_listener(void)
 	//@ end
 }
 
-/* Accepts one connection, or returns NULL when woken to stop. The boss
- * sleeps in poll() on both the listener and the wake pipe. */
-static struct connection *accept_connection(void)
+/* The cache cannot serve (its boss failed, or a thread would not start):
+ * say which call failed and why, and stop the whole process the way a
+ * SIGTERM does, so that it exits (non-zero) instead of staying up and
+ * answering nothing. */
+static void cannot_go_on(const char *call, const char *why)
+{
+	fprintf(stderr, "simplecached: %s: %s; exiting\n", call, why);
+	atomic_store(&cache.failed, true);
+	if (kill(getpid(), SIGTERM) != 0)
+		perror("simplecached: kill");
+}
+
+/*
+ * Accepts one connection. Returns its descriptor, or -1 when woken to stop
+ * or when the boss cannot go on (then cannot_go_on() has stopped the
+ * process). The boss sleeps in poll() on both the listener and the wake
+ * pipe.
+ */
+static int accept_connection(void)
 {
 	struct pollfd p[2] = {
 		{ .fd = cache.listener, .events = POLLIN },
 		{ .fd = cache.wake[0], .events = POLLIN },
 	};
-	struct connection *conn;
-	int fd;
 
 	for (;;) {
-		if (poll(p, 2, -1) < 0 && errno != EINTR) {
-			/* The boss cannot go on: stop as if signalled. */
-			perror("simplecached: poll");
-			kill(getpid(), SIGTERM);
-			return NULL;
+		int fd;
+
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;	/* p[].revents are stale */
+			cannot_go_on("poll", strerror(errno));
+			return -1;
 		}
 		if (p[1].revents != 0)
-			return NULL;
+			return -1;
 		if (p[0].revents == 0)
 			continue;
 		fd = accept(cache.listener, NULL, NULL);
 		if (fd >= 0)
-			break;
+			return fd;
 		if (errno == EINTR || errno == ECONNABORTED)
 			continue;
 		/* Out of descriptors or memory: the connection stays queued
 		 * and poll() would report it again at once. Pause instead of
 		 * spinning. */
 		perror("simplecached: accept");
-		poll(NULL, 0, ACCEPT_RETRY_MS);
+		sleep_ms(ACCEPT_RETRY_MS);
 	}
-	conn = malloc(sizeof(*conn));
-	if (conn == NULL) {
-		close(fd);
-		return NULL;
-	}
-	conn->fd = fd;
-	return conn;
 }
 
 /* The boss: accept and hand over. Ends when the signal thread wakes it. */
 static void *accept_requests(void *arg)
 {
-	struct connection *conn;
+	int fd;
 
 	(void)arg;
 	//@ begin accept requests
-	while ((conn = accept_connection()) != NULL) {
+	while ((fd = accept_connection()) >= 0) {
+		struct connection *conn = malloc(sizeof(*conn));
+
+		if (conn == NULL) {
+			close(fd);	/* the proxy sees its request dropped */
+			cannot_go_on("malloc", "no memory for a connection");
+			return NULL;
+		}
+		conn->fd = fd;
 		if (bqueue_push(cache.work, conn) != 0) {
-			close(conn->fd);
+			close(fd);	/* stopping: the list is closed */
 			free(conn);
 		}
 	}
 	//@ todo Accept connections (accept_connection() sleeps in poll until
-	//@ todo one arrives, and returns NULL when it is time to stop) and
-	//@ todo push each onto cache.work for the workers.
-	//@ stub (void)conn;
+	//@ todo one arrives, and returns -1 when it is time to stop) and push
+	//@ todo each, in a struct connection of its own, onto cache.work for
+	//@ todo the workers. Without memory for one, call cannot_go_on().
+	//@ stub (void)fd;
 	//@ stub (void)accept_connection;
+	//@ stub (void)cannot_go_on;
 	//@ end
 	return NULL;
 }
@@ -407,29 +429,45 @@ static int run(const struct cache_options *opt, sigset_t *signals)
 {
 	pthread_t boss, signal_thread;
 	pthread_t *workers = calloc((size_t)opt->threads, sizeof(pthread_t));
+	bool boss_started = false;
 	int started = 0;
+	int err;
 
-	if (workers == NULL)
+	if (workers == NULL) {
+		fprintf(stderr, "simplecached: no memory for %d threads\n",
+			opt->threads);
 		return 1;
-	if (pthread_create(&signal_thread, NULL, wait_for_signal, signals) != 0) {
+	}
+	err = pthread_create(&signal_thread, NULL, wait_for_signal, signals);
+	if (err != 0) {
+		fprintf(stderr, "simplecached: pthread_create: %s\n",
+			strerror(err));
 		free(workers);
 		return 1;
 	}
-	while (started < opt->threads &&
-	       pthread_create(&workers[started], NULL, work, NULL) == 0)
-		started++;
-	/* Only a signal ends the boss (without a boss, the process stops as
-	 * if signalled); the boss's end lets the workers drain and finish. */
-	if (pthread_create(&boss, NULL, accept_requests, NULL) == 0)
+	while (err == 0 && started < opt->threads) {
+		err = pthread_create(&workers[started], NULL, work, NULL);
+		if (err == 0)
+			started++;
+	}
+	if (err == 0) {
+		err = pthread_create(&boss, NULL, accept_requests, NULL);
+		boss_started = err == 0;
+	}
+	if (err != 0)
+		cannot_go_on("pthread_create", strerror(err));
+
+	/* Only a signal ends the process (a failing boss sends one); the
+	 * boss's end lets the workers drain and finish. Join only what
+	 * started. */
+	if (boss_started)
 		pthread_join(boss, NULL);
-	else
-		kill(getpid(), SIGTERM);
 	pthread_join(signal_thread, NULL);
 	bqueue_close(cache.work);
 	for (int i = 0; i < started; i++)
 		pthread_join(workers[i], NULL);
 	free(workers);
-	return 0;
+	return atomic_load(&cache.failed) ? 1 : 0;
 }
 
 int main(int argc, char **argv)
