@@ -308,7 +308,8 @@ int segment_create(struct segment *seg, const char *name, size_t size)
 	seg->capacity = size - sizeof(struct segment_header);
 	rc = init_header(seg->header, size);
 	if (rc != 0) {
-		report_failure("cannot set up the lock of", name, rc);
+		fprintf(stderr, "webproxy: cannot set up the lock and conditions of %s: %s\n",
+			name, strerror(rc));
 		segment_destroy(seg);
 		return -1;
 	}
