@@ -83,7 +83,9 @@ static int connect_to_cache(const atomic_bool *stopping)
 				addr.sun_path, strerror(errno));
 			return -1;
 		}
-		if (waited >= CONNECT_WAIT_MS || atomic_load(stopping)) {
+		if (atomic_load(stopping))
+			return -1;	/* shutting down: nothing went wrong */
+		if (waited >= CONNECT_WAIT_MS) {
 			fprintf(stderr, "webproxy: no cache at %s after %d ms: %s\n",
 				addr.sun_path, waited, strerror(errno));
 			return -1;
@@ -98,7 +100,8 @@ static int connect_to_cache(const atomic_bool *stopping)
 	//@ todo try again; EAGAIN (a full backlog) is worth a new try too,
 	//@ todo without the sleep (connect has waited). At most CONNECT_WAIT_MS
 	//@ todo in all, and none once *stopping is true. Never spin. On giving
-	//@ todo up, print why (another failure is an error, not a wait).
+	//@ todo up, print why (another failure is an error, not a wait), unless
+	//@ todo the proxy is stopping.
 	//@ todo Read connect(2), unix(7).
 	//@ stub (void)stopping;
 	//@ stub (void)waited;
@@ -257,7 +260,8 @@ void handle_with_cache(gfcontext_t *ctx, const char *path, void *arg)
 	enum transfer_end end;
 
 	if (seg == NULL) {
-		gfs_sendheader(ctx, GF_ERROR, 0);	/* shutting down */
+		/* pool_take said why, unless the proxy is stopping */
+		gfs_sendheader(ctx, GF_ERROR, 0);
 		return;
 	}
 	end = transfer(ctx, path, seg, pool_stopping(pool));

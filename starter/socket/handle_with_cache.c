@@ -80,7 +80,8 @@ static int connect_to_cache(const atomic_bool *stopping)
 	 * try again; EAGAIN (a full backlog) is worth a new try too,
 	 * without the sleep (connect has waited). At most CONNECT_WAIT_MS
 	 * in all, and none once *stopping is true. Never spin. On giving
-	 * up, print why (another failure is an error, not a wait).
+	 * up, print why (another failure is an error, not a wait), unless
+	 * the proxy is stopping.
 	 * Read connect(2), unix(7).
 	 */
 	(void)stopping;
@@ -206,7 +207,8 @@ void handle_with_cache(gfcontext_t *ctx, const char *path, void *arg)
 	enum transfer_end end;
 
 	if (seg == NULL) {
-		gfs_sendheader(ctx, GF_ERROR, 0);	/* shutting down */
+		/* pool_take said why, unless the proxy is stopping */
+		gfs_sendheader(ctx, GF_ERROR, 0);
 		return;
 	}
 	end = transfer(ctx, path, seg, pool_stopping(pool));
