@@ -63,7 +63,7 @@ static int try_connect(const struct sockaddr_un *addr)
  * more (ECONNREFUSED); or it may be busy, its backlog full (EAGAIN). Try
  * every CONNECT_RETRY_MS, up to CONNECT_WAIT_MS, and stop trying when the
  * proxy stops. Connecting for every request means a restarted cache is
- * simply found.
+ * simply found. On giving up it says why.
  */
 static int connect_to_cache(const atomic_bool *stopping)
 {
@@ -76,11 +76,20 @@ static int connect_to_cache(const atomic_bool *stopping)
 	for (;;) {
 		int fd = try_connect(&addr);
 
-		if (fd >= 0 || (errno != ENOENT && errno != ECONNREFUSED &&
-				errno != EAGAIN))
+		if (fd >= 0)
 			return fd;
-		if (waited >= CONNECT_WAIT_MS || atomic_load(stopping))
+		if (errno != ENOENT && errno != ECONNREFUSED && errno != EAGAIN) {
+			fprintf(stderr, "webproxy: connect %s: %s\n",
+				addr.sun_path, strerror(errno));
 			return -1;
+		}
+		if (atomic_load(stopping))
+			return -1;	/* shutting down: nothing went wrong */
+		if (waited >= CONNECT_WAIT_MS) {
+			fprintf(stderr, "webproxy: no cache at %s after %d ms: %s\n",
+				addr.sun_path, waited, strerror(errno));
+			return -1;
+		}
 		if (errno != EAGAIN)	/* EAGAIN: connect() has waited */
 			sleep_ms(CONNECT_RETRY_MS);
 		waited += CONNECT_RETRY_MS;
@@ -90,7 +99,9 @@ static int connect_to_cache(const atomic_bool *stopping)
 	//@ todo fails with ENOENT or ECONNREFUSED, sleep CONNECT_RETRY_MS and
 	//@ todo try again; EAGAIN (a full backlog) is worth a new try too,
 	//@ todo without the sleep (connect has waited). At most CONNECT_WAIT_MS
-	//@ todo in all, and none once *stopping is true. Never spin.
+	//@ todo in all, and none once *stopping is true. Never spin. On giving
+	//@ todo up, print why (another failure is an error, not a wait), unless
+	//@ todo the proxy is stopping.
 	//@ todo Read connect(2), unix(7).
 	//@ stub (void)stopping;
 	//@ stub (void)waited;
@@ -144,23 +155,38 @@ static int ask_cache(int fd, const char *path, const struct segment *seg,
 	//@ end
 }
 
+/* Says why no good chunk came, in the words of what happened. A lost or
+ * failed lock was said where it happened; stopping needs no word. */
+static void report_no_chunk(const char *path, enum wait_result r)
+{
+	if (r == WAIT_TIMEOUT)
+		fprintf(stderr, "webproxy: the cache sent no chunk of %s in time\n",
+			path);
+	else if (r == WAIT_BAD_CHUNK)
+		fprintf(stderr, "webproxy: a chunk of %s broke the rules (wrong file length, or a length of 0 or past the end)\n",
+			path);
+}
+
 /*
  * Sends every chunk of a found file to the client. Returns how the
  * transfer ended; a client that hangs up is a clean end.
  */
 static enum transfer_end stream_file(gfcontext_t *ctx, struct segment *seg,
-				     uint64_t file_len,
+				     const char *path, uint64_t file_len,
 				     const atomic_bool *stopping)
 {
 	uint64_t sent = 0;
+	enum wait_result r;
 	struct chunk c;
 
-	gfs_sendheader(ctx, GF_OK, file_len);
+	if (gfs_sendheader(ctx, GF_OK, file_len) < 0)
+		return ENDED_CLEANLY;	/* the client hung up */
 	//@ begin stream the chunks
 	while (sent < file_len) {
-		if (channel_take_chunk(seg, file_len, file_len - sent, stopping,
-				       &c) != WAIT_OK) {
-			fprintf(stderr, "webproxy: the cache stopped answering or sent a bad chunk\n");
+		r = channel_take_chunk(seg, file_len, file_len - sent, stopping,
+				       &c);
+		if (r != WAIT_OK) {
+			report_no_chunk(path, r);
 			gfs_abort(ctx);
 			return ENDED_FAILED;
 		}
@@ -176,11 +202,15 @@ static enum transfer_end stream_file(gfcontext_t *ctx, struct segment *seg,
 	//@ todo Until file_len bytes are sent: take the next chunk
 	//@ todo (channel_take_chunk, which checks it), send it to the client
 	//@ todo (gfs_send), and, if more is due, give the space back
-	//@ todo (channel_chunk_sent). If the cache fails, gfs_abort() so the
-	//@ todo client sees a short body, and return ENDED_FAILED. A client
-	//@ todo that hangs up ends the transfer cleanly.
+	//@ todo (channel_chunk_sent). If the cache fails, say why
+	//@ todo (report_no_chunk), gfs_abort() so the client sees a short body,
+	//@ todo and return ENDED_FAILED. A client that hangs up ends the
+	//@ todo transfer cleanly.
 	//@ stub (void)sent;
 	//@ stub (void)seg;
+	//@ stub (void)path;
+	//@ stub (void)r;
+	//@ stub (void)report_no_chunk;
 	//@ stub (void)c;
 	//@ stub (void)stopping;
 	//@ stub gfs_abort(ctx);
@@ -202,13 +232,12 @@ static enum transfer_end transfer(gfcontext_t *ctx, const char *path,
 	}
 	fd = connect_to_cache(stopping);
 	if (fd < 0) {
-		fprintf(stderr, "webproxy: no cache socket: %s\n",
-			errno ? strerror(errno) : "gave up waiting");
+		/* connect_to_cache said why; no worker ever heard of it */
 		gfs_sendheader(ctx, GF_ERROR, 0);
-		return ENDED_CLEANLY;	/* no worker ever heard of it */
+		return ENDED_CLEANLY;
 	}
 	asked = ask_cache(fd, path, seg, stopping, &answer);
-	close(fd);
+	close(fd);	/* read to its end or given up: nothing to lose */
 	if (asked != 0) {
 		gfs_sendheader(ctx, GF_ERROR, 0);
 		return ENDED_FAILED;
@@ -221,7 +250,7 @@ static enum transfer_end transfer(gfcontext_t *ctx, const char *path,
 		gfs_sendheader(ctx, GF_ERROR, 0);
 		return ENDED_CLEANLY;
 	}
-	return stream_file(ctx, seg, answer.file_len, stopping);
+	return stream_file(ctx, seg, path, answer.file_len, stopping);
 }
 
 void handle_with_cache(gfcontext_t *ctx, const char *path, void *arg)
@@ -231,7 +260,8 @@ void handle_with_cache(gfcontext_t *ctx, const char *path, void *arg)
 	enum transfer_end end;
 
 	if (seg == NULL) {
-		gfs_sendheader(ctx, GF_ERROR, 0);	/* shutting down */
+		/* pool_take said why, unless the proxy is stopping */
+		gfs_sendheader(ctx, GF_ERROR, 0);
 		return;
 	}
 	end = transfer(ctx, path, seg, pool_stopping(pool));

@@ -3,6 +3,8 @@
  * its invariants). Creating, mapping and removing segments, the bounded
  * lock and waits, and the steps each side takes in the handshake.
  */
+/* program_invocation_short_name is a GNU extension. */
+#define _GNU_SOURCE
 #include "shm_channel.h"
 #include "cache-student.h"
 #include "deadline.h"
@@ -22,23 +24,25 @@
  * worker leaves soon; between looks it sleeps in the kernel. */
 #define WAIT_SLICE_MS 200
 
-/* Condition variables here wait on CLOCK_MONOTONIC, so a change of the
- * wall clock cannot stretch or cut their bounds. pthread_mutex_timedlock()
- * takes a CLOCK_REALTIME deadline (pthread_mutex_clocklock() would not,
- * but the thread sanitizer does not know it yet); for the lock's bound of
- * a second, the difference is harmless. */
+/* Says which call failed on which object, and why. `error` is errno for
+ * the system calls and the returned number for the pthread calls, which
+ * do not set errno. */
+static void report_failure(const char *call, const char *name, int error)
+{
+	fprintf(stderr, "%s: %s %s: %s\n", program_invocation_short_name,
+		call, name, strerror(error));
+}
 
 /* ---- The lock and the waits ---- */
 
-/* Fails only if the peer wrote over the lock; nothing can be done then,
+/* Fails only if someone wrote over the lock; nothing can be done then,
  * but say so. */
 static void segment_unlock(struct segment *seg)
 {
 	int rc = pthread_mutex_unlock(&seg->header->lock);
 
 	if (rc != 0)
-		fprintf(stderr, "%s: pthread_mutex_unlock: %s\n", seg->name,
-			strerror(rc));
+		report_failure("pthread_mutex_unlock", seg->name, rc);
 }
 
 /* The lock's holder died: make the lock usable again, release it, and
@@ -47,9 +51,10 @@ static enum wait_result owner_died(struct segment *seg)
 {
 	int rc = pthread_mutex_consistent(&seg->header->lock);
 
+	fprintf(stderr, "%s: a process died holding the lock of %s\n",
+		program_invocation_short_name, seg->name);
 	if (rc != 0)
-		fprintf(stderr, "%s: pthread_mutex_consistent: %s\n",
-			seg->name, strerror(rc));
+		report_failure("pthread_mutex_consistent", seg->name, rc);
 	segment_unlock(seg);
 	seg->lost = true;
 	return WAIT_LOST;
@@ -58,7 +63,9 @@ static enum wait_result owner_died(struct segment *seg)
 /*
  * Takes the segment's lock, waiting at most LOCK_TIMEOUT_MS: the lock is
  * only ever held for a few flag updates, so a longer wait means the peer
- * is broken.
+ * is broken. pthread_mutex_timedlock() takes a CLOCK_REALTIME deadline
+ * (pthread_mutex_clocklock() would not, but the thread sanitizer does not
+ * know it yet); for a bound of a second, the difference is harmless.
  */
 static enum wait_result segment_lock(struct segment *seg)
 {
@@ -70,15 +77,24 @@ static enum wait_result segment_lock(struct segment *seg)
 		return WAIT_OK;
 	if (rc == EOWNERDEAD)
 		return owner_died(seg);
-	return rc == ETIMEDOUT ? WAIT_TIMEOUT : WAIT_LOST;
+	if (rc == ETIMEDOUT) {
+		fprintf(stderr, "%s: the lock of %s was held over %d ms\n",
+			program_invocation_short_name, seg->name,
+			LOCK_TIMEOUT_MS);
+		return WAIT_TIMEOUT;
+	}
+	report_failure("pthread_mutex_timedlock", seg->name, rc);
+	return WAIT_ERROR;
 	//@ todo Lock seg->header->lock, waiting until `deadline` at most
 	//@ todo (pthread_mutex_timedlock). If it returns EOWNERDEAD, the
-	//@ todo previous holder died: return owner_died(seg).
+	//@ todo previous holder died: return owner_died(seg). Say why when it
+	//@ todo fails: WAIT_TIMEOUT when the deadline passed, WAIT_ERROR for
+	//@ todo any other error (report_failure).
 	//@ todo Read pthread_mutex_timedlock(3), pthread_mutexattr_setrobust(3).
 	//@ stub (void)seg;
 	//@ stub (void)deadline;
 	//@ stub (void)owner_died;
-	//@ stub return WAIT_LOST;
+	//@ stub return WAIT_ERROR;
 	//@ end
 }
 
@@ -105,8 +121,9 @@ static enum wait_result wait_a_slice(struct segment *seg, pthread_cond_t *cond,
 	if (rc == EOWNERDEAD)
 		return owner_died(seg);
 	if (rc != 0 && rc != ETIMEDOUT) {
+		report_failure("pthread_cond_timedwait", seg->name, rc);
 		segment_unlock(seg);
-		return WAIT_LOST;
+		return WAIT_ERROR;
 	}
 	if (rc == ETIMEDOUT && !deadline_before(&slice, deadline)) {
 		segment_unlock(seg);
@@ -117,8 +134,9 @@ static enum wait_result wait_a_slice(struct segment *seg, pthread_cond_t *cond,
 	//@ todo CLOCK_MONOTONIC, set in segment_create) until `slice`, but never
 	//@ todo past *deadline. Return WAIT_OK when the caller should look at
 	//@ todo the flags again (the lock is then held). Otherwise unlock and
-	//@ todo return WAIT_TIMEOUT once *deadline has passed, or WAIT_LOST on
-	//@ todo an error; on EOWNERDEAD return owner_died(seg).
+	//@ todo return WAIT_TIMEOUT once *deadline has passed, or WAIT_ERROR
+	//@ todo on an error (report_failure); on EOWNERDEAD return
+	//@ todo owner_died(seg).
 	//@ stub (void)cond;
 	//@ stub (void)deadline;
 	//@ stub (void)slice;
@@ -128,87 +146,170 @@ static enum wait_result wait_a_slice(struct segment *seg, pthread_cond_t *cond,
 	//@ end
 }
 
+/*
+ * Tells the other side to look at the flags again. A signal fails only on
+ * a condition variable someone wrote over; the other side's bounded wait
+ * then runs out, which is all that can be done.
+ */
+static void wake(struct segment *seg, pthread_cond_t *cond)
+{
+	int rc = pthread_cond_signal(cond);
+
+	if (rc != 0)
+		report_failure("pthread_cond_signal", seg->name, rc);
+}
+
+/* ---- Both sides: mappings and names ---- */
+
+/* A descriptor of a shared-memory object has nothing to write back, so
+ * a failed close loses nothing: it is only reported. */
+static void close_object(int fd, const char *name)
+{
+	if (close(fd) != 0)
+		report_failure("close", name, errno);
+}
+
+static void unmap_segment(struct segment *seg)
+{
+	if (seg->header != NULL && munmap(seg->header, seg->size) != 0)
+		report_failure("munmap", seg->name, errno);
+	seg->header = NULL;
+}
+
 /* ---- Proxy side: the proxy creates, owns and removes segments. ---- */
 
-/*
- * The lock is robust and both it and the condition variables work across
- * processes; the condition variables measure time on CLOCK_MONOTONIC, so
- * a change of the wall clock cannot stretch or cut a bound.
- */
-static int init_sync(struct segment_header *h)
+/* A robust lock that works across processes: if its holder dies, the
+ * next locker gets EOWNERDEAD instead of waiting for ever. Returns 0 or
+ * the error of the call that failed. */
+static int init_lock(pthread_mutex_t *lock)
 {
 	pthread_mutexattr_t ma;
-	pthread_condattr_t ca;
-	int rc = 0;
+	int rc = pthread_mutexattr_init(&ma);
 
-	//@ begin initialise the lock and conditions
-	pthread_mutexattr_init(&ma);
-	pthread_condattr_init(&ca);
-	if (pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED) != 0 ||
-	    pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST) != 0 ||
-	    pthread_condattr_setpshared(&ca, PTHREAD_PROCESS_SHARED) != 0 ||
-	    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
-	    pthread_mutex_init(&h->lock, &ma) != 0 ||
-	    pthread_cond_init(&h->chunk_ready, &ca) != 0 ||
-	    pthread_cond_init(&h->space_free, &ca) != 0)
-		rc = -1;
-	pthread_mutexattr_destroy(&ma);
-	pthread_condattr_destroy(&ca);
-	//@ todo Initialise h->lock as a robust, process-shared mutex and
-	//@ todo h->chunk_ready and h->space_free as process-shared condition
-	//@ todo variables on CLOCK_MONOTONIC. Return 0, or -1 if any call fails.
-	//@ todo Read pthread_mutexattr_setpshared(3), pthread_mutexattr_setrobust(3),
-	//@ todo pthread_condattr_setclock(3).
-	//@ stub (void)h;
-	//@ stub (void)ma;
-	//@ stub (void)ca;
-	//@ stub rc = -1;
+	if (rc != 0)
+		return rc;
+	//@ begin make the lock
+	rc = pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
+	if (rc == 0)
+		rc = pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
+	if (rc == 0)
+		rc = pthread_mutex_init(lock, &ma);
+	//@ todo Make the attributes process-shared and robust, then initialise
+	//@ todo *lock with them. Keep the first error in rc (these calls return
+	//@ todo it; they do not set errno).
+	//@ todo Read pthread_mutexattr_setpshared(3), pthread_mutexattr_setrobust(3).
+	//@ stub (void)lock;
+	//@ stub rc = ENOSYS;
 	//@ end
+	/* Destroying attributes that init made cannot fail: nothing to check. */
+	pthread_mutexattr_destroy(&ma);
 	return rc;
+}
+
+/* A condition variable that works across processes and measures its
+ * timeouts on CLOCK_MONOTONIC, so a change of the wall clock cannot
+ * stretch or cut a bound. Returns 0 or the error of the call that failed. */
+static int init_condition(pthread_cond_t *cond)
+{
+	pthread_condattr_t ca;
+	int rc = pthread_condattr_init(&ca);
+
+	if (rc != 0)
+		return rc;
+	//@ begin make a condition variable
+	rc = pthread_condattr_setpshared(&ca, PTHREAD_PROCESS_SHARED);
+	if (rc == 0)
+		rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	if (rc == 0)
+		rc = pthread_cond_init(cond, &ca);
+	//@ todo Make the attributes process-shared and on CLOCK_MONOTONIC, then
+	//@ todo initialise *cond with them. Keep the first error in rc.
+	//@ todo Read pthread_condattr_setpshared(3), pthread_condattr_setclock(3).
+	//@ stub (void)cond;
+	//@ stub rc = ENOSYS;
+	//@ end
+	/* Destroying attributes that init made cannot fail: nothing to check. */
+	pthread_condattr_destroy(&ca);
+	return rc;
+}
+
+/* The lock and both condition variables, in a header ftruncate filled
+ * with zeros: no generation, no turn. */
+static int init_header(struct segment_header *h, size_t size)
+{
+	int rc = init_lock(&h->lock);
+
+	if (rc == 0)
+		rc = init_condition(&h->chunk_ready);
+	if (rc == 0)
+		rc = init_condition(&h->space_free);
+	h->size = size;
+	return rc;
+}
+
+/* Removes a segment's name; its memory goes with the last mapping. A name
+ * that stays would be a leftover in /dev/shm: say so. */
+static void remove_name(const char *name)
+{
+	if (shm_unlink(name) != 0)
+		report_failure("shm_unlink", name, errno);
+}
+
+/* Creates the object `name` of exactly `size` bytes and maps it. Returns
+ * the mapping, or NULL (said why) with nothing left behind. */
+static void *create_object(const char *name, size_t size)
+{
+	//@ begin create a segment
+	void *base = MAP_FAILED;
+	int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
+
+	if (fd < 0) {
+		report_failure("shm_open", name, errno);
+		return NULL;
+	}
+	if (ftruncate(fd, (off_t)size) == 0) {
+		base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (base == MAP_FAILED)
+			report_failure("mmap", name, errno);
+	} else {
+		report_failure("ftruncate", name, errno);
+	}
+	/* The mapping, if there is one, keeps the object open. */
+	close_object(fd, name);
+	if (base == MAP_FAILED) {
+		remove_name(name);
+		return NULL;
+	}
+	return base;
+	//@ todo Create the shared-memory object `name` of exactly `size` bytes
+	//@ todo (mode 0600, O_EXCL) and map it shared, read-write. Check every
+	//@ todo call and report_failure() the one that fails; then remove the
+	//@ todo name again (remove_name) and return NULL. The descriptor is
+	//@ todo not needed once the object is mapped (close_object).
+	//@ todo Read shm_open(3), ftruncate(2), mmap(2).
+	//@ stub (void)name;
+	//@ stub (void)size;
+	//@ stub return NULL;
+	//@ end
 }
 
 int segment_create(struct segment *seg, const char *name, size_t size)
 {
+	unsigned char *base = create_object(name, size);
+	int rc;
+
 	memset(seg, 0, sizeof(*seg));
+	if (base == NULL)
+		return -1;
 	snprintf(seg->name, sizeof(seg->name), "%s", name);
 	seg->size = size;
-	//@ begin create a segment
-	int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
-
-	if (fd < 0) {
-		fprintf(stderr, "webproxy: shm_open %s: %s\n", name,
-			strerror(errno));
-		return -1;
-	}
-	if (ftruncate(fd, (off_t)size) != 0) {
-		fprintf(stderr, "webproxy: ftruncate %s: %s\n", name,
-			strerror(errno));
-		close(fd);
-		shm_unlink(name);
-		return -1;
-	}
-	void *base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-
-	close(fd);
-	if (base == MAP_FAILED) {
-		fprintf(stderr, "webproxy: mmap %s: %s\n", name,
-			strerror(errno));
-		shm_unlink(name);
-		return -1;
-	}
-	seg->header = base;
-	seg->data = (unsigned char *)base + sizeof(struct segment_header);
+	seg->header = (struct segment_header *)base;
+	seg->data = base + sizeof(struct segment_header);
 	seg->capacity = size - sizeof(struct segment_header);
-	//@ todo Create the shared-memory object `name` of exactly `size` bytes
-	//@ todo (mode 0600, O_EXCL) and map it. Fill seg->header, seg->data
-	//@ todo (just after the header) and seg->capacity.
-	//@ todo Read shm_open(3), ftruncate(2), mmap(2).
-	//@ stub return -1;
-	//@ end
-	/* ftruncate filled the object with zeros: no generation, no turn. */
-	seg->header->size = size;
-	if (init_sync(seg->header) != 0) {
-		fprintf(stderr, "webproxy: cannot set up the lock of %s\n", name);
+	rc = init_header(seg->header, size);
+	if (rc != 0) {
+		fprintf(stderr, "webproxy: cannot set up the lock and conditions of %s: %s\n",
+			name, strerror(rc));
 		segment_destroy(seg);
 		return -1;
 	}
@@ -224,14 +325,14 @@ int segment_create(struct segment *seg, const char *name, size_t size)
 void segment_destroy(struct segment *seg)
 {
 	if (seg->header == NULL)
-		return;
+		return;		/* never made, or already removed */
 	//@ begin remove a segment
-	munmap(seg->header, seg->size);
-	shm_unlink(seg->name);
-	//@ todo Unmap the segment and remove its name, so nothing is left in
-	//@ todo /dev/shm. Read munmap(2), shm_unlink(3).
+	unmap_segment(seg);
+	remove_name(seg->name);
+	//@ todo Unmap the segment (unmap_segment) and remove its name
+	//@ todo (remove_name), so nothing is left in /dev/shm.
+	//@ stub (void)remove_name;
 	//@ end
-	seg->header = NULL;
 }
 
 /* ---- Proxy side: one transfer. ---- */
@@ -247,6 +348,7 @@ enum wait_result channel_start_transfer(struct segment *seg)
 	enum wait_result r;
 
 	assert(!seg->lost);	/* a lost segment is replaced, never reused */
+	assert(!seg->holds_data);
 	r = segment_lock(seg);
 	if (r != WAIT_OK)
 		return r;
@@ -270,8 +372,11 @@ enum wait_result channel_take_chunk(struct segment *seg, uint64_t file_len,
 {
 	struct segment_header *h = seg->header;
 	struct timespec deadline = deadline_after(CLOCK_MONOTONIC, NEXT_CHUNK_TIMEOUT_MS);
-	enum wait_result r = segment_lock(seg);
+	enum wait_result r;
+	bool good;
 
+	assert(!seg->holds_data);
+	r = segment_lock(seg);
 	if (r != WAIT_OK)
 		return r;
 	//@ begin take a chunk
@@ -280,18 +385,14 @@ enum wait_result channel_take_chunk(struct segment *seg, uint64_t file_len,
 		if (r != WAIT_OK)
 			return r;
 	}
-	bool good = h->file_len == file_len && h->chunk_len > 0 &&
-		    h->chunk_len <= due && h->chunk_len <= seg->capacity;
-
+	good = h->file_len == file_len && h->chunk_len > 0 &&
+	       h->chunk_len <= due && h->chunk_len <= seg->capacity;
 	out->len = h->chunk_len;
 	out->bytes = seg->data;
-	segment_unlock(seg);
-	return good ? WAIT_OK : WAIT_LOST;
 	//@ todo With the lock held, wait (wait_a_slice) until done_write is 1.
 	//@ todo Then check the chunk before believing it: the file length must
 	//@ todo be `file_len`, and chunk_len must be 1..due and fit the data
-	//@ todo area. Fill *out, unlock, and return WAIT_OK, or WAIT_LOST for a
-	//@ todo chunk that breaks these rules.
+	//@ todo area. Fill *out; `good` says whether the chunk keeps the rules.
 	//@ stub (void)h;
 	//@ stub (void)deadline;
 	//@ stub (void)file_len;
@@ -299,27 +400,35 @@ enum wait_result channel_take_chunk(struct segment *seg, uint64_t file_len,
 	//@ stub (void)stopping;
 	//@ stub (void)out;
 	//@ stub (void)wait_a_slice;
-	//@ stub segment_unlock(seg);
-	//@ stub return WAIT_LOST;
+	//@ stub good = false;
 	//@ end
+	segment_unlock(seg);
+	if (!good)
+		return WAIT_BAD_CHUNK;
+	seg->holds_data = true;
+	return WAIT_OK;
 }
 
 /* The chunk is sent to the client: the data area goes back to the worker. */
 enum wait_result channel_chunk_sent(struct segment *seg)
 {
 	struct segment_header *h = seg->header;
-	enum wait_result r = segment_lock(seg);
+	enum wait_result r;
 
+	assert(seg->holds_data);
+	seg->holds_data = false;	/* from here on, whatever the lock says */
+	r = segment_lock(seg);
 	if (r != WAIT_OK)
 		return r;
 	//@ begin give the space back
 	h->done_write = 0;
 	h->done_read = 1;
-	pthread_cond_signal(&h->space_free);
+	wake(seg, &h->space_free);
 	//@ todo The proxy has sent the chunk: mark it read (done_write 0,
-	//@ todo done_read 1) and wake the worker waiting on space_free.
-	//@ todo Read pthread_cond_signal(3).
+	//@ todo done_read 1) and wake the worker waiting on space_free
+	//@ todo (wake(), which calls pthread_cond_signal(3)).
 	//@ stub (void)h;
+	//@ stub (void)wake;
 	//@ end
 	segment_unlock(seg);
 	return WAIT_OK;
@@ -337,6 +446,7 @@ bool channel_end_transfer(struct segment *seg, bool failed)
 	struct segment_header *h = seg->header;
 	bool writing;
 
+	seg->holds_data = false;	/* a last chunk, or one a client left */
 	if (seg->lost || segment_lock(seg) != WAIT_OK)
 		return false;
 	//@ begin end a transfer
@@ -370,14 +480,19 @@ static int open_segment(const char *name, uint64_t size, struct stat *st)
 	int fd = shm_open(name, O_RDWR, 0);
 
 	if (fd < 0) {
-		fprintf(stderr, "simplecached: shm_open %s: %s\n", name,
-			strerror(errno));
+		report_failure("shm_open", name, errno);
 		return -1;
 	}
-	if (fstat(fd, st) != 0 || st->st_size < SEGMENT_MIN_SIZE ||
-	    st->st_size > SEGMENT_MAX_SIZE || (uint64_t)st->st_size != size) {
-		fprintf(stderr, "simplecached: %s has a bad size\n", name);
-		close(fd);
+	if (fstat(fd, st) != 0) {
+		report_failure("fstat", name, errno);
+		close_object(fd, name);
+		return -1;
+	}
+	if (st->st_size < SEGMENT_MIN_SIZE || st->st_size > SEGMENT_MAX_SIZE ||
+	    (uint64_t)st->st_size != size) {
+		fprintf(stderr, "simplecached: %s has %lld bytes, its request says %llu\n",
+			name, (long long)st->st_size, (unsigned long long)size);
+		close_object(fd, name);
 		return -1;
 	}
 	return fd;
@@ -401,8 +516,7 @@ static int map_segment(struct segment *seg, const char *name, int fd,
 			  MAP_SHARED, fd, 0);
 
 	if (base == MAP_FAILED) {
-		fprintf(stderr, "simplecached: mmap %s: %s\n", name,
-			strerror(errno));
+		report_failure("mmap", name, errno);
 		return -1;
 	}
 	snprintf(seg->name, sizeof(seg->name), "%s", name);
@@ -424,13 +538,6 @@ static int map_segment(struct segment *seg, const char *name, int fd,
 	//@ stub (void)st;
 	//@ stub return -1;
 	//@ end
-}
-
-static void unmap_segment(struct segment *seg)
-{
-	if (seg->header != NULL)
-		munmap(seg->header, seg->size);
-	seg->header = NULL;
 }
 
 /*
@@ -475,7 +582,7 @@ struct segment *segment_attach(struct segment_maps *maps, const char *name,
 		if (map_segment(seg, name, fd, &st) != 0)
 			seg = NULL;
 	}
-	close(fd);
+	close_object(fd, name);
 	/* The proxy writes the size before it names the segment to anyone:
 	 * a different one means the object is not a segment set up by it. */
 	if (seg != NULL && seg->header->size != seg->size) {
@@ -502,8 +609,10 @@ enum wait_result channel_claim_space(struct segment *seg, uint64_t generation,
 {
 	struct segment_header *h = seg->header;
 	struct timespec deadline = deadline_after(CLOCK_MONOTONIC, CACHE_TURN_TIMEOUT_MS);
-	enum wait_result r = segment_lock(seg);
+	enum wait_result r;
 
+	assert(!seg->holds_data);
+	r = segment_lock(seg);
 	if (r != WAIT_OK)
 		return r;
 	//@ begin claim the space
@@ -519,13 +628,11 @@ enum wait_result channel_claim_space(struct segment *seg, uint64_t generation,
 			return r;
 	}
 	h->done_read = 0;
-	segment_unlock(seg);
-	return WAIT_OK;
 	//@ todo With the lock held, wait (wait_a_slice on space_free) until the
 	//@ todo data area is free (done_read 1, done_write 0). Before each wait
 	//@ todo and after it, check the header's generation: if it is not
 	//@ todo `generation`, unlock and return WAIT_STALE. Claim the area by
-	//@ todo setting done_read to 0, unlock, and return WAIT_OK.
+	//@ todo setting done_read to 0.
 	//@ stub (void)h;
 	//@ stub (void)deadline;
 	//@ stub (void)generation;
@@ -533,6 +640,9 @@ enum wait_result channel_claim_space(struct segment *seg, uint64_t generation,
 	//@ stub segment_unlock(seg);
 	//@ stub return WAIT_TIMEOUT;
 	//@ end
+	seg->holds_data = true;
+	segment_unlock(seg);
+	return WAIT_OK;
 }
 
 /* The chunk's bytes are already in seg->data; this hands them over. */
@@ -540,18 +650,22 @@ enum wait_result channel_put_chunk(struct segment *seg, uint64_t file_len,
 				   size_t len)
 {
 	struct segment_header *h = seg->header;
-	enum wait_result r = segment_lock(seg);
+	enum wait_result r;
 
+	assert(seg->holds_data);
+	assert(len <= seg->capacity);
+	seg->holds_data = false;	/* from here on, whatever the lock says */
+	r = segment_lock(seg);
 	if (r != WAIT_OK)
 		return r;
-	assert(len <= seg->capacity);
 	//@ begin hand a chunk over
 	h->file_len = file_len;
 	h->chunk_len = (uint32_t)len;
 	h->done_write = 1;
-	pthread_cond_signal(&h->chunk_ready);
+	wake(seg, &h->chunk_ready);
 	//@ todo Write the file length and the chunk's length into the header,
-	//@ todo set done_write, and wake the proxy waiting on chunk_ready.
+	//@ todo set done_write, and wake the proxy waiting on chunk_ready
+	//@ todo (wake()).
 	//@ stub (void)h;
 	//@ stub (void)file_len;
 	//@ end

@@ -4,7 +4,8 @@
  * them to a pool of worker threads; a worker reads the request, answers
  * on the same connection, and copies the file into the proxy's segment
  * chunk by chunk (shm_channel.h). On SIGINT or SIGTERM it stops taking
- * work, joins every thread, removes its socket's file and exits 0.
+ * work, joins every thread, removes its socket's file and exits 0; if the
+ * boss cannot go on, it stops the same way and exits 1.
  */
 #include <errno.h>
 #include <poll.h>
@@ -15,13 +16,13 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "bqueue.h"
 #include "cache-student.h"
 #include "cmdline.h"
+#include "deadline.h"
 #include "gfnet.h"
 #include "shm_channel.h"
 #include "simplecache.h"
@@ -35,6 +36,7 @@ static struct {
 	int wake[2];			/* a pipe: the signal thread wakes the boss */
 	bqueue_t *work;			/* accepted connections, boss -> workers */
 	atomic_bool stopping;
+	atomic_bool failed;		/* cannot_go_on() was called: exit 1 */
 } cache = { .listener = -1, .wake = { -1, -1 } };
 
 /* How long the boss pauses after accept() fails for want of resources. */
@@ -56,18 +58,43 @@ static int remove_stale_socket(void)
 	int probe = socket(AF_UNIX, SOCK_STREAM, 0);
 	int refused;
 
-	if (probe < 0)
+	if (probe < 0) {
+		perror("simplecached: socket");
 		return -1;
+	}
 	refused = connect(probe, (const struct sockaddr *)&cache.addr,
 			  sizeof(cache.addr)) != 0 && errno == ECONNREFUSED;
+	/* A probe that was never used for data has nothing to lose. */
 	close(probe);
 	if (!refused)
 		return 0;
-	if (unlink(cache.addr.sun_path) != 0)
+	if (unlink(cache.addr.sun_path) != 0) {
+		fprintf(stderr, "simplecached: cannot remove the stale socket %s: %s\n",
+			cache.addr.sun_path, strerror(errno));
 		return -1;
+	}
 	fprintf(stderr, "simplecached: removed a stale socket %s\n",
 		cache.addr.sun_path);
 	return 0;
+}
+
+/* Closes the listening socket and removes its file. Closing a listener
+ * loses nothing (connections not yet accepted are refused either way), so
+ * only a file that stays behind is worth a word. */
+static void remove_listener(void)
+{
+	//@ begin remove the command channel
+	if (cache.listener >= 0) {
+		close(cache.listener);
+		if (unlink(cache.addr.sun_path) != 0)
+			fprintf(stderr, "simplecached: unlink %s: %s\n",
+				cache.addr.sun_path, strerror(errno));
+	}
+	//@ todo Close the listening socket and remove its file, so nothing is
+	//@ todo left in /dev/shm; say so if the file cannot be removed.
+	//@ todo Read unlink(2).
+	//@ end
+	cache.listener = -1;
 }
 
 static int create_listener(void)
@@ -87,18 +114,21 @@ static int create_listener(void)
 		 sizeof(cache.addr)) != 0) {
 		fprintf(stderr, "simplecached: bind %s: %s\n",
 			cache.addr.sun_path, strerror(errno));
-		close(cache.listener);
+		close(cache.listener);	/* never bound: nothing to lose */
 		cache.listener = -1;
 		return -1;
 	}
 	/* Only this user's proxies may connect. */
-	if (chmod(cache.addr.sun_path, 0600) != 0 ||
-	    listen(cache.listener, CACHE_BACKLOG) != 0) {
+	if (chmod(cache.addr.sun_path, 0600) != 0) {
+		fprintf(stderr, "simplecached: chmod %s: %s\n",
+			cache.addr.sun_path, strerror(errno));
+		remove_listener();
+		return -1;
+	}
+	if (listen(cache.listener, CACHE_BACKLOG) != 0) {
 		fprintf(stderr, "simplecached: listen %s: %s\n",
 			cache.addr.sun_path, strerror(errno));
-		close(cache.listener);
-		unlink(cache.addr.sun_path);
-		cache.listener = -1;
+		remove_listener();
 		return -1;
 	}
 	return 0;
@@ -111,78 +141,85 @@ static int create_listener(void)
 	//@ end
 }
 
-static void remove_listener(void)
+/* The cache cannot serve (its boss failed, or a thread would not start):
+ * say which call failed and why, and stop the whole process the way a
+ * SIGTERM does, so that it exits (non-zero) instead of staying up and
+ * answering nothing. */
+static void cannot_go_on(const char *call, const char *why)
 {
-	//@ begin remove the command channel
-	if (cache.listener >= 0) {
-		close(cache.listener);
-		unlink(cache.addr.sun_path);
-	}
-	//@ todo Close the listening socket and remove its file, so nothing is
-	//@ todo left in /dev/shm. Read unlink(2).
-	//@ end
+	fprintf(stderr, "simplecached: %s: %s; exiting\n", call, why);
+	atomic_store(&cache.failed, true);
+	if (kill(getpid(), SIGTERM) != 0)
+		perror("simplecached: kill");
 }
 
-/* Accepts one connection, or returns NULL when woken to stop. The boss
- * sleeps in poll() on both the listener and the wake pipe. */
-static struct connection *accept_connection(void)
+/*
+ * Accepts one connection. Returns its descriptor, or -1 when woken to stop
+ * or when the boss cannot go on (then cannot_go_on() has stopped the
+ * process). The boss sleeps in poll() on both the listener and the wake
+ * pipe.
+ */
+static int accept_connection(void)
 {
 	struct pollfd p[2] = {
 		{ .fd = cache.listener, .events = POLLIN },
 		{ .fd = cache.wake[0], .events = POLLIN },
 	};
-	struct connection *conn;
-	int fd;
 
 	for (;;) {
-		if (poll(p, 2, -1) < 0 && errno != EINTR) {
-			/* The boss cannot go on: stop as if signalled. */
-			perror("simplecached: poll");
-			kill(getpid(), SIGTERM);
-			return NULL;
+		int fd;
+
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;	/* p[].revents are stale */
+			cannot_go_on("poll", strerror(errno));
+			return -1;
 		}
 		if (p[1].revents != 0)
-			return NULL;
+			return -1;
 		if (p[0].revents == 0)
 			continue;
 		fd = accept(cache.listener, NULL, NULL);
 		if (fd >= 0)
-			break;
+			return fd;
 		if (errno == EINTR || errno == ECONNABORTED)
 			continue;
 		/* Out of descriptors or memory: the connection stays queued
 		 * and poll() would report it again at once. Pause instead of
 		 * spinning. */
 		perror("simplecached: accept");
-		poll(NULL, 0, ACCEPT_RETRY_MS);
+		sleep_ms(ACCEPT_RETRY_MS);
 	}
-	conn = malloc(sizeof(*conn));
-	if (conn == NULL) {
-		close(fd);
-		return NULL;
-	}
-	conn->fd = fd;
-	return conn;
 }
 
 /* The boss: accept and hand over. Ends when the signal thread wakes it. */
 static void *accept_requests(void *arg)
 {
-	struct connection *conn;
+	int fd;
 
 	(void)arg;
 	//@ begin accept requests
-	while ((conn = accept_connection()) != NULL) {
+	while ((fd = accept_connection()) >= 0) {
+		struct connection *conn = malloc(sizeof(*conn));
+
+		if (conn == NULL) {
+			close(fd);	/* the proxy sees its request dropped */
+			cannot_go_on("malloc", "no memory for a connection");
+			return NULL;
+		}
+		conn->fd = fd;
 		if (bqueue_push(cache.work, conn) != 0) {
-			close(conn->fd);
+			close(fd);	/* stopping: the list is closed */
 			free(conn);
 		}
 	}
 	//@ todo Accept connections (accept_connection() sleeps in poll until
-	//@ todo one arrives, and returns NULL when it is time to stop) and
-	//@ todo push each onto cache.work for the workers.
-	//@ stub (void)conn;
+	//@ todo one arrives, and returns -1 when it is time to stop) and push
+	//@ todo each, in a struct connection of its own, onto cache.work for
+	//@ todo the workers. Without memory for one, call cannot_go_on().
+	//@ stub (void)fd;
 	//@ stub (void)accept_connection;
+	//@ stub (void)cannot_go_on;
 	//@ end
 	return NULL;
 }
@@ -226,6 +263,8 @@ static int read_request(int fd, struct cache_request *req)
 	//@ end
 }
 
+/* gfnet_send_within() bounds the whole send, so a proxy that stops
+ * reading holds a worker here at most SOCKET_IO_TIMEOUT_MS. */
 static int answer(int fd, enum answer_status status, uint64_t file_len)
 {
 	struct cache_answer a = { .status = status, .file_len = file_len };
@@ -248,11 +287,29 @@ static int read_chunk(int fd, struct segment *seg, off_t offset, size_t len)
 		ssize_t n = pread(fd, seg->data + done, len - done,
 				  offset + (off_t)done);
 
-		if (n <= 0)
-			return -1;	/* a file shrank, or an I/O error */
+		if (n < 0) {
+			perror("simplecached: reading a cached file");
+			return -1;
+		}
+		if (n == 0) {
+			fprintf(stderr, "simplecached: a cached file shrank while it was sent\n");
+			return -1;
+		}
 		done += (size_t)n;
 	}
 	return 0;
+}
+
+/* Says why a worker stopped filling a segment, in the words of what
+ * happened. The lock's own failures were said where they happened. */
+static void report_stop(const struct segment *seg, enum wait_result r)
+{
+	if (r == WAIT_TIMEOUT)
+		fprintf(stderr, "simplecached: the proxy did not free %s in time\n",
+			seg->name);
+	else if (r == WAIT_STALE)
+		fprintf(stderr, "simplecached: the proxy gave up on the transfer in %s\n",
+			seg->name);
 }
 
 /* Copies file_len bytes of fd into the segment, one claimed chunk at a
@@ -270,31 +327,35 @@ static void send_file(struct segment *seg, uint64_t generation, int fd,
 							 &cache.stopping);
 
 		if (r != WAIT_OK) {
-			if (r != WAIT_STOPPING)
-				fprintf(stderr, "simplecached: proxy gave up on %s\n",
-					seg->name);
+			report_stop(seg, r);
 			return;
 		}
 		if (read_chunk(fd, seg, (off_t)offset, len) != 0) {
-			fprintf(stderr, "simplecached: cannot read a cached file\n");
-			channel_put_chunk(seg, file_len, 0);
+			/* The proxy stops at a chunk of 0 bytes; if even that
+			 * cannot be handed over, its wait runs out. */
+			report_stop(seg, channel_put_chunk(seg, file_len, 0));
 			return;
 		}
-		if (channel_put_chunk(seg, file_len, len) != WAIT_OK)
+		r = channel_put_chunk(seg, file_len, len);
+		if (r != WAIT_OK) {
+			report_stop(seg, r);
 			return;
+		}
 		offset += len;
 	}
 	//@ todo Until file_len bytes are copied: claim the data area
 	//@ todo (channel_claim_space; give up if it fails), read the next chunk
 	//@ todo of at most seg->capacity bytes into it (read_chunk) and hand
 	//@ todo it over (channel_put_chunk). If read_chunk fails, hand over a
-	//@ todo chunk of 0 bytes so the proxy stops at once, and give up.
+	//@ todo chunk of 0 bytes so the proxy stops at once, and give up. Say
+	//@ todo why a transfer stops early (report_stop).
 	//@ stub (void)seg;
 	//@ stub (void)generation;
 	//@ stub (void)fd;
 	//@ stub (void)file_len;
 	//@ stub (void)offset;
 	//@ stub (void)read_chunk;
+	//@ stub (void)report_stop;
 	//@ end
 }
 
@@ -318,23 +379,13 @@ static void serve(struct segment_maps *maps, int conn)
 		return;
 	}
 	if (fstat(fd, &st) != 0) {
+		perror("simplecached: fstat of a cached file");
 		answer(conn, ANSWER_ERROR, 0);
 		return;
 	}
 	/* A proxy that is no longer listening has given up on the transfer. */
 	if (answer(conn, ANSWER_FOUND, (uint64_t)st.st_size) == 0)
 		send_file(seg, req.generation, fd, (uint64_t)st.st_size);
-}
-
-/* A proxy that stops reading cannot hold a worker in send() for longer
- * than SOCKET_IO_TIMEOUT_MS. */
-static void set_send_timeout(int fd)
-{
-	struct timeval tv = { SOCKET_IO_TIMEOUT_MS / 1000,
-			      (SOCKET_IO_TIMEOUT_MS % 1000) * 1000 };
-
-	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0)
-		perror("simplecached: SO_SNDTIMEO");
 }
 
 static void *work(void *arg)
@@ -344,10 +395,8 @@ static void *work(void *arg)
 
 	(void)arg;
 	while ((conn = bqueue_pop(cache.work)) != NULL) {
-		if (!atomic_load(&cache.stopping)) {
-			set_send_timeout(conn->fd);
+		if (!atomic_load(&cache.stopping))
 			serve(&maps, conn->fd);
-		}
 		close(conn->fd);
 		free(conn);
 	}
@@ -380,29 +429,45 @@ static int run(const struct cache_options *opt, sigset_t *signals)
 {
 	pthread_t boss, signal_thread;
 	pthread_t *workers = calloc((size_t)opt->threads, sizeof(pthread_t));
+	bool boss_started = false;
 	int started = 0;
+	int err;
 
-	if (workers == NULL)
+	if (workers == NULL) {
+		fprintf(stderr, "simplecached: no memory for %d threads\n",
+			opt->threads);
 		return 1;
-	if (pthread_create(&signal_thread, NULL, wait_for_signal, signals) != 0) {
+	}
+	err = pthread_create(&signal_thread, NULL, wait_for_signal, signals);
+	if (err != 0) {
+		fprintf(stderr, "simplecached: pthread_create: %s\n",
+			strerror(err));
 		free(workers);
 		return 1;
 	}
-	while (started < opt->threads &&
-	       pthread_create(&workers[started], NULL, work, NULL) == 0)
-		started++;
-	/* Only a signal ends the boss (without a boss, the process stops as
-	 * if signalled); the boss's end lets the workers drain and finish. */
-	if (pthread_create(&boss, NULL, accept_requests, NULL) == 0)
+	while (err == 0 && started < opt->threads) {
+		err = pthread_create(&workers[started], NULL, work, NULL);
+		if (err == 0)
+			started++;
+	}
+	if (err == 0) {
+		err = pthread_create(&boss, NULL, accept_requests, NULL);
+		boss_started = err == 0;
+	}
+	if (err != 0)
+		cannot_go_on("pthread_create", strerror(err));
+
+	/* Only a signal ends the process (a failing boss sends one); the
+	 * boss's end lets the workers drain and finish. Join only what
+	 * started. */
+	if (boss_started)
 		pthread_join(boss, NULL);
-	else
-		kill(getpid(), SIGTERM);
 	pthread_join(signal_thread, NULL);
 	bqueue_close(cache.work);
 	for (int i = 0; i < started; i++)
 		pthread_join(workers[i], NULL);
 	free(workers);
-	return 0;
+	return atomic_load(&cache.failed) ? 1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -417,11 +482,17 @@ int main(int argc, char **argv)
 		return 1;
 	simplecache_set_delay(opt.delay_us);
 	cache.work = bqueue_create();
-	if (cache.work == NULL || pipe(cache.wake) != 0 ||
-	    create_listener() != 0)
+	if (cache.work == NULL) {
+		fprintf(stderr, "simplecached: no memory for the work list\n");
 		status = 1;
-	else
+	} else if (pipe(cache.wake) != 0) {
+		perror("simplecached: pipe");
+		status = 1;
+	} else if (create_listener() != 0) {
+		status = 1;
+	} else {
 		status = run(&opt, &signals);
+	}
 	remove_listener();
 	close_wake_pipe();
 	bqueue_destroy(cache.work);

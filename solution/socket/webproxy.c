@@ -5,6 +5,7 @@
  * removed at exit. The process around it (flags, GETFILE server, signals,
  * the order of shutdown) is the lab's: lab/proxy.c.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -81,11 +82,11 @@ struct segment_pool *pool_create(size_t count, size_t segment_size)
 		struct segment *seg = &pool->segments[i];
 
 		if (name_segment(pool, name, sizeof(name)) != 0 ||
-		    segment_create(seg, name, segment_size) != 0) {
+		    segment_create(seg, name, segment_size) != 0 ||
+		    bqueue_push(pool->free, seg) != 0) {
 			pool_destroy(pool);
 			return NULL;
 		}
-		bqueue_push(pool->free, seg);
 	}
 	//@ todo Create `count` segments of exactly `segment_size` bytes each
 	//@ todo (name them with name_segment(), create them with
@@ -110,9 +111,12 @@ struct segment *pool_take(struct segment_pool *pool)
 	return seg;
 }
 
-/* The caller holds the segment's turn. */
+/* The transfer ended well (channel_end_transfer). Pushing fails only once
+ * the pool is closed for shutdown; the segment is then destroyed with the
+ * pool. */
 void pool_give_back(struct segment_pool *pool, struct segment *seg)
 {
+	assert(!seg->lost);
 	bqueue_push(pool->free, seg);
 }
 
@@ -134,7 +138,7 @@ void pool_replace(struct segment_pool *pool, struct segment *seg)
 		fprintf(stderr, "webproxy: pool is one segment short\n");
 		return;
 	}
-	bqueue_push(pool->free, seg);
+	pool_give_back(pool, seg);
 }
 
 const atomic_bool *pool_stopping(const struct segment_pool *pool)

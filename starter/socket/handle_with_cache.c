@@ -63,7 +63,7 @@ static int try_connect(const struct sockaddr_un *addr)
  * more (ECONNREFUSED); or it may be busy, its backlog full (EAGAIN). Try
  * every CONNECT_RETRY_MS, up to CONNECT_WAIT_MS, and stop trying when the
  * proxy stops. Connecting for every request means a restarted cache is
- * simply found.
+ * simply found. On giving up it says why.
  */
 static int connect_to_cache(const atomic_bool *stopping)
 {
@@ -79,7 +79,9 @@ static int connect_to_cache(const atomic_bool *stopping)
 	 * fails with ENOENT or ECONNREFUSED, sleep CONNECT_RETRY_MS and
 	 * try again; EAGAIN (a full backlog) is worth a new try too,
 	 * without the sleep (connect has waited). At most CONNECT_WAIT_MS
-	 * in all, and none once *stopping is true. Never spin.
+	 * in all, and none once *stopping is true. Never spin. On giving
+	 * up, print why (another failure is an error, not a wait), unless
+	 * the proxy is stopping.
 	 * Read connect(2), unix(7).
 	 */
 	(void)stopping;
@@ -116,29 +118,47 @@ static int ask_cache(int fd, const char *path, const struct segment *seg,
 	return -1;
 }
 
+/* Says why no good chunk came, in the words of what happened. A lost or
+ * failed lock was said where it happened; stopping needs no word. */
+static void report_no_chunk(const char *path, enum wait_result r)
+{
+	if (r == WAIT_TIMEOUT)
+		fprintf(stderr, "webproxy: the cache sent no chunk of %s in time\n",
+			path);
+	else if (r == WAIT_BAD_CHUNK)
+		fprintf(stderr, "webproxy: a chunk of %s broke the rules (wrong file length, or a length of 0 or past the end)\n",
+			path);
+}
+
 /*
  * Sends every chunk of a found file to the client. Returns how the
  * transfer ended; a client that hangs up is a clean end.
  */
 static enum transfer_end stream_file(gfcontext_t *ctx, struct segment *seg,
-				     uint64_t file_len,
+				     const char *path, uint64_t file_len,
 				     const atomic_bool *stopping)
 {
 	uint64_t sent = 0;
+	enum wait_result r;
 	struct chunk c;
 
-	gfs_sendheader(ctx, GF_OK, file_len);
+	if (gfs_sendheader(ctx, GF_OK, file_len) < 0)
+		return ENDED_CLEANLY;	/* the client hung up */
 	/*
 	 * TODO(stream the chunks):
 	 * Until file_len bytes are sent: take the next chunk
 	 * (channel_take_chunk, which checks it), send it to the client
 	 * (gfs_send), and, if more is due, give the space back
-	 * (channel_chunk_sent). If the cache fails, gfs_abort() so the
-	 * client sees a short body, and return ENDED_FAILED. A client
-	 * that hangs up ends the transfer cleanly.
+	 * (channel_chunk_sent). If the cache fails, say why
+	 * (report_no_chunk), gfs_abort() so the client sees a short body,
+	 * and return ENDED_FAILED. A client that hangs up ends the
+	 * transfer cleanly.
 	 */
 	(void)sent;
 	(void)seg;
+	(void)path;
+	(void)r;
+	(void)report_no_chunk;
 	(void)c;
 	(void)stopping;
 	gfs_abort(ctx);
@@ -159,13 +179,12 @@ static enum transfer_end transfer(gfcontext_t *ctx, const char *path,
 	}
 	fd = connect_to_cache(stopping);
 	if (fd < 0) {
-		fprintf(stderr, "webproxy: no cache socket: %s\n",
-			errno ? strerror(errno) : "gave up waiting");
+		/* connect_to_cache said why; no worker ever heard of it */
 		gfs_sendheader(ctx, GF_ERROR, 0);
-		return ENDED_CLEANLY;	/* no worker ever heard of it */
+		return ENDED_CLEANLY;
 	}
 	asked = ask_cache(fd, path, seg, stopping, &answer);
-	close(fd);
+	close(fd);	/* read to its end or given up: nothing to lose */
 	if (asked != 0) {
 		gfs_sendheader(ctx, GF_ERROR, 0);
 		return ENDED_FAILED;
@@ -178,7 +197,7 @@ static enum transfer_end transfer(gfcontext_t *ctx, const char *path,
 		gfs_sendheader(ctx, GF_ERROR, 0);
 		return ENDED_CLEANLY;
 	}
-	return stream_file(ctx, seg, answer.file_len, stopping);
+	return stream_file(ctx, seg, path, answer.file_len, stopping);
 }
 
 void handle_with_cache(gfcontext_t *ctx, const char *path, void *arg)
@@ -188,7 +207,8 @@ void handle_with_cache(gfcontext_t *ctx, const char *path, void *arg)
 	enum transfer_end end;
 
 	if (seg == NULL) {
-		gfs_sendheader(ctx, GF_ERROR, 0);	/* shutting down */
+		/* pool_take said why, unless the proxy is stopping */
+		gfs_sendheader(ctx, GF_ERROR, 0);
 		return;
 	}
 	end = transfer(ctx, path, seg, pool_stopping(pool));

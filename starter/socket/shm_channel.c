@@ -3,6 +3,8 @@
  * its invariants). Creating, mapping and removing segments, the bounded
  * lock and waits, and the steps each side takes in the handshake.
  */
+/* program_invocation_short_name is a GNU extension. */
+#define _GNU_SOURCE
 #include "shm_channel.h"
 #include "cache-student.h"
 #include "deadline.h"
@@ -22,23 +24,25 @@
  * worker leaves soon; between looks it sleeps in the kernel. */
 #define WAIT_SLICE_MS 200
 
-/* Condition variables here wait on CLOCK_MONOTONIC, so a change of the
- * wall clock cannot stretch or cut their bounds. pthread_mutex_timedlock()
- * takes a CLOCK_REALTIME deadline (pthread_mutex_clocklock() would not,
- * but the thread sanitizer does not know it yet); for the lock's bound of
- * a second, the difference is harmless. */
+/* Says which call failed on which object, and why. `error` is errno for
+ * the system calls and the returned number for the pthread calls, which
+ * do not set errno. */
+static void report_failure(const char *call, const char *name, int error)
+{
+	fprintf(stderr, "%s: %s %s: %s\n", program_invocation_short_name,
+		call, name, strerror(error));
+}
 
 /* ---- The lock and the waits ---- */
 
-/* Fails only if the peer wrote over the lock; nothing can be done then,
+/* Fails only if someone wrote over the lock; nothing can be done then,
  * but say so. */
 static void segment_unlock(struct segment *seg)
 {
 	int rc = pthread_mutex_unlock(&seg->header->lock);
 
 	if (rc != 0)
-		fprintf(stderr, "%s: pthread_mutex_unlock: %s\n", seg->name,
-			strerror(rc));
+		report_failure("pthread_mutex_unlock", seg->name, rc);
 }
 
 /* The lock's holder died: make the lock usable again, release it, and
@@ -47,9 +51,10 @@ static enum wait_result owner_died(struct segment *seg)
 {
 	int rc = pthread_mutex_consistent(&seg->header->lock);
 
+	fprintf(stderr, "%s: a process died holding the lock of %s\n",
+		program_invocation_short_name, seg->name);
 	if (rc != 0)
-		fprintf(stderr, "%s: pthread_mutex_consistent: %s\n",
-			seg->name, strerror(rc));
+		report_failure("pthread_mutex_consistent", seg->name, rc);
 	segment_unlock(seg);
 	seg->lost = true;
 	return WAIT_LOST;
@@ -58,7 +63,9 @@ static enum wait_result owner_died(struct segment *seg)
 /*
  * Takes the segment's lock, waiting at most LOCK_TIMEOUT_MS: the lock is
  * only ever held for a few flag updates, so a longer wait means the peer
- * is broken.
+ * is broken. pthread_mutex_timedlock() takes a CLOCK_REALTIME deadline
+ * (pthread_mutex_clocklock() would not, but the thread sanitizer does not
+ * know it yet); for a bound of a second, the difference is harmless.
  */
 static enum wait_result segment_lock(struct segment *seg)
 {
@@ -67,13 +74,15 @@ static enum wait_result segment_lock(struct segment *seg)
 	 * TODO(take the lock):
 	 * Lock seg->header->lock, waiting until `deadline` at most
 	 * (pthread_mutex_timedlock). If it returns EOWNERDEAD, the
-	 * previous holder died: return owner_died(seg).
+	 * previous holder died: return owner_died(seg). Say why when it
+	 * fails: WAIT_TIMEOUT when the deadline passed, WAIT_ERROR for
+	 * any other error (report_failure).
 	 * Read pthread_mutex_timedlock(3), pthread_mutexattr_setrobust(3).
 	 */
 	(void)seg;
 	(void)deadline;
 	(void)owner_died;
-	return WAIT_LOST;
+	return WAIT_ERROR;
 }
 
 /*
@@ -98,8 +107,9 @@ static enum wait_result wait_a_slice(struct segment *seg, pthread_cond_t *cond,
 	 * CLOCK_MONOTONIC, set in segment_create) until `slice`, but never
 	 * past *deadline. Return WAIT_OK when the caller should look at
 	 * the flags again (the lock is then held). Otherwise unlock and
-	 * return WAIT_TIMEOUT once *deadline has passed, or WAIT_LOST on
-	 * an error; on EOWNERDEAD return owner_died(seg).
+	 * return WAIT_TIMEOUT once *deadline has passed, or WAIT_ERROR
+	 * on an error (report_failure); on EOWNERDEAD return
+	 * owner_died(seg).
 	 */
 	(void)cond;
 	(void)deadline;
@@ -109,51 +119,142 @@ static enum wait_result wait_a_slice(struct segment *seg, pthread_cond_t *cond,
 	return WAIT_TIMEOUT;
 }
 
+/*
+ * Tells the other side to look at the flags again. A signal fails only on
+ * a condition variable someone wrote over; the other side's bounded wait
+ * then runs out, which is all that can be done.
+ */
+static void wake(struct segment *seg, pthread_cond_t *cond)
+{
+	int rc = pthread_cond_signal(cond);
+
+	if (rc != 0)
+		report_failure("pthread_cond_signal", seg->name, rc);
+}
+
+/* ---- Both sides: mappings and names ---- */
+
+/* A descriptor of a shared-memory object has nothing to write back, so
+ * a failed close loses nothing: it is only reported. */
+static void close_object(int fd, const char *name)
+{
+	if (close(fd) != 0)
+		report_failure("close", name, errno);
+}
+
+static void unmap_segment(struct segment *seg)
+{
+	if (seg->header != NULL && munmap(seg->header, seg->size) != 0)
+		report_failure("munmap", seg->name, errno);
+	seg->header = NULL;
+}
+
 /* ---- Proxy side: the proxy creates, owns and removes segments. ---- */
 
-/*
- * The lock is robust and both it and the condition variables work across
- * processes; the condition variables measure time on CLOCK_MONOTONIC, so
- * a change of the wall clock cannot stretch or cut a bound.
- */
-static int init_sync(struct segment_header *h)
+/* A robust lock that works across processes: if its holder dies, the
+ * next locker gets EOWNERDEAD instead of waiting for ever. Returns 0 or
+ * the error of the call that failed. */
+static int init_lock(pthread_mutex_t *lock)
 {
 	pthread_mutexattr_t ma;
-	pthread_condattr_t ca;
-	int rc = 0;
+	int rc = pthread_mutexattr_init(&ma);
 
+	if (rc != 0)
+		return rc;
 	/*
-	 * TODO(initialise the lock and conditions):
-	 * Initialise h->lock as a robust, process-shared mutex and
-	 * h->chunk_ready and h->space_free as process-shared condition
-	 * variables on CLOCK_MONOTONIC. Return 0, or -1 if any call fails.
-	 * Read pthread_mutexattr_setpshared(3), pthread_mutexattr_setrobust(3),
-	 * pthread_condattr_setclock(3).
+	 * TODO(make the lock):
+	 * Make the attributes process-shared and robust, then initialise
+	 * *lock with them. Keep the first error in rc (these calls return
+	 * it; they do not set errno).
+	 * Read pthread_mutexattr_setpshared(3), pthread_mutexattr_setrobust(3).
 	 */
-	(void)h;
-	(void)ma;
-	(void)ca;
-	rc = -1;
+	(void)lock;
+	rc = ENOSYS;
+	/* Destroying attributes that init made cannot fail: nothing to check. */
+	pthread_mutexattr_destroy(&ma);
 	return rc;
+}
+
+/* A condition variable that works across processes and measures its
+ * timeouts on CLOCK_MONOTONIC, so a change of the wall clock cannot
+ * stretch or cut a bound. Returns 0 or the error of the call that failed. */
+static int init_condition(pthread_cond_t *cond)
+{
+	pthread_condattr_t ca;
+	int rc = pthread_condattr_init(&ca);
+
+	if (rc != 0)
+		return rc;
+	/*
+	 * TODO(make a condition variable):
+	 * Make the attributes process-shared and on CLOCK_MONOTONIC, then
+	 * initialise *cond with them. Keep the first error in rc.
+	 * Read pthread_condattr_setpshared(3), pthread_condattr_setclock(3).
+	 */
+	(void)cond;
+	rc = ENOSYS;
+	/* Destroying attributes that init made cannot fail: nothing to check. */
+	pthread_condattr_destroy(&ca);
+	return rc;
+}
+
+/* The lock and both condition variables, in a header ftruncate filled
+ * with zeros: no generation, no turn. */
+static int init_header(struct segment_header *h, size_t size)
+{
+	int rc = init_lock(&h->lock);
+
+	if (rc == 0)
+		rc = init_condition(&h->chunk_ready);
+	if (rc == 0)
+		rc = init_condition(&h->space_free);
+	h->size = size;
+	return rc;
+}
+
+/* Removes a segment's name; its memory goes with the last mapping. A name
+ * that stays would be a leftover in /dev/shm: say so. */
+static void remove_name(const char *name)
+{
+	if (shm_unlink(name) != 0)
+		report_failure("shm_unlink", name, errno);
+}
+
+/* Creates the object `name` of exactly `size` bytes and maps it. Returns
+ * the mapping, or NULL (said why) with nothing left behind. */
+static void *create_object(const char *name, size_t size)
+{
+	/*
+	 * TODO(create a segment):
+	 * Create the shared-memory object `name` of exactly `size` bytes
+	 * (mode 0600, O_EXCL) and map it shared, read-write. Check every
+	 * call and report_failure() the one that fails; then remove the
+	 * name again (remove_name) and return NULL. The descriptor is
+	 * not needed once the object is mapped (close_object).
+	 * Read shm_open(3), ftruncate(2), mmap(2).
+	 */
+	(void)name;
+	(void)size;
+	return NULL;
 }
 
 int segment_create(struct segment *seg, const char *name, size_t size)
 {
+	unsigned char *base = create_object(name, size);
+	int rc;
+
 	memset(seg, 0, sizeof(*seg));
+	if (base == NULL)
+		return -1;
 	snprintf(seg->name, sizeof(seg->name), "%s", name);
 	seg->size = size;
-	/*
-	 * TODO(create a segment):
-	 * Create the shared-memory object `name` of exactly `size` bytes
-	 * (mode 0600, O_EXCL) and map it. Fill seg->header, seg->data
-	 * (just after the header) and seg->capacity.
-	 * Read shm_open(3), ftruncate(2), mmap(2).
-	 */
-	return -1;
-	/* ftruncate filled the object with zeros: no generation, no turn. */
-	seg->header->size = size;
-	if (init_sync(seg->header) != 0) {
-		fprintf(stderr, "webproxy: cannot set up the lock of %s\n", name);
+	seg->header = (struct segment_header *)base;
+	seg->data = base + sizeof(struct segment_header);
+	seg->capacity = size - sizeof(struct segment_header);
+	rc = init_header(seg->header, size);
+	if (rc != 0) {
+		fprintf(stderr, "webproxy: cannot set up the lock and conditions of %s: %s\n",
+			name, strerror(rc));
 		segment_destroy(seg);
 		return -1;
 	}
@@ -169,13 +270,13 @@ int segment_create(struct segment *seg, const char *name, size_t size)
 void segment_destroy(struct segment *seg)
 {
 	if (seg->header == NULL)
-		return;
+		return;		/* never made, or already removed */
 	/*
 	 * TODO(remove a segment):
-	 * Unmap the segment and remove its name, so nothing is left in
-	 * /dev/shm. Read munmap(2), shm_unlink(3).
+	 * Unmap the segment (unmap_segment) and remove its name
+	 * (remove_name), so nothing is left in /dev/shm.
 	 */
-	seg->header = NULL;
+	(void)remove_name;
 }
 
 /* ---- Proxy side: one transfer. ---- */
@@ -191,6 +292,7 @@ enum wait_result channel_start_transfer(struct segment *seg)
 	enum wait_result r;
 
 	assert(!seg->lost);	/* a lost segment is replaced, never reused */
+	assert(!seg->holds_data);
 	r = segment_lock(seg);
 	if (r != WAIT_OK)
 		return r;
@@ -214,8 +316,11 @@ enum wait_result channel_take_chunk(struct segment *seg, uint64_t file_len,
 {
 	struct segment_header *h = seg->header;
 	struct timespec deadline = deadline_after(CLOCK_MONOTONIC, NEXT_CHUNK_TIMEOUT_MS);
-	enum wait_result r = segment_lock(seg);
+	enum wait_result r;
+	bool good;
 
+	assert(!seg->holds_data);
+	r = segment_lock(seg);
 	if (r != WAIT_OK)
 		return r;
 	/*
@@ -223,8 +328,7 @@ enum wait_result channel_take_chunk(struct segment *seg, uint64_t file_len,
 	 * With the lock held, wait (wait_a_slice) until done_write is 1.
 	 * Then check the chunk before believing it: the file length must
 	 * be `file_len`, and chunk_len must be 1..due and fit the data
-	 * area. Fill *out, unlock, and return WAIT_OK, or WAIT_LOST for a
-	 * chunk that breaks these rules.
+	 * area. Fill *out; `good` says whether the chunk keeps the rules.
 	 */
 	(void)h;
 	(void)deadline;
@@ -233,25 +337,33 @@ enum wait_result channel_take_chunk(struct segment *seg, uint64_t file_len,
 	(void)stopping;
 	(void)out;
 	(void)wait_a_slice;
+	good = false;
 	segment_unlock(seg);
-	return WAIT_LOST;
+	if (!good)
+		return WAIT_BAD_CHUNK;
+	seg->holds_data = true;
+	return WAIT_OK;
 }
 
 /* The chunk is sent to the client: the data area goes back to the worker. */
 enum wait_result channel_chunk_sent(struct segment *seg)
 {
 	struct segment_header *h = seg->header;
-	enum wait_result r = segment_lock(seg);
+	enum wait_result r;
 
+	assert(seg->holds_data);
+	seg->holds_data = false;	/* from here on, whatever the lock says */
+	r = segment_lock(seg);
 	if (r != WAIT_OK)
 		return r;
 	/*
 	 * TODO(give the space back):
 	 * The proxy has sent the chunk: mark it read (done_write 0,
-	 * done_read 1) and wake the worker waiting on space_free.
-	 * Read pthread_cond_signal(3).
+	 * done_read 1) and wake the worker waiting on space_free
+	 * (wake(), which calls pthread_cond_signal(3)).
 	 */
 	(void)h;
+	(void)wake;
 	segment_unlock(seg);
 	return WAIT_OK;
 }
@@ -268,6 +380,7 @@ bool channel_end_transfer(struct segment *seg, bool failed)
 	struct segment_header *h = seg->header;
 	bool writing;
 
+	seg->holds_data = false;	/* a last chunk, or one a client left */
 	if (seg->lost || segment_lock(seg) != WAIT_OK)
 		return false;
 	/*
@@ -327,13 +440,6 @@ static int map_segment(struct segment *seg, const char *name, int fd,
 	return -1;
 }
 
-static void unmap_segment(struct segment *seg)
-{
-	if (seg->header != NULL)
-		munmap(seg->header, seg->size);
-	seg->header = NULL;
-}
-
 /*
  * A mapping is reused only for the very object it was made of: same name,
  * same file (device and inode), same size. A proxy that restarts, or
@@ -376,7 +482,7 @@ struct segment *segment_attach(struct segment_maps *maps, const char *name,
 		if (map_segment(seg, name, fd, &st) != 0)
 			seg = NULL;
 	}
-	close(fd);
+	close_object(fd, name);
 	/* The proxy writes the size before it names the segment to anyone:
 	 * a different one means the object is not a segment set up by it. */
 	if (seg != NULL && seg->header->size != seg->size) {
@@ -403,8 +509,10 @@ enum wait_result channel_claim_space(struct segment *seg, uint64_t generation,
 {
 	struct segment_header *h = seg->header;
 	struct timespec deadline = deadline_after(CLOCK_MONOTONIC, CACHE_TURN_TIMEOUT_MS);
-	enum wait_result r = segment_lock(seg);
+	enum wait_result r;
 
+	assert(!seg->holds_data);
+	r = segment_lock(seg);
 	if (r != WAIT_OK)
 		return r;
 	/*
@@ -413,7 +521,7 @@ enum wait_result channel_claim_space(struct segment *seg, uint64_t generation,
 	 * data area is free (done_read 1, done_write 0). Before each wait
 	 * and after it, check the header's generation: if it is not
 	 * `generation`, unlock and return WAIT_STALE. Claim the area by
-	 * setting done_read to 0, unlock, and return WAIT_OK.
+	 * setting done_read to 0.
 	 */
 	(void)h;
 	(void)deadline;
@@ -421,6 +529,9 @@ enum wait_result channel_claim_space(struct segment *seg, uint64_t generation,
 	(void)stopping;
 	segment_unlock(seg);
 	return WAIT_TIMEOUT;
+	seg->holds_data = true;
+	segment_unlock(seg);
+	return WAIT_OK;
 }
 
 /* The chunk's bytes are already in seg->data; this hands them over. */
@@ -428,15 +539,19 @@ enum wait_result channel_put_chunk(struct segment *seg, uint64_t file_len,
 				   size_t len)
 {
 	struct segment_header *h = seg->header;
-	enum wait_result r = segment_lock(seg);
+	enum wait_result r;
 
+	assert(seg->holds_data);
+	assert(len <= seg->capacity);
+	seg->holds_data = false;	/* from here on, whatever the lock says */
+	r = segment_lock(seg);
 	if (r != WAIT_OK)
 		return r;
-	assert(len <= seg->capacity);
 	/*
 	 * TODO(hand a chunk over):
 	 * Write the file length and the chunk's length into the header,
-	 * set done_write, and wake the proxy waiting on chunk_ready.
+	 * set done_write, and wake the proxy waiting on chunk_ready
+	 * (wake()).
 	 */
 	(void)h;
 	(void)file_len;

@@ -52,8 +52,13 @@
 
 #include "ipcname.h"
 
-/* The smallest -z: the header must leave room for real data. */
+/*
+ * The smallest -z is a published rule (the usage line, the handouts). The
+ * header must leave room in it for at least SEGMENT_MIN_DATA bytes of file
+ * per chunk, whatever the header grows to.
+ */
 #define SEGMENT_MIN_SIZE 824
+#define SEGMENT_MIN_DATA 512
 #define SEGMENT_MAX_SIZE (64L * 1024 * 1024)
 
 struct segment_header {
@@ -73,8 +78,11 @@ struct segment_header {
 	uint32_t unused;
 };
 
-_Static_assert(sizeof(struct segment_header) + 64 <= SEGMENT_MIN_SIZE,
-	       "the smallest segment must leave room for data");
+_Static_assert(sizeof(struct segment_header) + SEGMENT_MIN_DATA <=
+	       SEGMENT_MIN_SIZE,
+	       "the header leaves too little room for data in the smallest segment");
+_Static_assert(SEGMENT_MAX_SIZE - sizeof(struct segment_header) <= UINT32_MAX,
+	       "chunk_len must be able to hold a whole data area");
 
 /* One process's view of one mapped segment. Private memory, not shared. */
 struct segment {
@@ -85,6 +93,10 @@ struct segment {
 	size_t capacity;		/* bytes of the data area */
 	uint64_t generation;		/* proxy: the transfer in progress */
 	bool lost;			/* proxy: saw a dead lock owner */
+	bool holds_data;		/* this process may touch the data area:
+					 * the proxy from a taken chunk until it
+					 * is sent, a worker from its claim until
+					 * its chunk is handed over */
 	dev_t device;			/* cache: which object is mapped */
 	ino_t inode;
 };
@@ -100,7 +112,9 @@ enum wait_result {
 	WAIT_TIMEOUT,		/* the other side did not answer in time */
 	WAIT_STOPPING,		/* this process is shutting down */
 	WAIT_STALE,		/* cache: the segment is in a later transfer */
-	WAIT_LOST,		/* a peer died holding the lock, or broke the rules */
+	WAIT_LOST,		/* a process died holding the lock (printed) */
+	WAIT_BAD_CHUNK,		/* proxy: the chunk broke the rules */
+	WAIT_ERROR,		/* a call on the lock or a condition failed (printed) */
 };
 
 /* Proxy side: owning segments. */

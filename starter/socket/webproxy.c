@@ -5,6 +5,7 @@
  * removed at exit. The process around it (flags, GETFILE server, signals,
  * the order of shutdown) is the lab's: lab/proxy.c.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -99,9 +100,12 @@ struct segment *pool_take(struct segment_pool *pool)
 	return seg;
 }
 
-/* The caller holds the segment's turn. */
+/* The transfer ended well (channel_end_transfer). Pushing fails only once
+ * the pool is closed for shutdown; the segment is then destroyed with the
+ * pool. */
 void pool_give_back(struct segment_pool *pool, struct segment *seg)
 {
+	assert(!seg->lost);
 	bqueue_push(pool->free, seg);
 }
 
@@ -123,7 +127,7 @@ void pool_replace(struct segment_pool *pool, struct segment *seg)
 		fprintf(stderr, "webproxy: pool is one segment short\n");
 		return;
 	}
-	bqueue_push(pool->free, seg);
+	pool_give_back(pool, seg);
 }
 
 const atomic_bool *pool_stopping(const struct segment_pool *pool)
