@@ -167,27 +167,15 @@ shm_count() {
 	ipc_objects | grep -c '^shm ' || true
 }
 
-queue_exists() {
-	ipc_objects | grep -q '^mq '
-}
-
-socket_exists() {
-	ipc_objects | grep -q '^sock '
+# channel_kind: the word ipc_objects uses for this variant's channel.
+channel_kind() {
+	if [ "$IPCLAB_VARIANT" = socket ]; then echo sock; else echo mq; fi
 }
 
 # channel_exists: the cache's command channel of this variant (its queue,
 # or its socket) exists.
 channel_exists() {
-	if [ "$IPCLAB_VARIANT" = socket ]; then
-		socket_exists
-	else
-		queue_exists
-	fi
-}
-
-# channel_kind: the word ipc_objects uses for this variant's channel.
-channel_kind() {
-	if [ "$IPCLAB_VARIANT" = socket ]; then echo sock; else echo mq; fi
+	ipc_objects | grep -q "^$(channel_kind) "
 }
 
 # ---- Processes ----
@@ -314,13 +302,14 @@ free_port() {
 	local port
 	while :; do
 		port=$((20000 + RANDOM % 12768))
-		if ! (: <"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+		if ! port_open "$port"; then
 			echo "$port"
 			return
 		fi
 	done
 }
 
+# port_open PORT: something listens on PORT.
 port_open() {
 	(: <"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
@@ -328,11 +317,6 @@ port_open() {
 # wait_port PORT [SECONDS]
 wait_port() {
 	wait_until "${2:-5}" port_open "$1"
-}
-
-# wait_queue [SECONDS]: the cache's command channel (queue or socket) exists.
-wait_queue() {
-	wait_until "${1:-5}" channel_exists
 }
 
 # start_cache [ARGS...]: simplecached of the chosen implementation; waits
