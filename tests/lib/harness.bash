@@ -424,16 +424,37 @@ gf_get() {
 }
 
 # download_verify [ARGS...]: the whole workload through the proxy, every
-# body checked against the manifest. Extra args go to gfclient_download.
+# body checked against the manifest, within 60 s (scaled). Extra args go to
+# gfclient_download (-w FILE for another workload).
 download_verify() {
-	local dir
+	download_within 60 "$@"
+}
+
+# download_within SECONDS [ARGS...]: download_verify within SECONDS (scaled);
+# says so when the downloads took longer.
+download_within() {
+	local limit dir rc
+	limit=$(scaled "$1")
+	shift
 	dir=$(mktemp -d "$BATS_TMP_ROOT/dl.XXXXXX")
-	(cd "$dir" && timeout "$(scaled 60)" "$LAB_BIN/gfclient_download" \
+	(cd "$dir" && timeout "$limit" "$LAB_BIN/gfclient_download" \
 		-p "${port:-$proxy_port}" -w "$IPCLAB_CONTENT/workload.txt" \
 		-V "$IPCLAB_CONTENT/manifest.sha256" "$@")
-	local rc=$?
+	rc=$?
 	rm -rf "$dir"
-	return $rc
+	if ((rc == 124)); then
+		echo "the downloads took more than ${limit}s"
+	fi
+	return "$rc"
+}
+
+# stall_transfer PORT PATH: asks the server on PORT for PATH on fd 5 of the
+# test shell and reads only the first 100 KB, so the transfer stays in
+# flight behind a client that stops reading. The test closes fd 5.
+stall_transfer() {
+	exec 5<>"/dev/tcp/127.0.0.1/$1"
+	printf 'GETFILE GET %s\r\n\r\n' "$2" >&5
+	head -c 100000 <&5 >/dev/null
 }
 
 # send_queue PORT: the bytes waiting in the kernel's send buffers of the
@@ -470,6 +491,27 @@ transfer_stalled() {
 # proc_cpu_ticks PID: user+system CPU ticks used so far.
 proc_cpu_ticks() {
 	awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
+# cpu_permille SECONDS PID...: CPU used by each PID over the same SECONDS,
+# one line each, in tenths of a percent of one CPU (a clock tick is 10 ms,
+# so over a short window whole percents would round a single tick of a
+# runtime's own housekeeping up to 1%). The sleep is the measurement.
+cpu_permille() {
+	local secs=$1 hz pid before=() i=0
+	shift
+	hz=$(getconf CLK_TCK)
+	for pid in "$@"; do before+=("$(proc_cpu_ticks "$pid")"); done
+	sleep "$secs"
+	for pid in "$@"; do
+		echo $((($(proc_cpu_ticks "$pid") - before[i]) * 1000 / (hz * secs)))
+		i=$((i + 1))
+	done
+}
+
+# fd_count PID: the descriptors PID has open now.
+fd_count() {
+	find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l
 }
 
 dump_logs() {
