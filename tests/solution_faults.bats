@@ -65,9 +65,9 @@ teardown() {
 @test "a storm of clients hanging up mid-transfer costs nothing" {
 	start_cache
 	start_proxy -n 2 -z 824 -t 16
-	clients=()
+	clients=() limit=$(scaled 5)
 	for _ in $(seq 100); do
-		timeout 5 bash -c 'exec 5<>"/dev/tcp/127.0.0.1/$1"
+		timeout "$limit" bash -c 'exec 5<>"/dev/tcp/127.0.0.1/$1"
 			printf "GETFILE GET /files/size-1048576.bin\r\n\r\n" >&5
 			head -c 2000 <&5 >/dev/null' _ "$proxy_port" &
 		clients+=($!)
@@ -84,7 +84,7 @@ teardown() {
 	stall_transfer "$proxy_port" /files/size-16777216.bin
 	stop_daemon cache KILL
 	start=$(now_ms)
-	rest=$(timeout 10 cat <&5 | wc -c)
+	rest=$(timeout "$(scaled 10)" cat <&5 | wc -c)
 	elapsed=$(($(now_ms) - start))
 	exec 5<&-
 	echo "got $rest more bytes, closed after $elapsed ms"
