@@ -12,6 +12,8 @@ load lib/harness
 setup() {
 	harness_setup
 	listdir=$(mktemp -d)
+	# simplecached runs as the test uid (sandboxed) and reads its list here.
+	chmod 755 "$listdir"
 	printf 'alpha\n' >"$listdir/a.txt"
 	mkdir "$listdir/sub"
 	printf 'bravo\n' >"$listdir/sub/b.txt"
@@ -120,7 +122,7 @@ refused_with() {
 	write_list bad.txt '/a a.txt' '# comment' '/b'
 	cd "$listdir" || return
 	# Any simplecached loads its list with lab/simplecache.c before anything else.
-	run in_ns timeout "$(scaled 10)" "$IMPL_BIN/simplecached" -c bad.txt -t 2
+	run sandboxed timeout "$(scaled 10)" "$IMPL_BIN/simplecached" -c bad.txt -t 2
 	refused_with 'bad.txt:3: '
 	[ -z "$(ipc_leftovers)" ]
 }
