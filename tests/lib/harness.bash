@@ -345,10 +345,17 @@ cache_started() {
 		return 1
 	fi
 	channel_exists && return 0
-	local sig
-	sig=$(crash_signal "${cache_pid:-}") && echo "simplecached crashed: $sig" >&2
-	echo "simplecached exited before making its $(channel_name); the end of its output:" >&2
-	tail -n 5 "$IPCLAB_LOGDIR/cache.log" >&2
+	exited_before cache simplecached "making its $(channel_name)"
+}
+
+# exited_before NAME PROGRAM WHAT: says that program NAME (a PROGRAM)
+# ended before WHAT, of which crash signal if it crashed, and shows the end
+# of its output. Fails.
+exited_before() {
+	local pidvar=${1}_pid sig
+	sig=$(crash_signal "${!pidvar}") && echo "$2 crashed: $sig" >&2
+	echo "$2 exited before $3; the end of its output:" >&2
+	tail -n 5 "$IPCLAB_LOGDIR/$1.log" >&2
 	return 1
 }
 
@@ -390,11 +397,7 @@ start_proxy_named() {
 	start_daemon "$name" "${prefix[@]}" "$IMPL_BIN/webproxy" -p "$port" "$@"
 	wait_until 10 port_or_gone "$port" "$name" || return 1
 	port_open "$port" && return 0
-	local sig pidvar=${name}_pid
-	sig=$(crash_signal "${!pidvar}") && echo "webproxy crashed: $sig" >&2
-	echo "webproxy exited before listening on port $port; the end of its output:" >&2
-	tail -n 5 "$IPCLAB_LOGDIR/$name.log" >&2
-	return 1
+	exited_before "$name" webproxy "listening on port $port"
 }
 
 start_proxy() {
