@@ -122,17 +122,25 @@ pair_ipcls() {
 
 # start_pair NAME FOLDER PROXY_ARGS...: a cache and a proxy of their own.
 start_pair() {
-	local name=$1 dir=$2 port cache_pid_var pid_var
+	local name=$1 dir=$2 cache_pid_var pid_var
 	shift 2
-	local -a env=(env "IPCLAB_PREFIX=$(pair_prefix "$name")")
-	start_daemon "${name}_cache" "${env[@]}" "$dir/simplecached" \
-		-c "$LOCALS" -t "$CACHE_THREADS"
-	port=$(free_port)
-	start_daemon "$name" "${env[@]}" "$dir/webproxy" -p "$port" "$@"
-	wait_port "$port" 10 || { echo "the $name proxy did not open port $port" >&2; return 1; }
+	start_daemon "${name}_cache" env "IPCLAB_PREFIX=$(pair_prefix "$name")" \
+		"$dir/simplecached" -c "$LOCALS" -t "$CACHE_THREADS"
+	start_pair_proxy "$name" "$name" "$dir" "$@" || return 1
 	cache_pid_var=${name}_cache_pid pid_var=${name}_pid
-	printf -v "${name}_port" '%s' "$port"
 	printf -v "${name}_pids" '%s %s' "${!pid_var}" "${!cache_pid_var}"
+}
+
+# start_pair_proxy PROC PAIR FOLDER PROXY_ARGS...: a webproxy of pair PAIR
+# (its prefix, so its cache) on a free port, started as PROC; sets
+# PROC_port and waits for the port.
+start_pair_proxy() {
+	local proc=$1 pair=$2 dir=$3 port
+	shift 3
+	port=$(free_port)
+	printf -v "${proc}_port" '%s' "$port"
+	start_daemon "$proc" env "IPCLAB_PREFIX=$(pair_prefix "$pair")" "$dir/webproxy" -p "$port" "$@"
+	wait_port "$port" 10 || { echo "the $pair proxy ($*) did not open port $port" >&2; return 1; }
 }
 
 stop_server() {
@@ -216,8 +224,9 @@ workloads() {
 # sweep: each pair on the large files at each segment size, one proxy at a
 # time against the pair's running cache, and the direct server once, in
 # each of SWEEP_ROUNDS passes. Each proxy is verified before it is timed.
+# shellcheck disable=SC2154  # sweep_port and sweep_pid: start_pair_proxy sets them
 sweep() {
-	local z round s name kind dir port cache_pid_var
+	local z round s name kind dir cache_pid_var
 	for round in $(seq 1 "$SWEEP_ROUNDS"); do
 		measure sweep direct 0 "$round" "$(server_port direct)" large 8 8 \
 			"$SWEEP_REQUESTS" "$(server_pids direct)" || return 1
@@ -226,16 +235,11 @@ sweep() {
 			[ "$kind" = pair ] || continue
 			cache_pid_var=${name}_cache_pid
 			for z in $SWEEP_SIZES; do
-				port=$(free_port)
-				start_daemon sweep env "IPCLAB_PREFIX=$(pair_prefix "$name")" \
-					"$dir/webproxy" -p "$port" -t 8 -n 8 -z "$z"
-				wait_port "$port" 10 ||
-					{ echo "the $name proxy with -z $z did not start" >&2; return 1; }
+				start_pair_proxy sweep "$name" "$dir" -t 8 -n 8 -z "$z" || return 1
 				if [ "$round" = 1 ]; then
-					verify "$name -z $z" "$port" || return 1
+					verify "$name -z $z" "$sweep_port" || return 1
 				fi
-				# shellcheck disable=SC2154  # set by start_daemon
-				measure sweep "$name" "$z" "$round" "$port" large 8 8 \
+				measure sweep "$name" "$z" "$round" "$sweep_port" large 8 8 \
 					"$SWEEP_REQUESTS" "$sweep_pid" "${!cache_pid_var}" || return 1
 				stop_daemon sweep TERM 2 || return 1
 			done

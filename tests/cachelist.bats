@@ -12,6 +12,8 @@ load lib/harness
 setup() {
 	harness_setup
 	listdir=$(mktemp -d)
+	# simplecached runs as the test uid (sandboxed) and reads its list here.
+	chmod 755 "$listdir"
 	printf 'alpha\n' >"$listdir/a.txt"
 	mkdir "$listdir/sub"
 	printf 'bravo\n' >"$listdir/sub/b.txt"
@@ -36,7 +38,7 @@ direct_with_list() {
 	local list=$1 port
 	port=$(free_port)
 	cd "$listdir" || return
-	run timeout 10 "$IPCLAB_BUILD/lab/gfserver_direct" -p "$port" -c "$list"
+	run timeout "$(scaled 10)" "$LAB_BIN/gfserver_direct" -p "$port" -c "$list"
 }
 
 # Checks that the last run failed (not by timeout) and printed want.
@@ -110,7 +112,7 @@ refused_with() {
 	cd / || return
 	start_direct -c "$listdir/good.txt"
 	cd "$dl" || return
-	run timeout 20 "$IPCLAB_BUILD/lab/gfclient_download" -p "$direct_port" \
+	run timeout "$(scaled 20)" "$LAB_BIN/gfclient_download" -p "$direct_port" \
 		-w "$listdir/workload.txt" -V "$manifest"
 	[ "$status" -eq 0 ] || { echo "$output"; dump_logs; false; }
 	[[ "$output" == *"files 2, bytes 12, failures 0"* ]] || { echo "$output"; false; }
@@ -120,7 +122,7 @@ refused_with() {
 	write_list bad.txt '/a a.txt' '# comment' '/b'
 	cd "$listdir" || return
 	# Any simplecached loads its list with lab/simplecache.c before anything else.
-	run in_ns timeout 10 "$IMPL_BIN/simplecached" -c bad.txt -t 2
+	run sandboxed timeout "$(scaled 10)" "$IMPL_BIN/simplecached" -c bad.txt -t 2
 	refused_with 'bad.txt:3: '
 	[ -z "$(ipc_leftovers)" ]
 }

@@ -39,31 +39,13 @@ stop_both_with() {
 @test "SIGTERM during a transfer still exits 0 within 2 s, leaving nothing" {
 	start_cache
 	start_proxy -n 2 -z 824
-	exec 5<>"/dev/tcp/127.0.0.1/$proxy_port"
-	printf 'GETFILE GET /files/size-16777216.bin\r\n\r\n' >&5
-	head -c 100000 <&5 >/dev/null
+	stall_transfer "$proxy_port" /files/size-16777216.bin
 	stop_daemon proxy TERM 2
 	assert_equal "$stop_status" 0
 	stop_daemon cache TERM 2
 	assert_equal "$stop_status" 0
 	exec 5<&-
 	assert_equal "$(ipc_leftovers)" ""
-}
-
-# cpu_permille SECONDS PID...: CPU used by each PID over the same SECONDS,
-# in tenths of a percent (one clock tick is 10 ms, so a short window in
-# whole percents would round a single tick of a runtime's own housekeeping
-# up to 1%).
-cpu_permille() {
-	local secs=$1 hz pid before=() i=0
-	shift
-	hz=$(getconf CLK_TCK)
-	for pid in "$@"; do before+=("$(proc_cpu_ticks "$pid")"); done
-	sleep "$secs"
-	for pid in "$@"; do
-		echo $((($(proc_cpu_ticks "$pid") - before[i]) * 1000 / (hz * secs)))
-		i=$((i + 1))
-	done
 }
 
 @test "an idle pair, and a proxy waiting for an absent cache, use under 1% CPU" {

@@ -16,14 +16,6 @@ teardown() {
 	harness_teardown
 }
 
-# slow_reader PORT PATH: asks for PATH and reads only 100 KB, keeping the
-# connection open (fd 5 of the test shell), so the transfer stays in flight.
-slow_reader() {
-	exec 5<>"/dev/tcp/127.0.0.1/$1"
-	printf 'GETFILE GET %s\r\n\r\n' "$2" >&5
-	head -c 100000 <&5 >/dev/null
-}
-
 @test "proxy first: a request made before the cache starts is served" {
 	start_proxy
 	gf_get /files/size-825.bin >"$BATS_TEST_TMPDIR/reply" &
@@ -77,9 +69,9 @@ slow_reader() {
 @test "a storm of clients hanging up mid-transfer costs nothing" {
 	start_cache
 	start_proxy -n 2 -z 824 -t 16
-	clients=()
+	clients=() limit=$(scaled 5)
 	for _ in $(seq 100); do
-		timeout 5 bash -c 'exec 5<>"/dev/tcp/127.0.0.1/$1"
+		timeout "$limit" bash -c 'exec 5<>"/dev/tcp/127.0.0.1/$1"
 			printf "GETFILE GET /files/size-1048576.bin\r\n\r\n" >&5
 			head -c 2000 <&5 >/dev/null' _ "$proxy_port" &
 		clients+=($!)
@@ -93,10 +85,10 @@ slow_reader() {
 @test "cache killed mid-transfer: the client is cut off within 5 s, then served by a new cache" {
 	start_cache
 	start_proxy -n 2 -z 824
-	slow_reader "$proxy_port" /files/size-16777216.bin
+	stall_transfer "$proxy_port" /files/size-16777216.bin
 	stop_daemon cache KILL
 	start=$(now_ms)
-	rest=$(timeout 10 cat <&5 | wc -c)
+	rest=$(timeout "$(scaled 10)" cat <&5 | wc -c)
 	elapsed=$(($(now_ms) - start))
 	exec 5<&-
 	echo "got $rest more bytes, closed after $elapsed ms"
@@ -112,7 +104,7 @@ slow_reader() {
 @test "proxy killed mid-transfer: a one-worker cache serves the next proxy within 6 s" {
 	start_cache -c "$IPCLAB_CONTENT/locals.txt" -t 1
 	start_proxy -n 2 -z 824
-	slow_reader "$proxy_port" /files/size-16777216.bin
+	stall_transfer "$proxy_port" /files/size-16777216.bin
 	stop_daemon proxy KILL
 	exec 5<&-
 	start_proxy_named proxy2 -n 2

@@ -14,6 +14,7 @@ since the two runs of a round saw nearly the same load from other programs.
 
 Exit status: 0 every floor met, 1 a ratio below its floor, 2 no data.
 """
+import argparse
 import csv
 import statistics
 import sys
@@ -42,6 +43,12 @@ def runs(rows, experiment, server, segment=None):
 
 def median_of(rows, column):
     return statistics.median(float(r[column]) for r in rows)
+
+
+def sweep_median(rows, server, segment):
+    """Median MB/s of server's sweep runs at segment, or None if none ran."""
+    rs = runs(rows, "sweep", server, segment)
+    return median_of(rs, "throughput_MBps") if rs else None
 
 
 def cpu_per(rows, unit):
@@ -103,30 +110,26 @@ def judge(rows):
         # chosen well (the sweep is short, so it is the noisier figure).
         best = best_sweep_ratio(rows, s)
         if best is not None:
-            print_check(f"{s:<8} {'sweep':<9} {'best -z':<13}", best[1],
-                        "higher", None, None, f"throughput at -z {best[0]}")
+            print(f"  {s:<8} {'sweep':<9} {'best -z':<13} {best[1]:5.2f}x"
+                  f"  (not judged)  [throughput at -z {best[0]}]")
         print(f"  {s:<8} server CPU per request, times {BASELINE}'s (the steadiest"
               " figure, not judged): " + ", ".join(cpu_ratios(rows, s)))
     return ok
 
 
-def print_check(what, ratio, better, floor, goal, note=""):
+def print_check(what, ratio, better, floor, goal):
     """Prints one verdict line; False if the ratio is below its floor."""
     def meets(x):
         return ratio >= x if better == "higher" else ratio <= x
     bound = "at least" if better == "higher" else "at most"
-    floor_text = f"floor {floor:.1f}" if floor is not None else "no floor"
     goal_text = f"goal {goal:.1f}" if goal is not None else "no goal"
-    if floor is not None and not meets(floor):
+    if not meets(floor):
         word = "BELOW FLOOR"
     elif goal is None:
-        word = "pass" if floor is not None else "reported"
-    elif meets(goal):
-        word = "pass, goal met" if floor is not None else "goal met"
+        word = "pass"
     else:
-        word = "pass, goal not met" if floor is not None else "goal not met"
-    print(f"  {what} {ratio:5.2f}x  ({bound}: {floor_text}, {goal_text})"
-          f"  {word}" + (f"  [{note}]" if note else ""))
+        word = "pass, goal met" if meets(goal) else "pass, goal not met"
+    print(f"  {what} {ratio:5.2f}x  ({bound}: floor {floor:.1f}, {goal_text})  {word}")
     return word != "BELOW FLOOR"
 
 
@@ -164,11 +167,9 @@ def print_sweep(rows, sizes):
           f" (median of {len(base)} passes)")
     print("  " + f"{'-z':>9}" + "".join(f" {s:>9}" for s in servers))
     for z in sizes:
-        cells = []
-        for s in servers:
-            rs = runs(rows, "sweep", s, z)
-            cells.append(f" {median_of(rs, 'throughput_MBps'):>9.1f}" if rs else f" {'-':>9}")
-        print("  " + f"{z:>9}" + "".join(cells))
+        cells = [sweep_median(rows, s, z) for s in servers]
+        print("  " + f"{z:>9}" + "".join(
+            f" {c:>9.1f}" if c is not None else f" {'-':>9}" for c in cells))
     if base:
         print(f"  {'direct':>9} {median_of(base, 'throughput_MBps'):>9.1f}")
 
@@ -186,19 +187,29 @@ def print_grade(path):
           f" (goal < {GRADE_GOAL_S} s on an idle 2-core machine: {word} here)")
 
 
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="bench_report.py")
+    p.add_argument("results")
+    p.add_argument("--grade", metavar="GRADE.CSV")
+    p.add_argument("--sweep-sizes", metavar='"824 ..."')
+    p.add_argument("--sweep-median", nargs=2, metavar=("SERVER", "SEGMENT"))
+    p.add_argument("--sweep-table", nargs=2, metavar=("SERVER", '"824 ..."'))
+    return p.parse_args(argv)
+
+
 def main(argv):
-    rows = load(argv[1])
-    if "--sweep-median" in argv:
-        i = argv.index("--sweep-median")
-        rs = runs(rows, "sweep", argv[i + 1], argv[i + 2])
-        print(f"{median_of(rs, 'throughput_MBps'):.1f}" if rs else "0")
+    args = parse_args(argv)
+    rows = load(args.results)
+    if args.sweep_median:
+        mbps = sweep_median(rows, *args.sweep_median)
+        print(f"{mbps:.1f}" if mbps is not None else "0")
         return 0
-    if "--sweep-table" in argv:
-        i = argv.index("--sweep-table")
-        for z in argv[i + 2].split():
-            rs = runs(rows, "sweep", argv[i + 1], z)
-            if rs:
-                print(z, f"{median_of(rs, 'throughput_MBps'):.1f}")
+    if args.sweep_table:
+        server, sizes = args.sweep_table
+        for z in sizes.split():
+            mbps = sweep_median(rows, server, z)
+            if mbps is not None:
+                print(z, f"{mbps:.1f}")
         return 0
     experiments = in_order(r["experiment"] for r in rows if r["experiment"] != "sweep")
     if not experiments:
@@ -209,12 +220,12 @@ def main(argv):
     for e in experiments:
         print_table(rows, e)
     ok = judge(rows)
-    if "--sweep-sizes" in argv:
-        print_sweep(rows, argv[argv.index("--sweep-sizes") + 1].split())
-    if "--grade" in argv:
-        print_grade(argv[argv.index("--grade") + 1])
+    if args.sweep_sizes:
+        print_sweep(rows, args.sweep_sizes.split())
+    if args.grade:
+        print_grade(args.grade)
     return 0 if ok else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(main(sys.argv[1:]))

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # deps.sh [test|demo|bench|handouts|kit]: makes sure the system packages
-# needed for that purpose are present (kit: everything `make test` of the
-# whole kit checks, the handouts' rendering included). Installs the missing ones with apt-get when root (or with
-# passwordless sudo); otherwise prints the exact command and stops.
+# needed for that purpose are present (test: a student's `make test` and
+# the grader; kit: the kit's own `make test`, which runs the grader's and the
+# handouts' suites too). Installs the missing ones with apt-get when root
+# (or with passwordless sudo); otherwise prints the exact command and stops.
 set -euo pipefail
 purpose=${1:-test}
 
@@ -14,11 +15,14 @@ needs=(
 	"/usr/lib/bats/bats-support/load.bash bats-support"
 	"/usr/lib/bats/bats-assert/load.bash bats-assert"
 )
+test_needs=("valgrind valgrind" "jq jq" "python3 python3" "unzip unzip")
+handout_needs=("pandoc pandoc" "dot graphviz")
 case $purpose in
-test) needs+=("valgrind valgrind" "jq jq" "python3 python3" "unzip unzip") ;;
+test) needs+=("${test_needs[@]}") ;;
 bench) needs+=("gnuplot gnuplot-nox" "python3 python3") ;;
-handouts) needs+=("pandoc pandoc" "dot graphviz") ;;
-kit) needs+=("valgrind valgrind" "jq jq" "pandoc pandoc" "dot graphviz" "python3 python3") ;;
+handouts) needs+=("${handout_needs[@]}") ;;
+# The kit checks its classroom template's workflow with yamllint.
+kit) needs+=("${test_needs[@]}" "${handout_needs[@]}" "yamllint yamllint") ;;
 esac
 
 missing=()

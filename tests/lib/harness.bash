@@ -172,27 +172,15 @@ shm_count() {
 	ipc_objects | grep -c '^shm ' || true
 }
 
-queue_exists() {
-	ipc_objects | grep -q '^mq '
-}
-
-socket_exists() {
-	ipc_objects | grep -q '^sock '
+# channel_kind: the word ipc_objects uses for this variant's channel.
+channel_kind() {
+	if [ "$IPCLAB_VARIANT" = socket ]; then echo sock; else echo mq; fi
 }
 
 # channel_exists: the cache's command channel of this variant (its queue,
 # or its socket) exists.
 channel_exists() {
-	if [ "$IPCLAB_VARIANT" = socket ]; then
-		socket_exists
-	else
-		queue_exists
-	fi
-}
-
-# channel_kind: the word ipc_objects uses for this variant's channel.
-channel_kind() {
-	if [ "$IPCLAB_VARIANT" = socket ]; then echo sock; else echo mq; fi
+	ipc_objects | grep -q "^$(channel_kind) "
 }
 
 # ---- Processes ----
@@ -325,13 +313,14 @@ free_port() {
 	local port
 	while :; do
 		port=$((20000 + RANDOM % 12768))
-		if ! (: <"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+		if ! port_open "$port"; then
 			echo "$port"
 			return
 		fi
 	done
 }
 
+# port_open PORT: something listens on PORT.
 port_open() {
 	(: <"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
@@ -339,11 +328,6 @@ port_open() {
 # wait_port PORT [SECONDS]
 wait_port() {
 	wait_until "${2:-5}" port_open "$1"
-}
-
-# wait_queue [SECONDS]: the cache's command channel (queue or socket) exists.
-wait_queue() {
-	wait_until "${1:-5}" channel_exists
 }
 
 # start_cache [ARGS...]: simplecached of the chosen implementation; waits
@@ -372,10 +356,17 @@ cache_started() {
 		return 1
 	fi
 	channel_exists && return 0
-	local sig
-	sig=$(crash_signal "${cache_pid:-}") && echo "simplecached crashed: $sig" >&2
-	echo "simplecached exited before making its $(channel_name); the end of its output:" >&2
-	tail -n 5 "$IPCLAB_LOGDIR/cache.log" >&2
+	exited_before cache simplecached "making its $(channel_name)"
+}
+
+# exited_before NAME PROGRAM WHAT: says that program NAME (a PROGRAM)
+# ended before WHAT, of which crash signal if it crashed, and shows the end
+# of its output. Fails.
+exited_before() {
+	local pidvar=${1}_pid sig
+	sig=$(crash_signal "${!pidvar}") && echo "$2 crashed: $sig" >&2
+	echo "$2 exited before $3; the end of its output:" >&2
+	tail -n 5 "$IPCLAB_LOGDIR/$1.log" >&2
 	return 1
 }
 
@@ -417,11 +408,7 @@ start_proxy_named() {
 	start_daemon "$name" "${prefix[@]}" "$IMPL_BIN/webproxy" -p "$port" "$@"
 	wait_until 10 port_or_gone "$port" "$name" || return 1
 	port_open "$port" && return 0
-	local sig pidvar=${name}_pid
-	sig=$(crash_signal "${!pidvar}") && echo "webproxy crashed: $sig" >&2
-	echo "webproxy exited before listening on port $port; the end of its output:" >&2
-	tail -n 5 "$IPCLAB_LOGDIR/$name.log" >&2
-	return 1
+	exited_before "$name" webproxy "listening on port $port"
 }
 
 start_proxy() {
@@ -451,16 +438,37 @@ gf_get() {
 }
 
 # download_verify [ARGS...]: the whole workload through the proxy, every
-# body checked against the manifest. Extra args go to gfclient_download.
+# body checked against the manifest, within 60 s (scaled). Extra args go to
+# gfclient_download (-w FILE for another workload).
 download_verify() {
-	local dir
+	download_within 60 "$@"
+}
+
+# download_within SECONDS [ARGS...]: download_verify within SECONDS (scaled);
+# says so when the downloads took longer.
+download_within() {
+	local limit dir rc
+	limit=$(scaled "$1")
+	shift
 	dir=$(mktemp -d "$BATS_TMP_ROOT/dl.XXXXXX")
-	(cd "$dir" && timeout "$(scaled 60)" "$LAB_BIN/gfclient_download" \
+	(cd "$dir" && timeout "$limit" "$LAB_BIN/gfclient_download" \
 		-p "${port:-$proxy_port}" -w "$IPCLAB_CONTENT/workload.txt" \
 		-V "$IPCLAB_CONTENT/manifest.sha256" "$@")
-	local rc=$?
+	rc=$?
 	rm -rf "$dir"
-	return $rc
+	if ((rc == 124)); then
+		echo "the downloads took more than ${limit}s"
+	fi
+	return "$rc"
+}
+
+# stall_transfer PORT PATH: asks the server on PORT for PATH on fd 5 of the
+# test shell and reads only the first 100 KB, so the transfer stays in
+# flight behind a client that stops reading. The test closes fd 5.
+stall_transfer() {
+	exec 5<>"/dev/tcp/127.0.0.1/$1"
+	printf 'GETFILE GET %s\r\n\r\n' "$2" >&5
+	head -c 100000 <&5 >/dev/null
 }
 
 # send_queue PORT: the bytes waiting in the kernel's send buffers of the
@@ -497,6 +505,27 @@ transfer_stalled() {
 # proc_cpu_ticks PID: user+system CPU ticks used so far.
 proc_cpu_ticks() {
 	awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
+# cpu_permille SECONDS PID...: CPU used by each PID over the same SECONDS,
+# one line each, in tenths of a percent of one CPU (a clock tick is 10 ms,
+# so over a short window whole percents would round a single tick of a
+# runtime's own housekeeping up to 1%). The sleep is the measurement.
+cpu_permille() {
+	local secs=$1 hz pid before=() i=0
+	shift
+	hz=$(getconf CLK_TCK)
+	for pid in "$@"; do before+=("$(proc_cpu_ticks "$pid")"); done
+	sleep "$secs"
+	for pid in "$@"; do
+		echo $((($(proc_cpu_ticks "$pid") - before[i]) * 1000 / (hz * secs)))
+		i=$((i + 1))
+	done
+}
+
+# fd_count PID: the descriptors PID has open now.
+fd_count() {
+	find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l
 }
 
 dump_logs() {

@@ -22,16 +22,11 @@ SANDBOX_FSIZE_BYTES=${IPCLAB_LOG_MAX:-10485760}
 SANDBOX_NOFILE=1024
 
 # scaled SECONDS: a time bound times IPCLAB_TIMEOUT_SCALE, rounded up to
-# whole seconds, at least 1. Every bound of the harness and the grader.
+# whole seconds, at least 1. Every bound of the harness and the grader
+# (a bound in milliseconds scales the same way: scaled 1200).
 scaled() {
 	awk -v s="$1" -v k="${IPCLAB_TIMEOUT_SCALE:-1}" \
 		'BEGIN { v = s * k; i = int(v); if (i < v) i++; printf "%d\n", (i < 1 ? 1 : i) }'
-}
-
-# scaled_ms MS: a bound in milliseconds times IPCLAB_TIMEOUT_SCALE (for the
-# tests' measured upper bounds, which scaled's whole seconds would round).
-scaled_ms() {
-	awk -v s="$1" -v k="${IPCLAB_TIMEOUT_SCALE:-1}" 'BEGIN { printf "%d\n", s * k }'
 }
 
 # sandbox_prefix UID: sets the array sandbox_cmd to the command prefix that
