@@ -42,8 +42,9 @@
 # Environment: HANDOUTS_SRC (the folder of pages and diagrams, default
 # handouts/ itself; handouts/pages.sh writes a track's), HANDOUTS_OUT (output
 # folder, default build/handouts, or build/handouts-<variant> for another
-# variant than mqueue), IPCLAB_RUBRIC (the rubric file; none by default) and
-# IPCLAB_VARIANT (or VARIANT).
+# variant than mqueue; the pages, style and diagrams an earlier render left
+# there are removed first), IPCLAB_RUBRIC (the rubric file; none by default)
+# and IPCLAB_VARIANT (or VARIANT).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -336,7 +337,10 @@ render_page() {
 render_all() {
 	need_tools
 	check_variant
+	# Only this set's pages: an earlier render's (another track's) go first.
 	mkdir -p "$out"
+	find "$out" -maxdepth 1 \( -name '*.html' -o -name style.css \) -delete
+	rm -rf "$out/diagrams"
 	work=$(mktemp -d)
 	trap 'rm -rf "$work"' EXIT
 	make_set "$work/pages"
