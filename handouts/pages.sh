@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # pages.sh TRACK RELEASE DEST: writes the handout sources of a track into
 # DEST, a folder that stands for handouts/ (render.sh renders it with
-# HANDOUTS_SRC=DEST; starter/handout.sh ships it).
+# HANDOUTS_SRC=DEST).
 # pages.sh --rubric TRACK: prints the track's rubric file (render.sh's
 # IPCLAB_RUBRIC): grader/rubric.tsv, and for the design track the rows of
 # grader/rubric-design.tsv after it.
 # pages.sh --render TRACK RELEASE: `make handouts`: render.sh on the track's
 # pages and rubric (into HANDOUTS_OUT, default build/handouts/).
+# pages.sh --pages TRACK RELEASE DIR: render.sh --pages DIR on them: the
+# variant's set of the track's pages, which starter/handout.sh ships.
 #
 #   guided  every page and diagram of handouts/, as it is.
 #   design  handouts/design/ replaces index.md and rules.md (the rules, each
@@ -44,8 +46,12 @@ if [ "${1:-}" = --render ] && [ $# -eq 3 ]; then
 	with_track "$2" "$3"
 	exit
 fi
+if [ "${1:-}" = --pages ] && [ $# -eq 4 ]; then
+	with_track "$2" "$3" --pages "$4"
+	exit
+fi
 if [ $# -ne 3 ]; then
-	echo "usage: handouts/pages.sh guided|design 0|1 DEST | --rubric TRACK | --render TRACK 0|1" >&2
+	echo "usage: handouts/pages.sh guided|design 0|1 DEST | --rubric TRACK | --render TRACK 0|1 | --pages TRACK 0|1 DIR" >&2
 	exit 2
 fi
 track=$1 release=$2 dest=$3
