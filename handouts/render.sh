@@ -366,7 +366,10 @@ case ${1:-} in
 '') render_all ;;
 --rubric-md) rubric_page ;;
 --rubric-table) rubric_table "${rubric:?set IPCLAB_RUBRIC to the rubric file}" ;;
---page) fill_variant "${2:?usage: render.sh --page FILE}" <"$2" | fill_counts ;;
+--page)
+	check_variant
+	fill_variant "${2:?usage: render.sh --page FILE}" <"$2" | fill_counts
+	;;
 --pages) write_set "${2:?usage: render.sh --pages DIR}" ;;
 -h | --help) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' ;;
 *)

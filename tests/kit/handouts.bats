@@ -385,6 +385,9 @@ copy_handouts() {
 	IPCLAB_VARIANT=pipe run bash "$src/render.sh" --pages "$BATS_TEST_TMPDIR/out1"
 	assert_failure
 	assert_output --partial 'knows only mqueue socket'
+	IPCLAB_VARIANT=pipe run bash "$src/render.sh" --page "$src/index.md"
+	assert_failure
+	assert_output --partial 'knows only mqueue socket'
 	printf '\n<!-- variant socket -->\nnever ended\n' >>"$src/index.md"
 	run bash "$src/render.sh" --pages "$BATS_TEST_TMPDIR/out2"
 	assert_failure
