@@ -1,22 +1,23 @@
 #!/usr/bin/env bash
 # pages.sh TRACK RELEASE DEST: writes the handout sources of a track into
 # DEST, a folder that stands for handouts/ (render.sh renders it with
-# HANDOUTS_SRC=DEST; starter/handout.sh ships it).
+# HANDOUTS_SRC=DEST).
 # pages.sh --rubric TRACK: prints the track's rubric file (render.sh's
 # IPCLAB_RUBRIC): grader/rubric.tsv, and for the design track the rows of
 # grader/rubric-design.tsv after it.
-# pages.sh --render TRACK RELEASE: `make handouts`: renders the track's pages
-# into HANDOUTS_OUT (default build/handouts/), whose pages and diagrams are
-# removed first so that none of another track is left there.
+# pages.sh --render TRACK RELEASE: `make handouts`: render.sh on the track's
+# pages and rubric (into HANDOUTS_OUT, default build/handouts/).
+# pages.sh --pages TRACK RELEASE DIR: render.sh --pages DIR on them: the
+# variant's set of the track's pages, which starter/handout.sh ships.
 #
 #   guided  every page and diagram of handouts/, as it is.
 #   design  handouts/design/ replaces index.md and rules.md (the rules, each
 #           with the tests that check it) and adds hints.md. The pages that
-#           give the reference's design away are left out: architecture.md,
-#           (architecture-<variant>.md), its diagrams, and reflection.md (its questions are about the
-#           reference; design.md takes its place). With RELEASE=1 (an
-#           instructor, after the deadline) architecture.md and its
-#           diagrams come back.
+#           give the reference's design away are left out: the architecture
+#           pages (architecture-<variant>.md), their diagrams, and
+#           reflection.md (its questions are about the reference; design.md
+#           takes its place). With RELEASE=1 (an instructor, after the
+#           deadline) the architecture pages and their diagrams come back.
 #
 # handouts/design/design.md is the student's template, not a page: it goes
 # to the top of the handout (starter/handout.sh), never into DEST.
@@ -30,22 +31,27 @@ if [ "${1:-}" = --rubric ] && [ $# -eq 2 ]; then
 	fi
 	exit 0
 fi
-if [ "${1:-}" = --render ] && [ $# -eq 3 ]; then
+
+# with_track TRACK RELEASE ARGS...: render.sh ARGS on the track's pages
+# and rubric, written to a folder of their own for the time of the call.
+with_track() {
 	stage=$(mktemp -d)
 	trap 'rm -rf "$stage"' EXIT
-	bash "$0" "$2" "$3" "$stage/pages"
-	bash "$0" --rubric "$2" >"$stage/rubric.tsv"
-	variant=${IPCLAB_VARIANT:-${VARIANT:-mqueue}}
-	out=${HANDOUTS_OUT:-$(cd "$here/.." && pwd)/build/handouts$([ "$variant" = mqueue ] || echo "-$variant")}
-	# What render.sh writes, and nothing else of the folder.
-	mkdir -p "$out"
-	find "$out" -maxdepth 1 \( -name '*.html' -o -name style.css \) -delete
-	rm -rf "$out/diagrams"
-	HANDOUTS_OUT=$out IPCLAB_RUBRIC=$stage/rubric.tsv HANDOUTS_SRC=$stage/pages bash "$here/render.sh"
+	bash "$0" "$1" "$2" "$stage/pages"
+	bash "$0" --rubric "$1" >"$stage/rubric.tsv"
+	IPCLAB_RUBRIC=$stage/rubric.tsv HANDOUTS_SRC=$stage/pages bash "$here/render.sh" "${@:3}"
+}
+
+if [ "${1:-}" = --render ] && [ $# -eq 3 ]; then
+	with_track "$2" "$3"
+	exit
+fi
+if [ "${1:-}" = --pages ] && [ $# -eq 4 ]; then
+	with_track "$2" "$3" --pages "$4"
 	exit
 fi
 if [ $# -ne 3 ]; then
-	echo "usage: handouts/pages.sh guided|design 0|1 DEST | --rubric TRACK | --render TRACK 0|1" >&2
+	echo "usage: handouts/pages.sh guided|design 0|1 DEST | --rubric TRACK | --render TRACK 0|1 | --pages TRACK 0|1 DIR" >&2
 	exit 2
 fi
 track=$1 release=$2 dest=$3

@@ -31,8 +31,8 @@
 # the header "id<TAB>points<TAB>category<TAB>description", then one row per
 # graded test. It replaces the line "<!-- rubric-table -->" of rubric.md,
 # and the rows of gate `free` (see rubric.tsv) "<!-- rubric-free-rows -->".
-# Without a rubric file, rubric.md is used as it is, so a copy whose table
-# was filled in by --rubric-md keeps it.
+# Without a rubric file, or without the marker (a student's copy, whose
+# table was filled in by --rubric-md), rubric.md is used as it is.
 #
 # Counts are never typed into a page: @YOUR_TESTS@ (the smoke check and
 # every test of tests/solution_*.bats), @YOUR_SUITES@ (those suites) and
@@ -42,8 +42,9 @@
 # Environment: HANDOUTS_SRC (the folder of pages and diagrams, default
 # handouts/ itself; handouts/pages.sh writes a track's), HANDOUTS_OUT (output
 # folder, default build/handouts, or build/handouts-<variant> for another
-# variant than mqueue), IPCLAB_RUBRIC (the rubric file; none by default) and
-# IPCLAB_VARIANT (or VARIANT).
+# variant than mqueue; the pages, style and diagrams an earlier render left
+# there are removed first), IPCLAB_RUBRIC (the rubric file; none by default)
+# and IPCLAB_VARIANT (or VARIANT).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -193,12 +194,12 @@ check_variant() {
 # page_sources: "SOURCE NAME" per page of the variant's set: NAME is the
 # page's name in the set (architecture-socket.md is architecture.md).
 page_sources() {
-	local f name base v others=()
-	[ -f "$words" ] && read -ra others <<<"$(variant_names)"
+	local f name base v variants=()
+	[ -f "$words" ] && read -ra variants <<<"$(variant_names)"
 	for f in "$src_dir"/*.md; do
 		name=$(basename "$f" .md)
 		base=$name
-		for v in "${others[@]}"; do
+		for v in "${variants[@]}"; do
 			[[ $name == *-"$v" ]] && base=${name%-"$v"}
 		done
 		[ "$base" = "$name" ] || [ "$name" = "$base-$variant" ] || continue
@@ -261,7 +262,7 @@ make_set() {
 	local dir=$1 src name d
 	mkdir -p "$dir/diagrams"
 	while read -r src name; do
-		if [ "$name" = rubric.md ] && [ -n "$rubric" ] && [ -f "$rubric" ]; then
+		if [ "$name" = rubric.md ] && [ -n "$rubric" ] && grep -qxF "$marker" "$src"; then
 			rubric_page | fill_variant "${src#"$root"/}" | fill_counts >"$dir/$name"
 		else
 			fill_variant "${src#"$root"/}" <"$src" | fill_counts >"$dir/$name"
@@ -336,7 +337,10 @@ render_page() {
 render_all() {
 	need_tools
 	check_variant
+	# Only this set's pages: an earlier render's (another track's) go first.
 	mkdir -p "$out"
+	find "$out" -maxdepth 1 \( -name '*.html' -o -name style.css \) -delete
+	rm -rf "$out/diagrams"
 	work=$(mktemp -d)
 	trap 'rm -rf "$work"' EXIT
 	make_set "$work/pages"
@@ -362,7 +366,10 @@ case ${1:-} in
 '') render_all ;;
 --rubric-md) rubric_page ;;
 --rubric-table) rubric_table "${rubric:?set IPCLAB_RUBRIC to the rubric file}" ;;
---page) fill_variant "${2:?usage: render.sh --page FILE}" <"$2" | fill_counts ;;
+--page)
+	check_variant
+	fill_variant "${2:?usage: render.sh --page FILE}" <"$2" | fill_counts
+	;;
 --pages) write_set "${2:?usage: render.sh --pages DIR}" ;;
 -h | --help) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' ;;
 *)

@@ -1,16 +1,15 @@
 #!/usr/bin/env bash
-# handout.sh [OUT]: writes dist/ipclab-handout.tar.gz (or OUT), the folder ipclab/ a student
-# unpacks and works in: the student Makefile and README (starter/student/),
-# lab/, the starter files of the track and the variant VARIANT names
-# (mqueue, the default, or socket: every .c and .h of starter/<variant>/, or
-# of starter/<variant>/design/ in the design track) at the top as the
-# student's own, the public tests
-# (no tests/kit: those check the kit itself), the variant's set of handouts/
-# (handouts/render.sh --pages: its pages with their words, counts and
-# rubric table filled in), its diagrams drawn (handouts/diagrams/*.svg,
-# which the pages show) and every page rendered (handouts/html/), and
-# reflection.md when there is one. Nothing from
-# solution/ or grader/ goes in; tests/kit/handout.bats checks that.
+# handout.sh [OUT]: writes dist/ipclab-handout.tar.gz (or OUT), the folder
+# ipclab/ a student unpacks and works in: the student Makefile and README
+# (starter/student/); lab/; at the top, as the student's own, the starter
+# files of the track and the variant VARIANT names (every .c and .h of
+# starter/<variant>/, or of starter/<variant>/design/ in the design track);
+# the public tests (no tests/kit: those check the kit itself); the
+# variant's set of the track's pages (handouts/pages.sh --pages: their
+# words, counts and rubric table filled in), with their diagrams drawn
+# (handouts/diagrams/*.svg) and every page rendered (handouts/html/); and
+# reflection.md when there is one. Nothing from solution/ or grader/ goes
+# in; tests/kit/handout.bats checks that.
 # Needs pandoc and graphviz (tests/lib/deps.sh handouts installs them).
 #
 # TRACK=guided (default) hands out the starter with TODO blocks;
@@ -28,8 +27,6 @@ if [ ! -d "$root/starter/$variant" ] || [ ! -d "$root/solution/$variant" ]; then
 	echo "handout.sh: no variant '$variant' (starter/$variant/)" >&2
 	exit 2
 fi
-# render.sh words the pages for the variant.
-export VARIANT=$variant
 
 # starter_dir: the folder of the student's files for this track and variant.
 starter_dir() {
@@ -56,16 +53,13 @@ cp -r "$root/starter/student/.devcontainer" "$top/"
 cp "$(starter_dir)"/*.[ch] "$top/"
 cp -r "$root/lab" "$top/"
 
-# The track's pages (handouts/pages.sh), then the variant's set of them
-# (render.sh --pages: its words, counts and rubric table filled in). The
-# design track's rubric adds the rows graded by hand. The student has no
-# grader/rubric.tsv: rubric.md goes out with its table filled in.
-bash "$root/handouts/pages.sh" "$track" 0 "$stage/pages"
-export IPCLAB_RUBRIC=$stage/rubric.tsv HANDOUTS_SRC=$stage/pages IPCLAB_VARIANT=$variant
-bash "$root/handouts/pages.sh" --rubric "$track" >"$IPCLAB_RUBRIC"
-bash "$root/handouts/render.sh" --pages "$top/handouts"
-# The pages, rendered, and the diagrams they show, drawn.
-HANDOUTS_OUT=$top/handouts/html bash "$root/handouts/render.sh" >/dev/null
+# The variant's set of the track's pages. The design track's rubric adds
+# the rows graded by hand. The student has no grader/rubric.tsv: rubric.md
+# goes out with its table filled in.
+IPCLAB_VARIANT=$variant bash "$root/handouts/pages.sh" --pages "$track" 0 "$top/handouts"
+# The set rendered by its own render.sh, as the student's `make handouts`
+# renders it, and the diagrams its pages show, drawn.
+HANDOUTS_OUT=$top/handouts/html bash "$top/handouts/render.sh" >/dev/null
 find "$top/handouts/html/diagrams" -name '*.svg' -exec cp {} "$top/handouts/diagrams/" \;
 if [ "$track" = design ]; then
 	cp "$root/handouts/design/design.md" "$top/"

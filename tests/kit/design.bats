@@ -117,6 +117,20 @@ smoke_on_design_starter() {
 	cmp "$root/handouts/rules.md" "$out/g/rules.md"
 }
 
+@test "the design track's pages speak of their own variant's channel and primitives only" {
+	local out=$BATS_TEST_TMPDIR v
+	for v in mqueue socket; do
+		run env IPCLAB_VARIANT=$v bash "$root/handouts/pages.sh" --pages design 0 "$out/$v"
+		assert_success
+	done
+	run grep -il 'mq_\|sem_\|semaphore\|/dev/mqueue\|message queue' "$out"/socket/{index,rules,hints}.md
+	assert_failure
+	run grep -il 'robust\|condition variable\|ipcname_socket\|Unix-domain' "$out"/mqueue/{index,rules,hints}.md
+	assert_failure
+	grep -q 'ipcname_socket' "$out/socket/rules.md"
+	grep -q 'ipcname_queue' "$out/mqueue/rules.md"
+}
+
 @test "the design track's rules name a test for every rule, and each named public test exists" {
 	local rules=$root/handouts/design/rules.md name missing=()
 	# Every rule section lists its tests.
