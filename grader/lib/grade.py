@@ -13,7 +13,6 @@ paths and hidden file names are removed, and the kit's secret folders are
 hidden from student code (tests/lib/sandbox.bash, IPCLAB_HIDE).
 """
 
-import argparse
 import fcntl
 import json
 import os
@@ -31,6 +30,7 @@ from dataclasses import dataclass, field
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rubric as rubric_mod  # noqa: E402
+from rubric import UsageError  # noqa: E402
 
 GRADER_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KIT = os.path.dirname(GRADER_DIR)
@@ -55,10 +55,6 @@ CRASH_SIGNALS = {
     "Floating point exception": "SIGFPE",
     "Illegal instruction": "SIGILL",
 }
-
-
-class UsageError(Exception):
-    pass
 
 
 @dataclass
@@ -1007,7 +1003,7 @@ def track_of(args):
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(prog="grade", add_help=False)
+    p = rubric_mod.ArgumentParser(prog="grade", add_help=False)
     p.add_argument("-o", "--out")
     p.add_argument("-j", "--jobs", type=int, default=2)
     p.add_argument("--uid", type=int, default=61000)
@@ -1021,7 +1017,6 @@ def parse_args(argv):
     p.add_argument("--track", choices=("guided", "design"))
     p.add_argument("-h", "--help", action="store_true")
     p.add_argument("submission", nargs="?")
-    p.error = lambda msg: (_ for _ in ()).throw(UsageError(msg))
     return p.parse_args(argv)
 
 
