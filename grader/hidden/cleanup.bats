@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # Each process alone removes what it owns on a signal: the proxy its
 # segments (even with no cache and a request waiting for one), the cache
-# its queue. And a cache starts over the stale queue of a killed one.
+# its command channel. And a cache starts over the stale channel of a killed one.
 # The harness sets cache_pid, proxy_pid, proxy_port and stop_status.
 # shellcheck disable=SC2154
 
@@ -44,7 +44,7 @@ client_connected() {
 
 @test "cleanup: a cache alone exits 0 on SIGINT and removes its command channel" {
 	start_cache
-	expect_equal "$(channel_name)s while running:" 1 "$(ipc_objects | grep -c "^$(channel_kind) ")"
+	expect_equal "$(channel_name)s while running:" 1 "$(channel_count)"
 	stops_cleanly cache INT
 	expect_equal "IPC objects left:" "" "$(ipc_leftovers)"
 }
@@ -52,7 +52,7 @@ client_connected() {
 @test "cleanup: a cache starts over the stale command channel of a killed cache" {
 	start_cache
 	stop_daemon cache KILL
-	expect_equal "a stale $(channel_name) after SIGKILL:" 1 "$(ipc_objects | grep -c "^$(channel_kind) ")"
+	expect_equal "a stale $(channel_name) after SIGKILL:" 1 "$(channel_count)"
 	start_cache
 	start_proxy -n 2
 	verified -t 4 -w "$(light_workload)"

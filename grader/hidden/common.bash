@@ -67,6 +67,12 @@ thread_count() {
 	awk '/^Threads:/ { print $2 }' "/proc/$1/status"
 }
 
+# channel_count: how many command channels of this variant exist (queues,
+# or socket files): one while a cache runs, the harness's shm_count's twin.
+channel_count() {
+	ipc_objects | grep -c "^$(channel_kind) " || true
+}
+
 # segment_names: the basenames of the test's segments, one a line.
 segment_names() {
 	ipc_objects | awk '$1 == "shm" { n = $2; sub(/^\//, "", n); print n }'

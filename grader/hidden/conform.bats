@@ -21,7 +21,7 @@ segments_are() {
 	expect_equal "segments:" "$1" "$(shm_count)" &&
 		expect_equal "segments of other sizes than $2:" "" \
 			"$(ipc_objects | awk -v z="$2" '$1 == "shm" && $3 != z { print $2 " " $3 }')" &&
-		expect_equal "$(channel_name)s:" 1 "$(ipc_objects | grep -c "^$(channel_kind) ")"
+		expect_equal "$(channel_name)s:" 1 "$(channel_count)"
 }
 
 @test "conformance: -n 1 -z 824, the smallest segment, before and after traffic" {
@@ -54,22 +54,26 @@ segments_are() {
 	fi
 }
 
-# cache_listener: "PATH INODE BACKLOG" of the cache's listening socket (socket
-# variant), found by the inodes of the cache's descriptors: another test's
-# cache may listen on the same path in its own mount namespace.
-cache_listener() {
+# cache_sockets: "STATE RECV-Q" of each of the cache's Unix sockets at the
+# command channel's path (socket variant): its listener, whose Recv-Q counts
+# the connections not yet accepted, and any connection it accepted, whose
+# Recv-Q counts the bytes sent to it and not yet read (a design may keep a
+# connection open per proxy). Found by the inodes of the cache's
+# descriptors: another test's cache may listen on the same path in its own
+# mount namespace.
+cache_sockets() {
 	local inodes
 	inodes=$(find "/proc/$cache_pid/fd" -lname 'socket:*' -printf '%l\n' 2>/dev/null | tr -dc '0-9\n')
 	[ -n "$inodes" ] || return 0
-	in_ns ss -xlnH 2>/dev/null | awk -v ids="$inodes" '
+	in_ns ss -xanH 2>/dev/null | awk -v ids="$inodes" '
 		BEGIN { n = split(ids, a, "\n"); for (i = 1; i <= n; i++) want[a[i]] = 1 }
-		($6 in want) && $5 ~ /ipclab/ { print $5, $6, $3 }'
+		($6 in want) && $5 ~ /ipclab/ { print $2, $3 }'
 }
 
 # channel_held: simplecached holds its command channel open.
 channel_held() {
 	if [ "$IPCLAB_VARIANT" = socket ]; then
-		[ -n "$(cache_listener)" ]
+		cache_sockets | grep -q '^LISTEN '
 	else
 		# The queue itself, by its exact name (whatever the prefix; another
 		# ipclab object the cache keeps open, a segment, is not its queue).
@@ -80,10 +84,11 @@ channel_held() {
 }
 
 # waiting_requests: what waits in the command channel: the bytes in the
-# request queue (QSIZE), or the connections in the socket's backlog.
+# request queue (QSIZE), or the connections and bytes the cache's sockets
+# hold unread.
 waiting_requests() {
 	if [ "$IPCLAB_VARIANT" = socket ]; then
-		cache_listener | awk '{ n += $3 } END { print n + 0 }'
+		cache_sockets | awk '{ n += $2 } END { print n + 0 }'
 	else
 		in_ns sh -c 'cat /dev/mqueue/*' | sed -nE 's/^QSIZE:([0-9]+).*/\1/p'
 	fi

@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # A soak: about 10 s of mixed traffic (whole workloads, misses, clients
 # hanging up), then the pair must hold no more descriptors or threads than
-# after its first round, the same segments and queue, and leave nothing.
+# after its first round, the same segments and command channel, and leave nothing.
 # The first round runs at full concurrency (as many clients as the proxy has
 # handlers, and hang-ups), so a pool that grows lazily up to its -t, or
 # per-thread state made on first use, has grown before the counts are taken:
@@ -64,7 +64,7 @@ no_growth() {
 	no_growth simplecached "$cache_pid" "$cache_fds" "$cache_threads"
 	no_growth webproxy "$proxy_pid" "$proxy_fds" "$proxy_threads"
 	expect_equal "segments after the soak:" 3 "$(shm_count)"
-	expect_equal "$(channel_name)s after the soak:" 1 "$(ipc_objects | grep -c "^$(channel_kind) ")"
+	expect_equal "$(channel_name)s after the soak:" 1 "$(channel_count)"
 	stop_daemon proxy TERM 2
 	stop_daemon cache TERM 2
 	expect_equal "IPC objects left:" "" "$(ipc_leftovers)"

@@ -13,7 +13,6 @@ paths and hidden file names are removed, and the kit's secret folders are
 hidden from student code (tests/lib/sandbox.bash, IPCLAB_HIDE).
 """
 
-import argparse
 import fcntl
 import json
 import os
@@ -31,6 +30,7 @@ from dataclasses import dataclass, field
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rubric as rubric_mod  # noqa: E402
+from rubric import UsageError  # noqa: E402
 
 GRADER_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KIT = os.path.dirname(GRADER_DIR)
@@ -55,10 +55,6 @@ CRASH_SIGNALS = {
     "Floating point exception": "SIGFPE",
     "Illegal instruction": "SIGILL",
 }
-
-
-class UsageError(Exception):
-    pass
 
 
 @dataclass
@@ -95,7 +91,6 @@ class Grader:
         self.is_root = os.geteuid() == 0
         self.uid_locks = []
         self.build_ok = False
-        self.smoke_failed = ""
         self.lock = threading.Lock()
         self.status = "graded"
         self.status_reason = ""
@@ -135,7 +130,10 @@ class Grader:
                               stdin=subprocess.DEVNULL, **kw)
 
     def kill_slot(self, slot):
-        subprocess.run(["bash", SANDBOX, "kill", str(self.uid(slot))] if self.is_root else ["true"])
+        """Kills every process of slot's uid (as root only: otherwise the
+        test's PID namespace took its processes with it)."""
+        if self.is_root:
+            subprocess.run(["bash", SANDBOX, "kill", str(self.uid(slot))])
 
     def uid(self, slot):
         return self.uid_base + slot if self.is_root else ""
@@ -316,7 +314,7 @@ class Grader:
                 continue
             name = row.prefix
             chosen = self.pick_file(src, name)
-            if chosen and os.path.getsize(chosen) <= MAX_SOURCE_BYTES:
+            if chosen:
                 shutil.copy(chosen, os.path.join(self.out, name))
                 row.reason = f"graded by hand: {name} is in the report folder for the instructor"
             else:
@@ -646,15 +644,10 @@ class Grader:
         self.progress("testing ")
         smoke = [t for row, t in order if row.id == rubric_mod.SMOKE_ID]
         rest = [(row, t) for row, t in order if row.id != rubric_mod.SMOKE_ID]
-        limits = {}
-        for row, t in order:
-            limits.setdefault(row.limit, self.scaled(row.limit))
+        limits = {limit: self.scaled(limit) for limit in {t.limit for _, t in order}}
         if smoke:
             self.run_queue(smoke, lambda t: limits[t.limit])
-            bad = [t for t in smoke if t.status != "PASS"]
-            if bad:
-                self.smoke_failed = bad[0].reason
-        if self.smoke_failed:
+        if any(t.status != "PASS" for t in smoke):
             free = [t for row, t in rest if row.gate == "free"]
             for row, t in rest:
                 if row.gate != "free":
@@ -706,7 +699,7 @@ class Grader:
     def compile_reason(self):
         log = os.path.join(self.out, "build.log")
         if not os.path.exists(log) or os.path.getsize(log) == 0:
-            return "not built: " + (self.notes[-1] if self.notes else "the submission could not be read")
+            return "not built: " + (self.status_reason or "the submission could not be read")
         with open(log, encoding="utf-8", errors="replace") as f:
             first = next((l.strip() for l in f if re.search(r"error|Error", l)), "")
         return ("expected both programs to build with the kit's Makefile; saw: "
@@ -881,8 +874,8 @@ class Grader:
         for proc in list(self.procs):
             proc.wait()
         if self.work and os.path.isdir(self.work):
-            for k in range(self.args.jobs):
-                if hasattr(self, "uid_base"):
+            if hasattr(self, "uid_base"):
+                for k in range(self.args.jobs):
                     self.kill_slot(k)
             shutil.rmtree(self.work, ignore_errors=True)
 
@@ -1007,7 +1000,7 @@ def track_of(args):
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(prog="grade", add_help=False)
+    p = rubric_mod.ArgumentParser(prog="grade", add_help=False)
     p.add_argument("-o", "--out")
     p.add_argument("-j", "--jobs", type=int, default=2)
     p.add_argument("--uid", type=int, default=61000)
@@ -1021,7 +1014,6 @@ def parse_args(argv):
     p.add_argument("--track", choices=("guided", "design"))
     p.add_argument("-h", "--help", action="store_true")
     p.add_argument("submission", nargs="?")
-    p.error = lambda msg: (_ for _ in ()).throw(UsageError(msg))
     return p.parse_args(argv)
 
 

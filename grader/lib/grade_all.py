@@ -9,7 +9,6 @@ total and every row's score; summary.txt shows the distribution of the
 graded totals and lists the other two kinds apart.
 """
 
-import argparse
 import csv
 import json
 import os
@@ -93,7 +92,7 @@ class Batch:
     def run(self):
         subs, errors = self.entries()
         if not subs and not errors:
-            raise SystemExit("grade-all: no submission in " + self.dir)
+            raise rubric_mod.UsageError("no submission in " + self.dir)
         self.total = len(subs) + len(errors)
         for name, why in errors.items():
             self.results[name] = {"status": "error", "reason": why, "seconds": 0, "rows": [], "total": None}
@@ -169,18 +168,17 @@ class Batch:
 
 
 def main(argv):
-    p = argparse.ArgumentParser(prog="grade-all", add_help=False)
+    p = rubric_mod.ArgumentParser(prog="grade-all", add_help=False)
     p.add_argument("-j", "--jobs", type=int, default=1)
     p.add_argument("-o", "--out")
     p.add_argument("--uid", type=int, default=62000)
     p.add_argument("--only")
     p.add_argument("-h", "--help", action="store_true")
     p.add_argument("dir", nargs="?")
-    p.error = lambda msg: (_ for _ in ()).throw(SystemExit(f"grade-all: {msg}"))
     try:
         args = p.parse_args(argv)
-    except SystemExit as e:
-        sys.stderr.write(f"{e}\nusage: grader/grade-all [-j N] [-o OUT] SUBMISSIONS_DIR\n")
+    except rubric_mod.UsageError as e:
+        sys.stderr.write(f"grade-all: {e}\nusage: grader/grade-all [-j N] [-o OUT] SUBMISSIONS_DIR\n")
         return 2
     if args.help:
         print(rubric_mod.usage_text(os.path.join(GRADER_DIR, "grade-all")))
@@ -197,8 +195,8 @@ def main(argv):
     os.makedirs(b.out, exist_ok=True)
     try:
         return b.run()
-    except SystemExit as e:
-        sys.stderr.write(f"{e}\n")
+    except rubric_mod.UsageError as e:
+        sys.stderr.write(f"grade-all: {e}\n")
         return 2
 
 

@@ -1,5 +1,6 @@
 """rubric.py: grader/rubric.tsv read into records, and the little else
-grade and grade-all share (their --help text, how a score is printed).
+grade and grade-all share (their command-line parsing and --help text, how
+a score is printed).
 
 The table has four tab-separated columns (id, points, category,
 description) under a header; '#' lines are comments. Lines starting '#='
@@ -18,6 +19,7 @@ no tab but may have spaces, so `row` lines take the id as everything
 between `row` and the last two fields.
 """
 
+import argparse
 import re
 from dataclasses import dataclass, field
 
@@ -27,6 +29,19 @@ SMOKE_ID = "hidden/smoke:smoke:"
 
 class RubricError(Exception):
     pass
+
+
+class UsageError(Exception):
+    """Bad usage of grade or grade-all: each prints it with its usage hint
+    and exits with status 2."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser, except that bad usage raises UsageError instead
+    of exiting on the spot, so that the caller reports it its own way."""
+
+    def error(self, message):
+        raise UsageError(message)
 
 
 @dataclass

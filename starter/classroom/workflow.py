@@ -7,11 +7,12 @@ One autograding-command-grader step per public row of grader/rubric.tsv
 instructor), with the row's points and time limit, then the grading
 reporter. A step passes when `.github/classroom/check` passes for its row.
 
-A row's time limit is its `limit` column (seconds) when the rubric has one;
-otherwise the grader's per-test limit (TEST_LIMIT in grader/grade) times the
-number of the suite's tests the row covers. GitHub's runners are slower than
-a lab machine, as Gradescope's are, so the step gets twice that, in whole
-minutes, plus a minute for building.
+A step's time is what the grader gives the row: its tests' limit (the
+rubric's `#= row` setting, else its default; grader/lib/rubric.py reads
+them) times the number of the suite's tests the row covers. GitHub's runners
+are slower than a lab machine, as Gradescope's are, so the step gets twice
+that, in whole minutes, plus two for the build each step starts with
+(`make all fixtures content`: the whole kit, on the first step).
 
 The YAML is written by hand (the standard library has no YAML writer) in the
 shape yamllint accepts with its default rules: lines within 80 columns,
@@ -24,56 +25,36 @@ from pathlib import Path
 
 WIDTH = 80
 SCALE = 2
-BUILD_MINUTES = 1
+BUILD_MINUTES = 2
 COMPILE_SECONDS = 120
 
 
-def rubric_rows(kit):
-    """The rubric's rows as dicts keyed by the header's column names."""
-    header, rows = None, []
-    for line in (kit / "grader/rubric.tsv").read_text().splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        fields = line.split("\t")
-        if header is None:
-            header = fields
-            continue
-        rows.append(dict(zip(header, fields)))
-    return rows
-
-
-def test_limit(kit):
-    """The grader's per-test limit in seconds."""
-    found = re.search(r"^TEST_LIMIT=(\d+)", (kit / "grader/grade").read_text(), re.M)
-    return int(found.group(1)) if found else 60
-
-
-def covered_tests(kit, suite, prefix):
-    """How many @test names of the suite start with the prefix."""
-    names = re.findall(r'^@test "([^"]*)"', (kit / f"{suite}.bats").read_text(), re.M)
-    return sum(name.startswith(prefix) for name in names)
+def rubric_reader(kit):
+    """The grader's own reader of grader/rubric.tsv (grader/lib/rubric.py),
+    found once the kit's folder is known."""
+    sys.path.insert(0, str(kit / "grader/lib"))
+    import rubric
+    return rubric
 
 
 def public_steps(kit):
     """(id, name, command, minutes, points) for each public rubric row."""
-    per_test = test_limit(kit)
+    rubric = rubric_reader(kit)
     steps = []
-    for row in rubric_rows(kit):
-        rid = row["id"]
-        if rid == "compile":
+    for row in rubric.load(kit / "grader/rubric.tsv").rows:
+        if row.id == "compile":
             seconds, command = COMPILE_SECONDS, "bash .github/classroom/check compile"
-        elif rid.startswith("tests/"):
-            suite, prefix = rid.split(":", 1)
-            count = covered_tests(kit, suite, prefix)
+        elif row.public:
+            count = sum(name.startswith(row.prefix) for name in rubric.bats_test_names(kit / row.file))
             if count == 0:
-                sys.exit(f"workflow.py: the rubric row {rid} covers no test of {suite}.bats")
-            seconds = int(row["limit"]) if row.get("limit") else per_test * count
-            command = f"bash .github/classroom/check {suite}.bats {shell_quote(prefix)}"
+                sys.exit(f"workflow.py: the rubric row {row.id} covers no test of {row.file}")
+            seconds = row.limit * count
+            command = f"bash .github/classroom/check {row.file} {shell_quote(row.prefix)}"
         else:
             continue
         minutes = math.ceil(SCALE * seconds / 60) + BUILD_MINUTES
         step_id = f"row{len(steps) + 1:02d}"
-        steps.append((step_id, row["description"], command, minutes, int(row["points"])))
+        steps.append((step_id, row.description, command, minutes, int(row.points)))
     return steps
 
 
