@@ -292,10 +292,11 @@ kill_all_started() {
 	local pid
 	# The test's own background jobs too (a client it started with &): a
 	# test that failed before waiting for them would leave them running.
-	# Not bats' own watchdog of BATS_TEST_TIMEOUT (the grader sets it): killed,
-	# it leaves its sleep holding the test's output, and bats waits it out.
+	# Not the jobs bats had before setup (the watchdog of BATS_TEST_TIMEOUT,
+	# which the grader sets): killed, the watchdog leaves its sleep holding
+	# the test's output, and bats waits it out.
 	for pid in $(jobs -p); do
-		[ "$pid" = "${BATS_killer_pid:-}" ] || kill -KILL "$pid" 2>/dev/null
+		[[ " $bats_jobs " == *" $pid "* ]] || kill -KILL "$pid" 2>/dev/null
 	done
 	for pid in "${started_pids[@]}"; do
 		kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
@@ -548,6 +549,7 @@ harness_setup() {
 	chmod 1777 "$IPCLAB_LOGDIR" "$BATS_TMP_ROOT"
 	started_pids=()
 	started_prog=()
+	bats_jobs=$(jobs -p | tr '\n' ' ')
 	sanitizer_logs_to "$IPCLAB_LOGDIR/sanitizer"
 	ipc_ns_create
 }
