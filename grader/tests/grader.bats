@@ -17,13 +17,13 @@ teardown() {
 	helpers_teardown
 }
 
-# grade_expected NAME UID [CHECK]: for each variant of GRADER_TEST_VARIANTS,
+# grade_expected NAME UID [CHECK]: for each variant variants_for gives,
 # grades NAME with grade_variant, then runs the command CHECK (if given) on
 # that grade's reports in $BATS_TEST_TMPDIR/out. Each variant has uids of
 # its own (UID, then UID + 10).
 grade_expected() {
 	local name=$1 uid=$2 check=${3:-} v
-	for v in $GRADER_TEST_VARIANTS; do
+	for v in $(variants_for "$name"); do
 		GRADE_VARIANT=$v
 		echo "# variant $v"
 		grade_variant "$name" "$uid"
@@ -184,7 +184,7 @@ slow_pshared() {
 
 @test "grader: fixture slow-pshared is graded within its budget; rows not reached say so" {
 	local v uid=64260
-	for v in $GRADER_TEST_VARIANTS; do
+	for v in $(variants_for slow-pshared); do
 		GRADE_VARIANT=$v
 		slow_pshared "$uid"
 		uid=$((uid + 10))
@@ -205,7 +205,7 @@ grade_three() {
 
 @test "grader: fixture shared-offset (a race) gets the same score three times" {
 	local totals v uid=64280
-	for v in $GRADER_TEST_VARIANTS; do
+	for v in $(variants_for shared-offset); do
 		GRADE_VARIANT=$v
 		totals=$(grade_three shared-offset "$uid" "$(expected_field shared-offset 2)")
 		echo "totals ($v): $totals"

@@ -63,7 +63,7 @@ unpack_autograder() {
 	mkdir -p "$root/submission/deep/er"
 	cp "$KIT/solution/mqueue"/*.[ch] "$root/submission/deep/er/"
 	run env AUTOGRADER_ROOT="$root" GRADER_ARGS="--only malformed --uid 64400" \
-		GRADER_TIMEOUT_SCALE=1 TMPDIR="$GRADE_TMP" \
+		TMPDIR="$GRADE_TMP" \
 		timeout -k 5 300 "$root/source/run_autograder" 3>&- 4>&-
 	assert_success
 	check_results_json "$root/results/results.json"
@@ -79,7 +79,7 @@ unpack_autograder() {
 	cp "$KIT/solution/mqueue"/*.[ch] "$root/submission/"
 	patch -p1 -s -d "$root/submission" <"$KIT/grader/fixtures/mqueue/reads-secrets.patch"
 	run env AUTOGRADER_ROOT="$root" GRADER_ARGS="--only smoke|malformed --uid 64420" \
-		GRADER_TIMEOUT_SCALE=1 TMPDIR="$GRADE_TMP" \
+		TMPDIR="$GRADE_TMP" \
 		timeout -k 5 300 "$root/source/run_autograder" 3>&- 4>&-
 	assert_success
 	check_results_json "$root/results/results.json"

@@ -10,6 +10,8 @@
 #                                                IPCLAB_HIDE when it is set
 #   bash tests/lib/sandbox.bash kill UID         kill every process of UID
 #   bash tests/lib/sandbox.bash scaled SECONDS   SECONDS times the scale
+#   bash tests/lib/sandbox.bash calibrate        this machine's scale and its
+#                                                calibration in ms
 #
 # Root ignores RLIMIT_NPROC (`ulimit -u`), so the limits only bind once the
 # uid is dropped; without root, code runs as the caller, unlimited.
@@ -27,6 +29,44 @@ SANDBOX_NOFILE=1024
 scaled() {
 	awk -v s="$1" -v k="${IPCLAB_TIMEOUT_SCALE:-1}" \
 		'BEGIN { v = s * k; i = int(v); if (i < v) i++; printf "%d\n", (i < 1 ? 1 : i) }'
+}
+
+# The machine the kit's time limits were measured on ran calibration_ms
+# in about CALIBRATION_BASE_MS (321-330 ms idle, 2 cores; 750-820 ms with
+# three busy loops beside it). The limits are several times
+# what a correct pair needs there; on a slower machine (a busy course
+# server, a small cloud runner) they must grow with it, or the reference
+# itself would be "too slow".
+CALIBRATION_BASE_MS=330
+
+# calibration_ms: milliseconds to start 100 processes one after another and
+# hash 64 MiB, what the tests spend their own time on (the harness is a shell
+# that starts a process for every check, and clients hash every body).
+calibration_ms() {
+	local start end i
+	start=$(date +%s%N)
+	for ((i = 0; i < 100; i++)); do
+		/bin/true
+	done
+	head -c 67108864 /dev/zero | sha256sum >/dev/null
+	end=$(date +%s%N)
+	echo $(((end - start) / 1000000))
+}
+
+# calibrated_scale: how many times slower than the kit's machine this one
+# is, from the middle of three calibrations, to the nearest half (noise of
+# a few percent stays 1), from 1 to 4: the
+# scale the grader uses unless GRADER_TIMEOUT_SCALE sets one. Prints the
+# scale and the measured milliseconds.
+calibrated_scale() {
+	local runs
+	runs=$(for _ in 1 2 3; do calibration_ms; done | sort -n | sed -n 2p)
+	awk -v t="$runs" -v b="$CALIBRATION_BASE_MS" 'BEGIN {
+		k = int(2 * t / b + 0.5) / 2
+		if (k < 1) k = 1
+		if (k > 4) k = 4
+		printf "%g %d\n", k, t
+	}'
 }
 
 # sandbox_prefix UID: sets the array sandbox_cmd to the command prefix that
@@ -118,8 +158,9 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 		;;
 	kill) sandbox_kill "$2" ;;
 	scaled) scaled "$2" ;;
+	calibrate) calibrated_scale ;;
 	*)
-		echo "usage: sandbox.bash run UID CMD... | kill UID | scaled SECONDS" >&2
+		echo "usage: sandbox.bash run UID CMD... | kill UID | scaled SECONDS | calibrate" >&2
 		exit 2
 		;;
 	esac
