@@ -144,16 +144,19 @@ smoke_on_design_starter() {
 	[ ${#missing[@]} -eq 0 ] || { printf 'no such public test: %s\n' "${missing[@]}"; false; }
 }
 
-@test "the grader's design track: the untouched starter gets the compile points, design.md is shown ungraded" {
-	local sub=$BATS_TEST_TMPDIR/sub out=$BATS_TEST_TMPDIR/grade
+# design_grade VARIANT: grades the untouched design starter of VARIANT
+# with design.md, and checks the compile row, the smoke row's rule and the
+# ungraded design.md row.
+design_grade() {
+	local sub=$BATS_TEST_TMPDIR/sub-$1 out=$BATS_TEST_TMPDIR/grade-$1
 	mkdir "$sub"
-	cp "$(design_dir mqueue)"/* "$root/handouts/design/design.md" "$sub/"
-	run timeout 600 bash "$root/grader/grade" --track design --no-kit-build --quiet -o "$out" "$sub" 3>&- 4>&-
+	cp "$(design_dir "$1")"/* "$root/handouts/design/design.md" "$sub/"
+	run timeout 600 bash "$root/grader/grade" --track design --variant "$1" --no-kit-build --quiet -o "$out" "$sub" 3>&- 4>&-
 	echo "$output"
 	[ -f "$out/results.json" ] || false
-	python3 - "$out" <<'PY'
+	python3 - "$out" "$sub" <<'PY'
 import json, sys
-out = sys.argv[1]
+out, sub = sys.argv[1], sys.argv[2]
 grade = json.load(open(out + "/grade.json"))
 rows = {r["id"]: r for r in grade["rows"]}
 assert rows["compile"]["status"] == "PASS", rows["compile"]
@@ -165,9 +168,14 @@ tests = [t for t in res["tests"] if "graded by hand" in t["name"]]
 assert len(tests) == 1 and "score" not in tests[0] and "status" not in tests[0], tests
 assert tests[0]["max_score"] == 20 and tests[0]["output"].startswith("UNGRADED"), tests
 assert "Ungraded: 20 points" in res["output"], res["output"]
-assert open(out + "/design.md").read() == open(sys.argv[1] + "/../sub/design.md").read()
+assert open(out + "/design.md").read() == open(sub + "/design.md").read()
 PY
 	grep -q '<skipped message="ungraded: ' "$out/junit.xml"
+}
+
+@test "the grader's design track: the untouched starter gets the compile points, design.md is shown ungraded" {
+	design_grade mqueue
+	design_grade socket
 }
 
 @test "the guided track's grade has no hand-graded row" {
