@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # The student handout (make handout): what it holds, that it holds nothing
-# private, and a student's whole path through it, in each track (the design
-# track's handout is design_archive: TRACK=design, mqueue).
+# private, and a student's whole path through it, in each track and variant
+# (archive: guided, mqueue; socket_archive: guided, socket; design_archive
+# and socket_design_archive: TRACK=design).
 #
 # "Private" lines are lines of solution/ or grader/ that occur nowhere in
 # starter/, lab/, tests/ or handouts/. Lines are compared with their leading
@@ -16,12 +17,14 @@ setup_file() {
 	root=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 	archive=$BATS_FILE_TMPDIR/ipclab-handout.tar.gz
 	timeout 120 bash "$root/starter/handout.sh" "$archive" >/dev/null 3>&- 4>&- || true
+	socket_archive=$BATS_FILE_TMPDIR/ipclab-handout-socket.tar.gz
+	VARIANT=socket timeout 120 bash "$root/starter/handout.sh" "$socket_archive" >/dev/null 3>&- 4>&- || true
 	design_archive=$BATS_FILE_TMPDIR/ipclab-design.tar.gz
 	TRACK=design timeout 120 bash "$root/starter/handout.sh" "$design_archive" >/dev/null 3>&- 4>&- || true
 	socket_design_archive=$BATS_FILE_TMPDIR/ipclab-design-socket.tar.gz
 	TRACK=design VARIANT=socket timeout 120 bash "$root/starter/handout.sh" "$socket_design_archive" \
 		>/dev/null 3>&- 4>&- || true
-	export root archive design_archive socket_design_archive IPCLAB_RUBRIC=$root/grader/rubric.tsv
+	export root archive socket_archive design_archive socket_design_archive IPCLAB_RUBRIC=$root/grader/rubric.tsv
 }
 
 setup() {
@@ -145,8 +148,8 @@ private_lines_in() {
 }
 
 @test "the socket variant's handout: its starter files, its VARIANT, and no private line" {
-	timeout 120 env VARIANT=socket bash "$root/starter/handout.sh" "$BATS_TEST_TMPDIR/socket.tar.gz" >/dev/null 3>&- 4>&-
-	tar -xzf "$BATS_TEST_TMPDIR/socket.tar.gz" -C "$BATS_TEST_TMPDIR"
+	[ -f "$socket_archive" ] || fail "make handout VARIANT=socket wrote no archive"
+	unpack "$socket_archive"
 	local f
 	for f in "$root"/starter/socket/*.[ch]; do
 		cmp "$f" "ipclab/$(basename "$f")"
@@ -292,6 +295,13 @@ student_path() {
 	assert_failure
 	assert_output --partial "design.md is missing"
 	[ ! -e submission.tar.gz ]
+}
+
+@test "a student's path in the socket variant" {
+	[ -f "$socket_archive" ] || fail "make handout VARIANT=socket wrote no archive"
+	student_path "$socket_archive" guided socket
+	grep -qx 'VARIANT := socket' Makefile
+	cmp webproxy.c "$root/solution/socket/webproxy.c"
 }
 
 @test "a student's path in the design track of the socket variant" {
