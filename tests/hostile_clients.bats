@@ -191,5 +191,5 @@ header_wait_ms() {
 	done
 	echo "served after $ms ms"
 	assert_output --partial 'GETFILE OK'
-	[ "$ms" -le "$(scaled_ms 1500)" ]
+	[ "$ms" -le "$(scaled 1500)" ]
 }
