@@ -227,13 +227,7 @@ start_daemon() {
 	started_prog[$pid]=$prog
 }
 
-# is_running PID: alive and not a zombie (kill -0 succeeds on zombies).
-is_running() {
-	local state
-	[ -r "/proc/$1/stat" ] || return 1
-	state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)
-	[ -n "$state" ] && [ "$state" != Z ]
-}
+# is_running PID (tests/lib/sandbox.bash): alive and not a zombie.
 
 is_gone() {
 	! is_running "$1"

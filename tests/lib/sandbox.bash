@@ -103,6 +103,14 @@ start_time() {
 	awk '{ print $20 }' <<<"${stat##*) }"
 }
 
+# is_running PID: alive and not a zombie (kill -0 succeeds on zombies).
+is_running() {
+	local state
+	[ -r "/proc/$1/stat" ] || return 1
+	state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)
+	[ -n "$state" ] && [ "$state" != Z ]
+}
+
 # record_started PID: notes PID (a process group this test started in the
 # background) in $IPCLAB_STARTED_LOG, when the runner keeps one.
 record_started() {
@@ -121,7 +129,7 @@ stop_leftovers() {
 		if [ -z "$when" ] || [ "$(start_time "$pid")" != "$when" ]; then
 			continue
 		fi
-		grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null && continue
+		is_running "$pid" || continue
 		cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)
 		echo "left running: $pid ${cmd% }"
 		kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
