@@ -103,6 +103,14 @@ class Batch:
         if r.returncode != 0:
             sys.stderr.write(r.stdout + r.stderr)
             return 1
+        if os.environ.get("GRADER_TIMEOUT_SCALE", "auto") == "auto":
+            # Measured once for the batch, not by each grade while the
+            # others run beside it.
+            r = subprocess.run(["bash", os.path.join(KIT, "tests", "lib", "sandbox.bash"), "calibrate"],
+                               capture_output=True, text=True, check=True)
+            scale, ms = r.stdout.split()
+            os.environ["GRADER_TIMEOUT_SCALE"] = scale
+            sys.stderr.write(f"time limits x{scale} (calibration: {ms} ms)\n")
         self.rubric = rubric_mod.load(os.path.join(GRADER_DIR, "rubric.tsv"))
         self.per_grade_jobs = 2 if self.args.jobs == 1 else 1
         queue = list(subs)
