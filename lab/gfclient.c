@@ -114,8 +114,12 @@ static int send_request(int fd, const char *path, int timeout_ms)
  * 0 at end of stream, -1 on error, -2 on timeout. */
 static ssize_t read_some(int fd, char *buf, size_t size, int timeout_ms)
 {
+	/* One deadline for every wait: a wake-up without data must not start
+	 * the bound over. */
+	long deadline = gfnet_now_ms() + timeout_ms;
+
 	for (;;) {
-		int ready = gfnet_wait(fd, POLLIN, gfnet_now_ms() + timeout_ms);
+		int ready = gfnet_wait(fd, POLLIN, deadline);
 		ssize_t n;
 
 		if (ready <= 0)

@@ -173,7 +173,7 @@ static void log_pressure(gfserver_t *srv, long now)
 	if (srv->dropped + srv->refused == 0 || now - srv->last_log_ms < 1000)
 		return;
 	fprintf(stderr, "gfserver: at the bound of %d connections: dropped %ld "
-		"oldest still sending a header, refused %ld new\n",
+		"oldest not yet with a worker, refused %ld new\n",
 		srv->max_conns, srv->dropped, srv->refused);
 	srv->dropped = srv->refused = 0;
 	srv->last_log_ms = now;

@@ -209,7 +209,7 @@ void gfserver_serve(gfserver_t *srv)
 	if (started == srv->nworkers)
 		gfheaders_run(srv);
 
-	/* Connections still sending a header never reach a worker. */
+	/* Connections not handed to a worker never reach one now. */
 	gfheaders_drop_all(srv);
 	/* Workers drain the queue (closing what is left, since stopping is
 	 * set or nothing more will come) and then see NULL. */

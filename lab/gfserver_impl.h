@@ -103,7 +103,7 @@ void gfserver_forget(gfserver_t *srv, gfcontext_t *ctx);
  * called (or poll() fails). */
 void gfheaders_run(gfserver_t *srv);
 
-/* gfheaders.c: closes every connection still waiting for its header. */
+/* gfheaders.c: closes every connection not handed to a worker. */
 void gfheaders_drop_all(gfserver_t *srv);
 
 #endif
