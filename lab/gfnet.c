@@ -46,8 +46,15 @@ static int send_within(int fd, const void *buf, size_t len, int timeout_ms,
 		ssize_t n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT | more);
 
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if (gfnet_wait(fd, POLLOUT, deadline) <= 0)
-				return -1;	/* out of time, or poll failed */
+			int ready = gfnet_wait(fd, POLLOUT, deadline);
+
+			/* Out of time is said as such: the EAGAIN left in
+			 * errno would read as "try again" in the caller's
+			 * strerror(). */
+			if (ready == 0)
+				errno = ETIMEDOUT;
+			if (ready <= 0)
+				return -1;
 			continue;
 		}
 		if (n < 0 && errno == EINTR)

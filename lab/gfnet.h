@@ -19,8 +19,9 @@ int gfnet_wait(int fd, short events, long deadline_ms);
 
 /* Sends all of buf within timeout_ms, however slowly the peer reads:
  * unlike SO_SNDTIMEO, which restarts with every byte the peer takes, this
- * bounds the whole call. Returns 0, or -1 if the peer is gone or the time
- * ran out. Never raises SIGPIPE. */
+ * bounds the whole call. Returns 0, or -1 with errno set: ETIMEDOUT when
+ * the time ran out, EPIPE or another when the peer is gone. Never raises
+ * SIGPIPE. */
 int gfnet_send_within(int fd, const void *buf, size_t len, int timeout_ms);
 
 /* As gfnet_send_within(), but tells the kernel more bytes follow at once
