@@ -68,12 +68,12 @@ struct segment_pool *pool_create(size_t count, size_t segment_size)
 		return NULL;
 	pool->segments = calloc(count, sizeof(struct segment));
 	pool->free = bqueue_create();
-	pool->count = count;
-	pool->segment_size = segment_size;
 	if (pool->segments == NULL || pool->free == NULL) {
-		pool_destroy(pool);
+		pool_destroy(pool);	/* count is 0: no segment to destroy */
 		return NULL;
 	}
+	pool->count = count;
+	pool->segment_size = segment_size;
 	leftovers_remove_my_segments("webproxy");
 	/*
 	 * TODO(create the segments):
