@@ -81,15 +81,16 @@ static enum wait_result segment_lock(struct segment *seg)
 		fprintf(stderr, "%s: the lock of %s was held over %d ms\n",
 			program_invocation_short_name, seg->name,
 			LOCK_TIMEOUT_MS);
-		return WAIT_TIMEOUT;
+		return WAIT_ERROR;	/* said here; WAIT_TIMEOUT means the peer */
 	}
 	report_failure("pthread_mutex_timedlock", seg->name, rc);
 	return WAIT_ERROR;
 	//@ todo Lock seg->header->lock, waiting until `deadline` at most
 	//@ todo (pthread_mutex_timedlock). If it returns EOWNERDEAD, the
 	//@ todo previous holder died: return owner_died(seg). Say why when it
-	//@ todo fails: WAIT_TIMEOUT when the deadline passed, WAIT_ERROR for
-	//@ todo any other error (report_failure).
+	//@ todo fails, then return WAIT_ERROR: a lock held past the deadline
+	//@ todo is a broken segment, not a slow peer (WAIT_TIMEOUT is for the
+	//@ todo waits on a condition); any other error via report_failure.
 	//@ todo Read pthread_mutex_timedlock(3), pthread_mutexattr_setrobust(3).
 	//@ stub (void)seg;
 	//@ stub (void)deadline;

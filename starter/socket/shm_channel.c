@@ -75,8 +75,9 @@ static enum wait_result segment_lock(struct segment *seg)
 	 * Lock seg->header->lock, waiting until `deadline` at most
 	 * (pthread_mutex_timedlock). If it returns EOWNERDEAD, the
 	 * previous holder died: return owner_died(seg). Say why when it
-	 * fails: WAIT_TIMEOUT when the deadline passed, WAIT_ERROR for
-	 * any other error (report_failure).
+	 * fails, then return WAIT_ERROR: a lock held past the deadline
+	 * is a broken segment, not a slow peer (WAIT_TIMEOUT is for the
+	 * waits on a condition); any other error via report_failure.
 	 * Read pthread_mutex_timedlock(3), pthread_mutexattr_setrobust(3).
 	 */
 	(void)seg;

@@ -114,7 +114,8 @@ enum wait_result {
 	WAIT_STALE,		/* cache: the segment is in a later transfer */
 	WAIT_LOST,		/* a process died holding the lock (printed) */
 	WAIT_BAD_CHUNK,		/* proxy: the chunk broke the rules */
-	WAIT_ERROR,		/* a call on the lock or a condition failed (printed) */
+	WAIT_ERROR,		/* the lock was held too long, or a call on it or a
+			 * condition failed (printed) */
 };
 
 /* Proxy side: owning segments. */
