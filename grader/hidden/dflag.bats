@@ -12,8 +12,8 @@ teardown() {
 	hidden_teardown
 }
 
-# Four different paths: each request does its own lookup (rule 0), but a
-# design may legally serve identical requests in flight with one lookup.
+# Four different paths, so that the four lookups rule 2 asks for are four
+# delays of 200 ms whatever else a design shares between requests.
 @test "-d efficacy: one worker with a 200 ms delay serves 4 requests one after another" {
 	start_cache -c "$IPCLAB_CONTENT/locals.txt" -t 1 -d 200000
 	start_proxy -n 4 -t 4
