@@ -59,10 +59,7 @@ expect_equal() {
 	return 1
 }
 
-# Descriptors and threads a process has now.
-fd_count() {
-	find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l
-}
+# The threads a process has now (fd_count is the harness's).
 thread_count() {
 	awk '/^Threads:/ { print $2 }' "/proc/$1/status"
 }
@@ -85,15 +82,6 @@ maps_segment() {
 		grep -qF "$name" "/proc/$1/maps" 2>/dev/null && return 0
 	done
 	return 1
-}
-
-# stall_transfer PORT PATH: asks for PATH on fd 5 of the test shell and reads
-# only 100 KB, so the transfer stays in flight with a client that does not
-# read. hidden_teardown closes fd 5.
-stall_transfer() {
-	exec 5<>"/dev/tcp/127.0.0.1/$1"
-	printf 'GETFILE GET %s\r\n\r\n' "$2" >&5
-	head -c 100000 <&5 >/dev/null
 }
 
 # ms_since START_MS
