@@ -52,6 +52,23 @@ scratch_cache() {
 	echo "$tarball"
 }
 
+# scratch_ready: whether this machine can run the deploy checks, and the
+# cached root filesystem made (a download of a few minutes the first time).
+# On failure says why in one line and returns 1: CI runs the checks only
+# where a container can be made (root, namespaces, a memory cgroup, the
+# Debian archive), and a machine that cannot is not a failing kit.
+scratch_ready() {
+	local cg
+	[[ $(id -u) -eq 0 ]] || { echo "not root"; return 1; }
+	command -v debootstrap >/dev/null || { echo "no debootstrap"; return 1; }
+	unshare --mount --pid --ipc --uts --fork --propagation private true 2>/dev/null ||
+		{ echo "cannot make mount, PID and IPC namespaces here"; return 1; }
+	cg=$(scratch_cgroup 384M 2>/dev/null) || { echo "cannot make a memory cgroup here"; return 1; }
+	rmdir "$cg"
+	scratch_cache >/dev/null 2>&1 ||
+		{ echo "debootstrap of $(scratch_suite) failed: $(tail -n 1 "${SCRATCH_CACHE:-$SCRATCH_KIT/build/rootfs}/debootstrap.log" 2>/dev/null)"; return 1; }
+}
+
 # scratch_rootfs DIR: DIR becomes a fresh copy of the clean root filesystem,
 # with the host's resolv.conf so apt-get can reach the archive, and the
 # /etc/hosts a container engine writes (debootstrap writes none, and

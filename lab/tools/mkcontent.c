@@ -243,7 +243,19 @@ static int hash_and_compare(const struct item *it, const char *path,
 	return same;
 }
 
-/* Writes the item's bytes to path.tmp, then renames it to path. */
+/*
+ * The temporary name carries our pid: two builds at once (CI runs make test
+ * beside make deploy-check) each rename a file of their own into place,
+ * where a shared name would let one rename the other's half-written file.
+ */
+static int temp_name(char *tmp, size_t size, const char *path)
+{
+	int n = snprintf(tmp, size, "%s.tmp.%ld", path, (long)getpid());
+
+	return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+/* Writes the item's bytes to a temporary file, then renames it to path. */
 static int write_item(const struct item *it, const char *path, unsigned char *buf)
 {
 	struct stream s = stream_open(it);
@@ -251,7 +263,7 @@ static int write_item(const struct item *it, const char *path, unsigned char *bu
 	size_t n;
 	int fd, rc = 0;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+	if (temp_name(tmp, sizeof(tmp), path) != 0)
 		return -1;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
@@ -277,7 +289,7 @@ static int write_text_file(const char *path, const char *text, size_t len)
 	char tmp[4096];
 	int fd, rc;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+	if (temp_name(tmp, sizeof(tmp), path) != 0)
 		return -1;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
