@@ -149,6 +149,13 @@ static int load_workload(const char *file, gfbatch_t *b)
 		line = NULL;
 		linecap = 0;
 	}
+	/* getline() returns -1 at the end and on an error alike. */
+	if (ferror(f)) {
+		fprintf(stderr, "%s: %s\n", file, strerror(errno));
+		free(line);
+		fclose(f);
+		return -1;
+	}
 	free(line);
 	fclose(f);
 	if (b->nlines == 0) {

@@ -7,7 +7,8 @@
 # headers (served by the fake_gfserver fixture); gfclient_measure writes
 # its metrics; gfclient_load (the bench's load client) counts every byte
 # and catches wrong statuses, lengths and short bodies; every tool answers
-# a bad flag with a usage line and exit 2.
+# a bad flag with a usage line and exit 2, and an unreadable workload with
+# why.
 
 setup() {
 	load '/usr/lib/bats/bats-support/load'
@@ -198,4 +199,15 @@ bad_flag() {
 	bad_flag gfserver_direct -p 1 -c "$IPCLAB_CONTENT/locals.txt" -t 0
 	bad_flag gfserver_direct -p 1 -c "$IPCLAB_CONTENT/locals.txt" -t 513
 	bad_flag mkcontent
+}
+
+@test "a workload that cannot be read is an error that says why, not an empty workload" {
+	local tool
+	# A folder opens but cannot be read: getline() fails with EISDIR,
+	# which once read as the end of an empty file.
+	for tool in gfclient_download gfclient_measure gfclient_load; do
+		run timeout "$(scaled 10)" "$LAB_BIN/$tool" -p 1 -w "$BATS_TEST_TMPDIR"
+		assert_failure
+		assert_output --partial "$BATS_TEST_TMPDIR: Is a directory"
+	done
 }

@@ -384,6 +384,11 @@ static int load_workload(const char *file, struct load *l)
 			bad = 1;
 		}
 	}
+	/* getline() returns -1 at the end and on an error alike. */
+	if (!bad && ferror(f)) {
+		fprintf(stderr, "%s: %s\n", file, strerror(errno));
+		bad = 1;
+	}
 	free(line);
 	fclose(f);
 	if (bad)
