@@ -187,7 +187,8 @@ void segment_destroy(struct segment *seg)
 		return;
 	//@ begin remove a segment
 	/* These fail only for a pointer that is not a semaphore or a mapping:
-	 * ours are. The name can be gone: another process may remove it. */
+	 * ours are. shm_unlink fails when another process removed the name
+	 * first (ENOENT): nothing is left behind, but it is worth a line. */
 	sem_destroy(&seg->header->data_ready);
 	sem_destroy(&seg->header->space_free);
 	munmap(seg->header, seg->size);

@@ -85,6 +85,11 @@ static int connect_to_cache(const atomic_bool *stopping)
 		}
 		if (atomic_load(stopping))
 			return -1;	/* shutting down: nothing went wrong */
+		if (waited >= CONNECT_WAIT_MS && errno == EAGAIN) {
+			fprintf(stderr, "webproxy: the cache at %s was busy (its backlog full) for %d ms\n",
+				addr.sun_path, waited);
+			return -1;
+		}
 		if (waited >= CONNECT_WAIT_MS) {
 			fprintf(stderr, "webproxy: no cache at %s after %d ms: %s\n",
 				addr.sun_path, waited, strerror(errno));
