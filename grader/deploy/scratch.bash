@@ -13,7 +13,8 @@
 # build/rootfs/, so later runs only unpack it.
 #
 # Environment: SCRATCH_SUITE (default: the host's Debian codename, else
-# bookworm), SCRATCH_MIRROR (default http://deb.debian.org/debian),
+# bookworm), SCRATCH_MIRROR (default: the Debian archive this machine's apt
+# uses, else http://deb.debian.org/debian),
 # SCRATCH_CACHE (default KIT/build/rootfs).
 
 SCRATCH_KIT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -22,6 +23,21 @@ scratch_suite() {
 	local codename=''
 	[[ -r /etc/os-release ]] && codename=$(. /etc/os-release && [[ ${ID:-} == debian ]] && echo "${VERSION_CODENAME:-}")
 	echo "${SCRATCH_SUITE:-${codename:-bookworm}}"
+}
+
+# scratch_mirror: SCRATCH_MIRROR, else the Debian archive this machine's apt
+# uses (a CI machine may reach only its own mirror), else deb.debian.org.
+scratch_mirror() {
+	local uri=''
+	if [[ -n ${SCRATCH_MIRROR:-} ]]; then
+		echo "$SCRATCH_MIRROR"
+		return
+	fi
+	[[ -r /etc/apt/sources.list.d/debian.sources ]] &&
+		uri=$(awk '$1 == "URIs:" && $2 ~ /\/debian\/?$/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources)
+	[[ -z $uri && -r /etc/apt/sources.list ]] &&
+		uri=$(awk '$1 == "deb" && $2 ~ /^http/ && $2 ~ /\/debian\/?$/ { print $2; exit }' /etc/apt/sources.list)
+	echo "${uri:-http://deb.debian.org/debian}"
 }
 
 # scratch_cache: prints the cached tarball's path, building it first when
@@ -41,7 +57,7 @@ scratch_cache() {
 		# minbase: what every Debian image has, nothing more. setup.sh must
 		# install whatever else it needs, as on a service's bare image.
 		if ! debootstrap --variant=minbase "$suite" "$tmp/root" \
-			"${SCRATCH_MIRROR:-http://deb.debian.org/debian}" >"$cache/debootstrap.log" 2>&1; then
+			"$(scratch_mirror)" >"$cache/debootstrap.log" 2>&1; then
 			echo "scratch: debootstrap failed, see $cache/debootstrap.log" >&2
 			rm -rf "$tmp"
 			return 1
