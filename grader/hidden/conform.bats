@@ -84,13 +84,17 @@ channel_held() {
 }
 
 # waiting_requests: what waits in the command channel: the bytes in the
-# request queue (QSIZE), or the connections and bytes the cache's sockets
-# hold unread.
+# test's request queue (QSIZE; outside a private namespace /dev/mqueue
+# holds other tests' queues too), or the connections and bytes the cache's
+# sockets hold unread.
 waiting_requests() {
+	local queue
 	if [ "$IPCLAB_VARIANT" = socket ]; then
 		cache_sockets | awk '{ n += $2 } END { print n + 0 }'
 	else
-		in_ns sh -c 'cat /dev/mqueue/*' | sed -nE 's/^QSIZE:([0-9]+).*/\1/p'
+		queue=$(ipc_objects | awk '$1 == "mq" { print $2; exit }')
+		[ -n "$queue" ] || { echo 0; return; }
+		in_ns cat "/dev/mqueue$queue" | sed -nE 's/^QSIZE:([0-9]+).*/\1/p'
 	fi
 }
 
