@@ -172,7 +172,7 @@ kit-check: ## make test with every fixture graded in both variants, then deploy-
 	@IPCLAB_KIT_FULL=1 $(MAKE) --no-print-directory test VARIANT=
 	@if [ "$$(id -u)" -eq 0 ]; then $(MAKE) --no-print-directory deploy-check; fi
 
-mutants: ## grade every student bug of grader/mutants/ (MUTANTS="a b" for some, MUTANTS_FLAGS=--full or --check); prints caught/total
+mutants: ## grade every student bug of grader/mutants/ and its socket/ (MUTANTS="a socket/b" for some, MUTANTS_FLAGS=--full or --check); prints caught/total
 	@bash tests/lib/deps.sh kit
 	@$(MAKE) --no-print-directory lab content
 	@python3 grader/mutants/run $(MUTANTS_FLAGS) $(MUTANTS)

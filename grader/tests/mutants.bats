@@ -1,8 +1,9 @@
 #!/usr/bin/env bats
-# The mutation suite (grader/mutants/): every patch still applies to the
-# reference and names rubric rows that exist, the bug classes are all
-# there, and a few mutants (the CI subset, a few minutes) are each caught
-# by a row whose reason names the bug. `make mutants` grades them all.
+# The mutation suite (grader/mutants/, and grader/mutants/socket/ for the
+# socket variant): every patch still applies to its variant's reference and
+# names rubric rows that exist, the bug classes are all there in both sets,
+# and a few mutants (the CI subset, a few minutes) are each caught by a row
+# whose reason names the bug. `make mutants` grades them all.
 
 setup() {
 	load helpers
@@ -10,15 +11,19 @@ setup() {
 	run_mutants=$KIT/grader/mutants/run
 }
 
-@test "mutants: at least 15, every class of bug, each applying to solution/mqueue/ and naming real rows" {
+@test "mutants: at least 15 of mqueue and 8 of socket, every class of bug in each, each applying to its reference and naming real rows" {
 	run timeout 120 python3 "$run_mutants" --check
 	assert_success
-	assert_output --regexp '^([0-9]+)/\1 mutants apply to solution/mqueue/$'
-	[ "$(find "$KIT/grader/mutants" -name '*.patch' | wc -l)" -ge 15 ]
-	local class
-	for class in "cleanup" "chunk arithmetic" "flags ignored" "synchronisation misuse" "busy waiting" \
-		"leak per request" "signal handling" "unbounded waits" "shared offsets"; do
-		grep -qF "($class):" "$KIT"/grader/mutants/*.patch || fail "no mutant of the class $class"
+	assert_line --regexp '^([0-9]+)/\1 mutants apply to solution/mqueue/$'
+	assert_line --regexp '^([0-9]+)/\1 mutants apply to solution/socket/$'
+	[ "$(find "$KIT/grader/mutants" -maxdepth 1 -name '*.patch' | wc -l)" -ge 15 ]
+	[ "$(find "$KIT/grader/mutants/socket" -name '*.patch' | wc -l)" -ge 8 ]
+	local class set
+	for set in "$KIT/grader/mutants" "$KIT/grader/mutants/socket"; do
+		for class in "cleanup" "chunk arithmetic" "flags ignored" "synchronisation misuse" "busy waiting" \
+			"leak per request" "signal handling" "unbounded waits" "shared offsets"; do
+			grep -qF "($class):" "$set"/*.patch || fail "no mutant of the class $class in $set"
+		done
 	done
 }
 
@@ -27,25 +32,35 @@ setup() {
 		"$KIT/grader/mutants/flag-z-ignored.patch" >"$BATS_TEST_TMPDIR/stale.patch"
 	sed -e 's/^Must fail: .*/Must fail: tests\/no_such:row/' \
 		"$KIT/grader/mutants/flag-n-ignored.patch" >"$BATS_TEST_TMPDIR/norow.patch"
-	run timeout 120 python3 "$run_mutants" --check "$BATS_TEST_TMPDIR/stale.patch" "$BATS_TEST_TMPDIR/norow.patch"
+	# A socket mutant applies to solution/socket/, so a stale one is counted there.
+	sed -e 's/^ struct segment_pool \*pool_create(/ struct segment_pool *pool_made(/' \
+		"$KIT/grader/mutants/socket/flag-z-ignored.patch" >"$BATS_TEST_TMPDIR/stale-socket.patch"
+	run timeout 120 python3 "$run_mutants" --check "$BATS_TEST_TMPDIR/stale.patch" "$BATS_TEST_TMPDIR/norow.patch" \
+		"$BATS_TEST_TMPDIR/stale-socket.patch" socket/flag-n-ignored
 	assert_failure
 	assert_line --partial "BROKEN  stale.patch: does not apply"
 	assert_line --partial "BROKEN  norow.patch: 'Must fail: tests/no_such:row' names no rubric row"
+	assert_line --partial "BROKEN  stale-socket.patch: does not apply"
 	assert_line "0/2 mutants apply to solution/mqueue/"
+	assert_line "1/2 mutants apply to solution/socket/"
 }
 
-# The CI subset: a cleanup bug, a flag ignored and a busy wait, each graded
-# on its own rows (grader/grade --only).
+# The CI subset: a cleanup bug, a flag ignored and a busy wait in mqueue,
+# and a cleanup bug in socket (graded as the socket variant), each graded on
+# its own rows (grader/grade --only).
 @test "mutants: the CI subset is caught, each by a row that names its bug" {
 	local limit
 	limit=$(awk -v s="${GRADER_TIMEOUT_SCALE:-1}" 'BEGIN { printf "%d", 600 * s }')
 	run timeout "$limit" python3 "$run_mutants" -o "$BATS_TEST_TMPDIR/out" \
-		cleanup-mq-unlink flag-z-ignored busy-wait-turn
+		cleanup-mq-unlink flag-z-ignored busy-wait-turn socket/cleanup-socket-unlink
 	echo "$output"
 	assert_success
-	assert_line "caught 3/3"
+	assert_line "caught 4/4"
 	assert_output --regexp 'caught  Mutant busy-wait-turn .*'
 	assert_output --partial "CPU"
+	assert_output --regexp 'caught  Mutant cleanup-socket-unlink .*'
+	# The socket mutant's rows ran the socket variant: its leftover is a socket file.
+	assert_output --regexp 'SIGTERM: both .*sock /dev/shm/[^ ]*\.sock'
 }
 
 @test "mutants: a mutant whose rows do not fail is reported missed" {
