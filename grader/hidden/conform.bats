@@ -54,22 +54,6 @@ segments_are() {
 	fi
 }
 
-# cache_sockets: "STATE RECV-Q" of each of the cache's Unix sockets at the
-# command channel's path (socket variant): its listener, whose Recv-Q counts
-# the connections not yet accepted, and any connection it accepted, whose
-# Recv-Q counts the bytes sent to it and not yet read (a design may keep a
-# connection open per proxy). Found by the inodes of the cache's
-# descriptors: another test's cache may listen on the same path in its own
-# mount namespace.
-cache_sockets() {
-	local inodes
-	inodes=$(find "/proc/$cache_pid/fd" -lname 'socket:*' -printf '%l\n' 2>/dev/null | tr -dc '0-9\n')
-	[ -n "$inodes" ] || return 0
-	in_ns ss -xanH 2>/dev/null | awk -v ids="$inodes" '
-		BEGIN { n = split(ids, a, "\n"); for (i = 1; i <= n; i++) want[a[i]] = 1 }
-		($6 in want) && $5 ~ /ipclab/ { print $2, $3 }'
-}
-
 # channel_held: simplecached holds its command channel open.
 channel_held() {
 	if [ "$IPCLAB_VARIANT" = socket ]; then

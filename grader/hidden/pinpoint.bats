@@ -89,7 +89,7 @@ interrupted() {
 # unbounded one it replaces, for a hint.
 bounded_wait() {
 	if [ "$IPCLAB_VARIANT" = socket ]; then
-		echo "pthread_cond_timedwait, not pthread_cond_wait"
+		echo "pthread_cond_timedwait, not pthread_cond_wait, in a loop that checks the flag again after every wake-up"
 	else
 		echo "sem_timedwait, not sem_wait"
 	fi

@@ -969,7 +969,13 @@ def clean_output(text, work, out):
     """What a student may see of a test's output: no shell noise, no grader
     paths, no hidden file names."""
     kept = []
+    in_job_line = False
     for line in text.splitlines():
+        # bash quotes a killed job's whole command, and a command of several
+        # lines goes on in indented lines: noise too.
+        if in_job_line and line[:1] in (" ", "\t"):
+            continue
+        in_job_line = bool(JOB_LINE.match(line))
         if any(p.match(line) for p in NOISE):
             continue
         for path, label in ((work, "<grade>"), (out, "<grade>"), (KIT + "/", ""), (KIT, ".")):
