@@ -33,10 +33,22 @@ scratch_mirror() {
 		echo "$SCRATCH_MIRROR"
 		return
 	fi
+	# deb822: the first stanza of binary packages, not disabled, whose URI
+	# is a Debian archive (not its security one).
 	[[ -r /etc/apt/sources.list.d/debian.sources ]] &&
-		uri=$(awk '$1 == "URIs:" && $2 ~ /\/debian\/?$/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources)
+		uri=$(awk -v RS='' '
+			/(^|\n)Types:[^\n]*[ \t]deb([ \t]|\n|$)/ && !/(^|\n)Enabled:[ \t]*no/ {
+				if (match($0, /(^|\n)URIs:[ \t]*[^ \t\n]+/)) {
+					u = substr($0, RSTART, RLENGTH); sub(/^\n?URIs:[ \t]*/, "", u)
+					if (u ~ /\/debian\/?$/) { print u; exit }
+				}
+			}' /etc/apt/sources.list.d/debian.sources)
+	# One-line format: "deb [options] URI suite components".
 	[[ -z $uri && -r /etc/apt/sources.list ]] &&
-		uri=$(awk '$1 == "deb" && $2 ~ /^http/ && $2 ~ /\/debian\/?$/ { print $2; exit }' /etc/apt/sources.list)
+		uri=$(awk '$1 == "deb" {
+				for (i = 2; i <= NF; i++) if ($i ~ /^https?:/) break
+				if ($i ~ /\/debian\/?$/) { print $i; exit }
+			}' /etc/apt/sources.list)
 	echo "${uri:-http://deb.debian.org/debian}"
 }
 

@@ -54,6 +54,12 @@ segments_are() {
 	fi
 }
 
+# request_queue: the name of the queue the rules name the command channel,
+# ipcname_queue()'s (it ends in ".cmd"); a design may keep other queues.
+request_queue() {
+	ipc_objects | awk '$1 == "mq" && $2 ~ /\.cmd$/ { print $2; exit }'
+}
+
 # channel_held: simplecached holds its command channel open.
 channel_held() {
 	if [ "$IPCLAB_VARIANT" = socket ]; then
@@ -62,7 +68,7 @@ channel_held() {
 		# The queue itself, by its exact name (whatever the prefix; another
 		# ipclab object the cache keeps open, a segment, is not its queue).
 		local queue
-		queue=$(ipc_objects | awk '$1 == "mq" { print $2; exit }')
+		queue=$(request_queue)
 		[ -n "$queue" ] && [ -n "$(find "/proc/$cache_pid/fd" -lname "*$queue" 2>/dev/null)" ]
 	fi
 }
@@ -76,7 +82,7 @@ waiting_requests() {
 	if [ "$IPCLAB_VARIANT" = socket ]; then
 		cache_sockets | awk '{ n += $2 } END { print n + 0 }'
 	else
-		queue=$(ipc_objects | awk '$1 == "mq" { print $2; exit }')
+		queue=$(request_queue)
 		[ -n "$queue" ] || { echo 0; return; }
 		in_ns cat "/dev/mqueue$queue" | sed -nE 's/^QSIZE:([0-9]+).*/\1/p'
 	fi

@@ -940,6 +940,7 @@ def write_json(path, data):
 # (without "FILE: line N:" in some shells).
 JOB_LINE = re.compile(r"^(.*line \d+:)? *\d+ (Killed|Terminated|Hangup|Interrupt|Quit|User defined signal \d|"
                       r"Broken pipe|Alarm clock|" + "|".join(CRASH_SIGNALS) + r")\b.*$")
+JOB_END = re.compile(r"^(done|fi|esac|[})\]])\W*$")
 NOISE = [
     JOB_LINE,
     re.compile(r"^\s*\(in test file .*\)\s*$"),
@@ -971,9 +972,10 @@ def clean_output(text, work, out):
     kept = []
     in_job_line = False
     for line in text.splitlines():
-        # bash quotes a killed job's whole command, and a command of several
-        # lines goes on in indented lines: noise too.
-        if in_job_line and line[:1] in (" ", "\t"):
+        # bash quotes a killed job's whole command: a command of several
+        # lines goes on in indented lines and may end in an unindented
+        # "done )" or "}". Noise too.
+        if in_job_line and (line[:1] in (" ", "\t") or JOB_END.match(line)):
             continue
         in_job_line = bool(JOB_LINE.match(line))
         if any(p.match(line) for p in NOISE):

@@ -86,7 +86,7 @@ static int connect_to_cache(const atomic_bool *stopping)
 		if (atomic_load(stopping))
 			return -1;	/* shutting down: nothing went wrong */
 		if (waited >= CONNECT_WAIT_MS && errno == EAGAIN) {
-			fprintf(stderr, "webproxy: the cache at %s was busy (its backlog full) for %d ms\n",
+			fprintf(stderr, "webproxy: gave up on the cache at %s after %d ms: the last try found it busy (its backlog full)\n",
 				addr.sun_path, waited);
 			return -1;
 		}
