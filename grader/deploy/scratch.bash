@@ -52,12 +52,17 @@ scratch_mirror() {
 	echo "${uri:-http://deb.debian.org/debian}"
 }
 
+# scratch_cache_dir: where the tarball and debootstrap's log are kept.
+scratch_cache_dir() {
+	echo "${SCRATCH_CACHE:-$SCRATCH_KIT/build/rootfs}"
+}
+
 # scratch_cache: prints the cached tarball's path, building it first when
 # missing. A build that stops half way leaves no tarball behind.
 scratch_cache() {
 	local suite cache tarball tmp
 	suite=$(scratch_suite)
-	cache=${SCRATCH_CACHE:-$SCRATCH_KIT/build/rootfs}
+	cache=$(scratch_cache_dir)
 	tarball=$cache/debian-$suite-minbase.tar.gz
 	if [[ ! -s $tarball ]]; then
 		command -v debootstrap >/dev/null || {
@@ -94,7 +99,7 @@ scratch_ready() {
 	cg=$(scratch_cgroup 384M 2>/dev/null) || { echo "cannot make a memory cgroup here"; return 1; }
 	rmdir "$cg"
 	scratch_cache >/dev/null 2>&1 ||
-		{ echo "debootstrap of $(scratch_suite) failed: $(tail -n 1 "${SCRATCH_CACHE:-$SCRATCH_KIT/build/rootfs}/debootstrap.log" 2>/dev/null)"; return 1; }
+		{ echo "debootstrap of $(scratch_suite) failed: $(tail -n 1 "$(scratch_cache_dir)/debootstrap.log" 2>/dev/null)"; return 1; }
 }
 
 # scratch_rootfs DIR: DIR becomes a fresh copy of the clean root filesystem,

@@ -54,28 +54,32 @@ segments_are() {
 	fi
 }
 
-# request_queue: the name of the queue the rules name the command channel,
-# ipcname_queue()'s (it ends in ".cmd"); a design may keep other queues.
+# request_queue: the name of the test's queue that simplecached holds open,
+# its command channel (a segment the cache keeps open is not a queue; in
+# prefix mode /dev/mqueue holds other tests' queues too, which this cache
+# does not hold).
 request_queue() {
-	ipc_objects | awk '$1 == "mq" && $2 ~ /\.cmd$/ { print $2; exit }'
+	local queue
+	for queue in $(ipc_objects | awk '$1 == "mq" { print $2 }'); do
+		if [ -n "$(find "/proc/$cache_pid/fd" -lname "*$queue" 2>/dev/null)" ]; then
+			echo "$queue"
+			return
+		fi
+	done
 }
 
-# channel_held: simplecached holds its command channel open.
+# channel_held: simplecached holds its command channel open: it listens on
+# its socket (the harness's channel_exists), or holds its queue.
 channel_held() {
 	if [ "$IPCLAB_VARIANT" = socket ]; then
-		cache_sockets | grep -q '^LISTEN '
+		channel_exists
 	else
-		# The queue itself, by its exact name (whatever the prefix; another
-		# ipclab object the cache keeps open, a segment, is not its queue).
-		local queue
-		queue=$(request_queue)
-		[ -n "$queue" ] && [ -n "$(find "/proc/$cache_pid/fd" -lname "*$queue" 2>/dev/null)" ]
+		[ -n "$(request_queue)" ]
 	fi
 }
 
 # waiting_requests: what waits in the command channel: the bytes in the
-# test's request queue (QSIZE; outside a private namespace /dev/mqueue
-# holds other tests' queues too), or the connections and bytes the cache's
+# cache's request queue (QSIZE), or the connections and bytes the cache's
 # sockets hold unread.
 waiting_requests() {
 	local queue

@@ -114,10 +114,9 @@ class Grader:
 
     def calibrate(self):
         """Scales every time limit by how much slower than the kit's own this
-        machine is (tests/lib/sandbox.bash calibrate), so that a busy server
-        does not fail a correct submission as "too slow"."""
-        out = subprocess.run(["bash", SANDBOX, "calibrate"], capture_output=True, text=True, check=True)
-        self.scale, ms = out.stdout.split()
+        machine is, so that a busy server does not fail a correct submission
+        as "too slow"."""
+        self.scale, ms = calibrated_scale()
         if self.scale != "1":
             self.note(f"time limits x{self.scale}: this machine ran the calibration in {ms} ms, "
                       "slower than the machine the limits were set on")
@@ -915,6 +914,15 @@ class Grader:
 
 
 # ---------------------------------------------------------------- text
+
+
+def calibrated_scale():
+    """(scale, milliseconds): how many times slower than the machine the
+    time limits were set on this one is (tests/lib/sandbox.bash calibrate),
+    and what its calibration took."""
+    out = subprocess.run(["bash", SANDBOX, "calibrate"], capture_output=True, text=True, check=True)
+    scale, ms = out.stdout.split()
+    return scale, ms
 
 
 def shell_quote(s):

@@ -249,8 +249,8 @@ start_daemon() {
 	started_prog[$pid]=$prog
 }
 
-# is_running PID (tests/lib/sandbox.bash): alive and not a zombie.
-
+# is_gone PID: not is_running (tests/lib/sandbox.bash: alive and not a
+# zombie).
 is_gone() {
 	! is_running "$1"
 }

@@ -31,12 +31,12 @@ scaled() {
 		'BEGIN { v = s * k; i = int(v); if (i < v) i++; printf "%d\n", (i < 1 ? 1 : i) }'
 }
 
-# The machine the kit's time limits were measured on ran calibration_ms
-# in about CALIBRATION_BASE_MS (321-330 ms idle, 2 cores; 750-820 ms with
-# three busy loops beside it). The limits are several times
-# what a correct pair needs there; on a slower machine (a busy course
-# server, a small cloud runner) they must grow with it, or the reference
-# itself would be "too slow".
+# The machine the kit's time limits were measured on ran calibration_ms in
+# about CALIBRATION_BASE_MS (321-330 ms idle, 2 cores; 750-820 ms with three
+# busy loops beside it). The limits are several times what a correct pair
+# needs there; on a slower machine (a busy course server, a small cloud
+# runner) they must grow with it, or the reference itself would be "too
+# slow".
 CALIBRATION_BASE_MS=330
 
 # calibration_ms: milliseconds to start 100 processes one after another and
@@ -55,9 +55,9 @@ calibration_ms() {
 
 # calibrated_scale: how many times slower than the kit's machine this one
 # is, from the middle of three calibrations, to the nearest half (noise of
-# a few percent stays 1), from 1 to 4: the
-# scale the grader uses unless GRADER_TIMEOUT_SCALE sets one. Prints the
-# scale and the measured milliseconds.
+# a few percent stays 1), from 1 to 4: the scale the grader uses unless
+# GRADER_TIMEOUT_SCALE sets one. Prints the scale and the measured
+# milliseconds.
 calibrated_scale() {
 	local runs
 	runs=$(for _ in 1 2 3; do calibration_ms; done | sort -n | sed -n 2p)
