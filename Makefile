@@ -149,10 +149,10 @@ grade: ## grade SUBMISSION=<dir or .tar.gz> (default: the variant's reference so
 	@$(MAKE) --no-print-directory lab content
 	@bash grader/grade --track $(TRACK) --variant $(RUN_VARIANT) $(SUBMISSION)
 
-grade-all: ## grade every submission in SUBMISSIONS=<dir> (ONLY=<regex> grades only those rubric rows) into build/grade-all/
-	@bash tests/lib/deps.sh
+grade-all: ## grade every submission in SUBMISSIONS=<dir>, or a mixed class in CLASS=<csv>, into build/grade-all/ with its class page (SIMILAR=1 compares the code, ONLY=<regex> grades only those rubric rows, JOBS=N)
+	@bash tests/lib/deps.sh $(if $(SIMILAR),similar)
 	@$(MAKE) --no-print-directory lab content
-	@GRADER_TRACK=$(TRACK) VARIANT=$(RUN_VARIANT) bash grader/grade-all $(if $(ONLY),--only '$(ONLY)') $(SUBMISSIONS)
+	@bash grader/grade-all --variant $(RUN_VARIANT) --track $(TRACK) $(if $(JOBS),-j $(JOBS)) $(if $(SIMILAR),--similar) $(if $(ONLY),--only '$(ONLY)') $(if $(CLASS),--class $(CLASS),$(SUBMISSIONS))
 
 gradescope: ## write build/gradescope/autograder.zip for Gradescope, grading VARIANT's design (mqueue unless VARIANT=socket) in TRACK
 	@TRACK=$(TRACK) VARIANT=$(RUN_VARIANT) bash grader/gradescope/package

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# deps.sh [test|demo|bench|handouts|kit]: makes sure the system packages
+# deps.sh [test|demo|bench|handouts|similar|kit]: makes sure the system packages
 # needed for that purpose are present (test: a student's `make test` and
 # the grader; kit: the kit's own `make test`, which runs the grader's and the
 # handouts' suites too). Installs the missing ones with apt-get when root
@@ -21,8 +21,10 @@ case $purpose in
 test) needs+=("${test_needs[@]}") ;;
 bench) needs+=("gnuplot gnuplot-nox" "python3 python3") ;;
 handouts) needs+=("${handout_needs[@]}") ;;
+# grade-all --similar compares the class's code with sim_c.
+similar) needs+=("${test_needs[@]}" "sim_c similarity-tester") ;;
 # The kit checks its classroom template's workflow with yamllint.
-kit) needs+=("${test_needs[@]}" "${handout_needs[@]}" "yamllint yamllint") ;;
+kit) needs+=("${test_needs[@]}" "${handout_needs[@]}" "yamllint yamllint" "sim_c similarity-tester") ;;
 esac
 
 missing=()
