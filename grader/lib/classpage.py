@@ -45,8 +45,8 @@ def esc(s):
 
 
 def histogram_svg(counts, mx, unit):
-    w, h, left, bottom = 520, 200, 30, 30
-    bw = (w - left) / len(counts)
+    w, h, left, right, bottom = 540, 200, 30, 20, 30
+    bw = (w - left - right) / len(counts)
     top = max(counts) or 1
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h + bottom}" role="img" '
              f'aria-label="histogram of the totals">']
@@ -58,10 +58,10 @@ def histogram_svg(counts, mx, unit):
                      f'<title>{i * step:.0f}-{(i + 1) * step:.0f}{unit}: {c}</title></rect>')
         if c:
             parts.append(f'<text x="{x + bw / 2:.1f}" y="{h - bh - 3:.1f}" font-size="11" text-anchor="middle">{c}</text>')
-        parts.append(f'<text x="{x:.1f}" y="{h + 14}" font-size="10">{i * step:.0f}</text>')
-    parts.append(f'<text x="{w - 2}" y="{h + 14}" font-size="10" text-anchor="end">{mx:.0f}</text>')
+        parts.append(f'<text x="{x:.1f}" y="{h + 14}" font-size="10" text-anchor="middle">{i * step:.0f}</text>')
+    parts.append(f'<text x="{w - right}" y="{h + 14}" font-size="10" text-anchor="middle">{mx:.0f}</text>')
     parts.append(f'<text x="{w / 2}" y="{h + 28}" font-size="11" text-anchor="middle">total{esc(unit)}</text>')
-    parts.append(f'<line x1="{left}" y1="{h}" x2="{w}" y2="{h}" stroke="#444"/></svg>')
+    parts.append(f'<line x1="{left}" y1="{h}" x2="{w - right}" y2="{h}" stroke="#444"/></svg>')
     return "".join(parts)
 
 

@@ -38,6 +38,7 @@ SIM = "sim_c"
 # What the page and similar.txt show in full: the top pairs' largest
 # regions, each side cut at SHOW_LINES (similar.csv ranks every pair).
 SHOW_PAIRS = 30
+TABLE_PAIRS = 100
 SHOW_REGIONS = 5
 SHOW_LINES = 60
 
@@ -309,18 +310,20 @@ def side(lines):
 
 def html_section(pairs):
     parts = [f"<h2>Similar code</h2><p>sim_c over each submission's lab files, comments and the starter's lines "
-             "excluded. Pairs rank by the tokens they share in runs of {LONG_RUN} tokens or more (about eight statements "
+             f"excluded. Pairs rank by the tokens they share in runs of {LONG_RUN} tokens or more (about eight statements "
              "in a row), then by percentage: the larger share of one's own code found in the other. "
              "Grey lines between matched ones are the starter's. Similar code is a reason to look, not a verdict.</p>"]
     if not pairs:
         return parts[0] + "<p>No pair shares a run of code beyond the starter.</p>"
     parts.append("<table><tr><th>rank</th><th>pair</th><th>tokens in long runs</th><th>%</th><th>a in b</th>"
                  "<th>b in a</th><th>tokens matched</th><th>longest run</th></tr>")
-    for k, p in enumerate(pairs, 1):
+    for k, p in enumerate(pairs[:TABLE_PAIRS], 1):
         parts.append(f"<tr><td>{k}</td><td>{html.escape(p.a)} | {html.escape(p.b)}</td><td>{p.long_tokens}</td>"
                      f"<td>{p.score}</td><td>{p.a_in_b}</td><td>{p.b_in_a}</td><td>{p.tokens}</td>"
                      f"<td>{p.longest}</td></tr>")
     parts.append("</table>")
+    if len(pairs) > TABLE_PAIRS:
+        parts.append(f"<p>{len(pairs) - TABLE_PAIRS} more pair(s) in similar.csv.</p>")
     for p in pairs[:SHOW_PAIRS]:
         if not p.regions:
             continue
