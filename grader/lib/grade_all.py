@@ -53,12 +53,16 @@ class Submission:
 def read_folder(folder, variant, track):
     """Every entry of the folder is a submission; the ones that cannot be
     one carry their reason, and get an error row."""
-    subs = []
+    subs, names = [], {}
     for e in sorted(os.listdir(folder)):
         if e.startswith("."):
             continue
         path = os.path.join(folder, e)
         s = Submission(sub_name(path), path, variant, track)
+        if s.name in names:
+            raise rubric_mod.UsageError(f"{folder}: {names[s.name]} and {e} are both the submission '{s.name}': "
+                                        "keep one")
+        names[s.name] = e
         if os.path.islink(path):
             s.error = f"{e} is a symbolic link, not a folder or an archive: it was not read"
         elif not (os.path.isdir(path) or (os.path.isfile(path) and ARCHIVE.search(e))):

@@ -131,6 +131,11 @@ def shallowest(candidates):
     return out
 
 
+def read_bytes(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
 def sources(path, names):
     """{file name: text} of a submission's lab files, read without
     unpacking anything to disk (an archive is read in memory)."""
@@ -141,7 +146,7 @@ def sources(path, names):
                 p = os.path.join(base, e)
                 if e in names and os.path.isfile(p) and not os.path.islink(p):
                     cand.setdefault(e, []).append((os.path.relpath(p, path).count(os.sep), os.path.getsize(p),
-                                                   lambda p=p: open(p, "rb").read()))
+                                                   lambda p=p: read_bytes(p)))
         return shallowest(cand)
     try:
         if path.endswith(".zip"):

@@ -86,6 +86,12 @@ teardown() {
 	assert_output --partial "mqueue or socket, not 'pipes'"
 	run "$KIT/grader/grade-all" --budget 0 "$BATS_TEST_TMPDIR"
 	assert_failure 2
+	# Two entries that would be one row and one report folder.
+	mkdir -p "$BATS_TEST_TMPDIR/subs/alice"
+	touch "$BATS_TEST_TMPDIR/subs/alice.tar.gz"
+	run "$KIT/grader/grade-all" "$BATS_TEST_TMPDIR/subs"
+	assert_failure 2
+	assert_output --partial "alice and alice.tar.gz are both the submission 'alice'"
 	# A class line that names no variant: the file and line say where.
 	printf 'submission,variant,track\nalice,mqueue,guided\nbob,sockets,\n' >"$BATS_TEST_TMPDIR/class.csv"
 	run "$KIT/grader/grade-all" --class "$BATS_TEST_TMPDIR/class.csv"
