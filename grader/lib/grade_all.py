@@ -140,7 +140,7 @@ class Batch:
         self.results = {}
         self.still_incomplete = []
         self.grade_cmd = os.environ.get("GRADE_ALL_GRADE") or os.path.join(GRADER_DIR, "grade")
-        self.hide = hidden_paths(subs, [KIT, out])
+        self.hide = hidden_paths(subs, [KIT, out]) + [out]
 
     def progress(self, last):
         width, n = 30, self.total

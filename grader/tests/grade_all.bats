@@ -145,6 +145,8 @@ teardown() {
 	assert_equal "$(jq -r '.attempt' "$state/cy.log" | tr '\n' ' ')" "1 2 "
 	assert_equal "$(jq -r 'select(.attempt == 2) | .others | length' "$state/cy.log" "$state/dee.log")" "$(printf '0\n0')"
 	assert_equal "$(grep -c . "$state/ada.log")" 1
+	# Student code sees neither the class's folder nor the reports.
+	jq -e --arg c "$class" --arg o "$out" '.hide | any(. == $c) and any(. == $o)' "$state/ada.log"
 	# scores.csv and the gradebook: a missing submission is an error; an
 	# incomplete one has no score.
 	assert_equal "$(grep '^cy,' "$out/scores.csv" | cut -d, -f2-4,6,7)" "mqueue,guided,graded,99,100"
