@@ -23,7 +23,7 @@ body { font: 14px/1.4 sans-serif; margin: 2em auto; max-width: 70em; color: #222
 table { border-collapse: collapse; margin: .5em 0 1.5em; }
 td, th { border: 1px solid #ccc; padding: .2em .5em; text-align: left; vertical-align: top; }
 td.n { text-align: right; }
-pre { margin: 0; font-size: 12px; white-space: pre-wrap; }
+pre { margin: 0; font-size: 12px; white-space: pre-wrap; tab-size: 4; }
 .side { display: grid; grid-template-columns: 1fr 1fr; gap: .5em; margin-bottom: 1em; }
 .side pre { background: #f6f6f6; padding: .3em; border: 1px solid #ddd; }
 .starter { color: #999; }

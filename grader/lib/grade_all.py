@@ -328,6 +328,7 @@ class Batch:
         graded = self.graded_totals()
         secs = int(time.monotonic() - self.t0)
         maxes = sorted({self.max_of(k) for k, g in self.results.items() if g["status"] == "graded"})
+        maxes = maxes or sorted({self.max_of(k) for k in self.results})
         mx = maxes[0] if len(maxes) == 1 else 100
         out_of = f"scores out of {rubric_mod.fmt(mx)}" if len(maxes) <= 1 else "scores in % of each track's maximum"
         lines = [f"graded {len(graded)} of {len(self.results)} submission(s) in {secs} s; {out_of}"]

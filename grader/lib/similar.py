@@ -303,14 +303,14 @@ def ranking_text(pairs, limit=None):
     return "\n".join(lines) + "\n"
 
 
-def side(lines):
+def side(name, lines):
     out = []
     for fn, k, text, starter in lines[:SHOW_LINES]:
         cls = ' class="starter"' if starter else ""
         out.append(f"<span{cls}>{html.escape(fn)}:{k:<4} {html.escape(text)}</span>")
     if len(lines) > SHOW_LINES:
         out.append(f"... {len(lines) - SHOW_LINES} more line(s)")
-    return "<pre>" + "\n".join(out) + "</pre>"
+    return f"<div><b>{html.escape(name)}</b><pre>" + "\n".join(out) + "</pre></div>"
 
 
 def html_section(pairs):
@@ -335,7 +335,7 @@ def html_section(pairs):
         parts.append(f"<details><summary>{p.score}% {html.escape(p.a)} | {html.escape(p.b)}: "
                      f"{len(p.regions)} matched region(s)</summary>")
         for r in p.regions[:SHOW_REGIONS]:
-            parts.append(f"<p>{r.tokens} tokens</p><div class=\"side\">{side(r.a_lines)}{side(r.b_lines)}</div>")
+            parts.append(f"<p>{r.tokens} tokens</p><div class=\"side\">{side(p.a, r.a_lines)}{side(p.b, r.b_lines)}</div>")
         if len(p.regions) > SHOW_REGIONS:
             parts.append(f"<p>{len(p.regions) - SHOW_REGIONS} more region(s)</p>")
         parts.append("</details>")

@@ -100,7 +100,7 @@ rank() {
 }
 
 @test "similar: an archive is read where it lies, links are not followed" {
-	mkdir -p "$CLASS"/{a,b} "$BATS_TEST_TMPDIR/x/deep"
+	mkdir -p "$CLASS/b" "$BATS_TEST_TMPDIR/x/deep"
 	cp "$KIT"/grader/independent/*.[ch] "$BATS_TEST_TMPDIR/x/deep/"
 	tar -czf "$CLASS/a.tar.gz" -C "$BATS_TEST_TMPDIR/x" deep
 	# b's files are links to a's: never read.
