@@ -56,7 +56,7 @@ IMPLS := $(foreach v,$(BUILT_VARIANTS),$(foreach i,solution starter starter-desi
 
 all: lab $(IMPLS) ## build the lab tools, the references and the starters (VARIANT=... for one design)
 
-lab: $(LAB_LIB) $(TOOLS) ## build the framework library and tools into build/lab/
+lab: $(LAB_LIB) $(TOOLS) $(TRACE_LIB) ## build the framework library, the tools and the trace library into build/lab/
 
 solution: $(BUILD)/solution/webproxy $(BUILD)/solution/simplecached ## build the mqueue reference into build/solution/
 

@@ -20,6 +20,8 @@
 #                         must not see (the grader hides the reference, the
 #                         hidden tests and its logs)
 #   IPCLAB_LOG_MAX        bytes kept of each program's output (default 10 MiB)
+#   IPCLAB_TRACE         a folder: programs under test run with the trace
+#                         library preloaded and record into it (lab/trace/)
 #   IPCLAB_STARTED_LOG    a file to which every process started in the
 #                         background is added ("PID STARTTIME"), so that the
 #                         runner (tests/run) can stop what an interrupted
@@ -215,6 +217,12 @@ program_prefix() {
 		local -a wrap
 		read -r -a wrap <<<"$IPCLAB_WRAP"
 		prefix+=("${wrap[@]}")
+	fi
+	if [ -n "${IPCLAB_TRACE:-}" ]; then
+		# The folder is made here so that any test, grade or demo can trace.
+		mkdir -p "$IPCLAB_TRACE" && chmod 1777 "$IPCLAB_TRACE"
+		prefix+=(env "LD_PRELOAD=$LAB_BIN/libipclab_trace.so${LD_PRELOAD:+:$LD_PRELOAD}"
+			"IPCLAB_TRACE=$(cd "$IPCLAB_TRACE" && pwd)")
 	fi
 }
 
