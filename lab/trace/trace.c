@@ -71,10 +71,13 @@ static void emit(struct trace_record *r)
 	if (r->phase != PHASE_NAME)
 		r->dropped = atomic_load(&dropped);
 	/* Name records always go: a later event's object must be readable. */
-	if (r->phase != PHASE_NAME &&
-	    (left < sizeof(*r) || !atomic_compare_exchange_strong(&bytes_left, &left, left - sizeof(*r)))) {
-		atomic_fetch_add(&dropped, 1);
-		return;
+	if (r->phase != PHASE_NAME) {
+		do {
+			if (left < sizeof(*r)) {
+				atomic_fetch_add(&dropped, 1);
+				return;
+			}
+		} while (!atomic_compare_exchange_weak(&bytes_left, &left, left - sizeof(*r)));
 	}
 	if (real_write(trace_fd, r, sizeof(*r)) != (ssize_t)sizeof(*r))
 		atomic_fetch_add(&dropped, 1);
