@@ -442,8 +442,15 @@ class Trace:
                 bars.append([index[seg], t(start), t(end), "TURN" + str(procs.index(took.pid) % 4), "held",
                              "turn held by " + self.who(took), took.source])
         arrows = [[index[(p.pid, p.tid)], t(p.start), index[(w.pid, w.tid)], t(w.end)] for p, w in self.flows]
+        # The page opens on the transfers (segment calls), not the idle
+        # start and end of the run.
+        busy = [e for e in self.events if e.seg and e.call.startswith(MEMORY_PREFIXES)
+                and e.kind in ("WAIT", "TRY", "POST")]
+        view = [t(busy[0].start), t(max(e.end or self.t_end for e in busy))] if busy else [0, t(self.t_end)]
+        pad = max((view[1] - view[0]) * 0.03, 1)
         return {"lanes": lanes, "bars": bars, "arrows": arrows, "end": t(self.t_end),
-                "title": str(self.folder), "hang": self.hang_report(), "lost": sum(self.dropped.values())}
+                "view": [max(view[0] - pad, 0), view[1] + pad],
+                "title": self.folder.resolve().parent.name + "/" + self.folder.name, "hang": self.hang_report(), "lost": sum(self.dropped.values())}
 
     def write(self, out):
         out = Path(out)
