@@ -60,7 +60,7 @@ marker='<!-- rubric-table -->'
 free_marker='<!-- rubric-free-rows -->'
 
 # The order of the navigation bar; any other page is listed after these.
-nav_order=(index architecture protocol commands rules selfcheck troubleshooting rubric reflection)
+nav_order=(index architecture protocol commands rules selfcheck troubleshooting handshake rubric reflection)
 
 die() {
 	echo "render.sh: $*" >&2

@@ -220,10 +220,31 @@ program_prefix() {
 	fi
 	if [ -n "${IPCLAB_TRACE:-}" ]; then
 		# The folder is made here so that any test, grade or demo can trace.
-		mkdir -p "$IPCLAB_TRACE" && chmod 1777 "$IPCLAB_TRACE"
+		local dir
+		dir=$(trace_folder)
+		mkdir -p "$dir" && chmod 1777 "$IPCLAB_TRACE" "$dir"
 		prefix+=(env "LD_PRELOAD=$LAB_BIN/libipclab_trace.so${LD_PRELOAD:+:$LD_PRELOAD}"
-			"IPCLAB_TRACE=$(cd "$IPCLAB_TRACE" && pwd)")
+			"IPCLAB_TRACE=$(cd "$dir" && pwd)")
 	fi
+}
+
+# trace_folder: where this run's programs record with IPCLAB_TRACE set: a
+# folder per bats test (a test's trace must not hold an earlier test's
+# killed waits), IPCLAB_TRACE itself elsewhere.
+trace_folder() {
+	if [ -n "${BATS_TEST_NAME:-}" ]; then
+		echo "$IPCLAB_TRACE/$BATS_TEST_NAME"
+	else
+		echo "$IPCLAB_TRACE"
+	fi
+}
+
+# trace_hang_report: with IPCLAB_TRACE set, one line naming the wait that
+# never ended in this run's trace (lab/trace/render.py --hang), for the
+# reason of a test that ended at a limit; nothing otherwise.
+trace_hang_report() {
+	[ -n "${IPCLAB_TRACE:-}" ] && [ -d "$(trace_folder)" ] || return 0
+	timeout 60 python3 "$IPCLAB_ROOT/lab/trace/render.py" --hang "$(trace_folder)" 2>/dev/null || true
 }
 
 # sandboxed CMD...: runs a program under test in the foreground (bad flags,

@@ -8,6 +8,8 @@
 # download's bound (20). A run that fails is
 # rendered too (that is when a timeline helps most), and exits 1.
 set -uo pipefail
+# The run records into OUT/raw itself, not into a bats test's folder.
+unset BATS_TEST_NAME
 # shellcheck source=tests/lib/harness.bash
 source "$(dirname "$0")/harness.bash"
 
