@@ -4,7 +4,10 @@ preloaded lab/trace/trace.c) into what people read.
 
     render.py DIR OUT     writes OUT/timeline.html, OUT/trace.json (trace-event
                           format: Perfetto, chrome://tracing), OUT/summary.txt
-    render.py --hang DIR  one line naming the wait that never ended, if any
+    render.py --hang DIR [PID...]
+                          one line naming the wait that never ended, if any
+                          (in the processes PID... only: those still alive,
+                          since a killed process's waits end with it)
     render.py --turns DIR per segment, who handed its turn on, in order
 
 Only the published calls are read (calls.h), never a design's structures,
@@ -312,9 +315,10 @@ class Trace:
         stuck.sort(key=lambda s: s[0].start)
         return stuck
 
-    def hang_report(self):
-        """One line on the wait that never ended, or "" if every wait did."""
-        stuck = self.stuck_waits()
+    def hang_report(self, pids=None):
+        """One line on the wait that never ended, or "" if every wait did;
+        only the waits of pids when given."""
+        stuck = [s for s in self.stuck_waits() if pids is None or s[0].pid in pids]
         if not stuck:
             return ""
         first, tail = stuck[0]
@@ -490,9 +494,9 @@ def _pct(sorted_values, p):
 
 
 def main(argv):
-    usage = "usage: render.py DIR OUT | --hang DIR | --turns DIR"
-    if len(argv) == 3 and argv[1] == "--hang":
-        line = Trace(argv[2]).hang_report()
+    usage = "usage: render.py DIR OUT | --hang DIR [PID...] | --turns DIR"
+    if len(argv) >= 3 and argv[1] == "--hang":
+        line = Trace(argv[2]).hang_report({int(p) for p in argv[3:]} or None)
         if line:
             print(line)
         return 0

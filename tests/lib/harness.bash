@@ -240,11 +240,17 @@ trace_folder() {
 }
 
 # trace_hang_report: with IPCLAB_TRACE set, one line naming the wait that
-# never ended in this run's trace (lab/trace/render.py --hang), for the
-# reason of a test that ended at a limit; nothing otherwise.
+# never ended in this run's trace (lab/trace/render.py --hang) in a program
+# still running, for the reason of a test that ended at a limit; nothing
+# otherwise. Call it before the teardown stops the programs.
 trace_hang_report() {
 	[ -n "${IPCLAB_TRACE:-}" ] && [ -d "$(trace_folder)" ] || return 0
-	timeout 60 python3 "$IPCLAB_ROOT/lab/trace/render.py" --hang "$(trace_folder)" 2>/dev/null || true
+	local pid alive=()
+	for pid in "${started_pids[@]}"; do
+		is_running "$pid" && alive+=("$pid")
+	done
+	[ ${#alive[@]} -gt 0 ] || return 0
+	timeout 60 python3 "$IPCLAB_ROOT/lab/trace/render.py" --hang "$(trace_folder)" "${alive[@]}" 2>/dev/null || true
 }
 
 # sandboxed CMD...: runs a program under test in the foreground (bad flags,
