@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -830,7 +831,18 @@ __attribute__((constructor)) static void trace_start(void)
 
 	if (dir == NULL || *dir == '\0')
 		return;
-	atomic_store(&bytes_left, (uint64_t)(max != NULL ? atoll(max) : DEFAULT_MAX_MB) << 20);
+	uint64_t cap = (uint64_t)(max != NULL ? atoll(max) : DEFAULT_MAX_MB) << 20;
+	struct rlimit fsize;
+
+	/* A write past RLIMIT_FSIZE (the harness caps untrusted programs' files)
+	 * would kill the program with SIGXFSZ: stop short of it, keeping room
+	 * for every name record. */
+	if (getrlimit(RLIMIT_FSIZE, &fsize) == 0 && fsize.rlim_cur != RLIM_INFINITY) {
+		uint64_t room = MAX_NAMES * sizeof(struct trace_record);
+
+		cap = fsize.rlim_cur > room + cap ? cap : fsize.rlim_cur > room ? fsize.rlim_cur - room : 0;
+	}
+	atomic_store(&bytes_left, cap);
 	in_wrapper = 1;
 	snprintf(path, sizeof(path), "%s/%d.trace", dir, (int)getpid());
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);

@@ -213,18 +213,20 @@ cache_sockets() {
 program_prefix() {
 	sandbox_prefix "${IPCLAB_RUN_AS_UID:-}"
 	prefix=("${sandbox_cmd[@]}")
+	# The trace library goes to the program, through a wrapper (valgrind).
+	if [ -n "${IPCLAB_TRACE:-}" ]; then
+		# The folder is made here so that any test, grade or demo can trace;
+		# a program run as the test uid must be able to write in it.
+		local dir
+		dir=$(trace_folder)
+		mkdir -p "$dir" && chmod 1777 "$dir"
+		prefix+=(env "LD_PRELOAD=$LAB_BIN/libipclab_trace.so${LD_PRELOAD:+:$LD_PRELOAD}"
+			"IPCLAB_TRACE=$(cd "$dir" && pwd)")
+	fi
 	if [ -n "${IPCLAB_WRAP:-}" ]; then
 		local -a wrap
 		read -r -a wrap <<<"$IPCLAB_WRAP"
 		prefix+=("${wrap[@]}")
-	fi
-	if [ -n "${IPCLAB_TRACE:-}" ]; then
-		# The folder is made here so that any test, grade or demo can trace.
-		local dir
-		dir=$(trace_folder)
-		mkdir -p "$dir" && chmod 1777 "$IPCLAB_TRACE" "$dir"
-		prefix+=(env "LD_PRELOAD=$LAB_BIN/libipclab_trace.so${LD_PRELOAD:+:$LD_PRELOAD}"
-			"IPCLAB_TRACE=$(cd "$dir" && pwd)")
 	fi
 }
 
