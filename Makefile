@@ -23,7 +23,7 @@ TRACK ?= guided
 include lab/build.mk
 
 .PHONY: all lab solution starter solution-socket starter-socket starter-design starter-design-socket units fixtures fuzzers fuzz test demo bench content handout handouts grade gradescope mutants clean help
-.PHONY: classroom deploy-check kit-check grade-all
+.PHONY: classroom deploy-check kit-check grade-all trace
 
 # The variants' folders: solution/<variant>/ and starter/<variant>/, laid out
 # the same way. An implementation named <impl><suffix> (solution,
@@ -56,7 +56,7 @@ IMPLS := $(foreach v,$(BUILT_VARIANTS),$(foreach i,solution starter starter-desi
 
 all: lab $(IMPLS) ## build the lab tools, the references and the starters (VARIANT=... for one design)
 
-lab: $(LAB_LIB) $(TOOLS) ## build the framework library and tools into build/lab/
+lab: $(LAB_LIB) $(TOOLS) $(TRACE_LIB) ## build the framework library, the tools and the trace library into build/lab/
 
 solution: $(BUILD)/solution/webproxy $(BUILD)/solution/simplecached ## build the mqueue reference into build/solution/
 
@@ -127,6 +127,11 @@ demo: ## build, start cache and proxy, download the whole workload with checks, 
 	@bash tests/lib/deps.sh
 	@$(MAKE) --no-print-directory all content VARIANT=$(RUN_VARIANT)
 	@IPCLAB_VARIANT=$(RUN_VARIANT) bash tests/demo.sh
+
+trace: ## run VARIANT's pair (IMPL=...) traced over a short workload; writes build/trace/{timeline.html,trace.json,summary.txt}
+	@bash tests/lib/deps.sh
+	@$(MAKE) --no-print-directory all content VARIANT=$(RUN_VARIANT)
+	@IPCLAB_VARIANT=$(RUN_VARIANT) IPCLAB_IMPL=$(IMPL) bash tests/lib/trace_run.sh
 
 bench: ## measure both variants' proxy+cache beside the direct server (VARIANT=... for one); writes build/bench/
 	@bash tests/lib/deps.sh bench

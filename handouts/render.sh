@@ -60,7 +60,7 @@ marker='<!-- rubric-table -->'
 free_marker='<!-- rubric-free-rows -->'
 
 # The order of the navigation bar; any other page is listed after these.
-nav_order=(index architecture protocol commands rules selfcheck troubleshooting rubric reflection)
+nav_order=(index architecture protocol commands rules selfcheck troubleshooting handshake rubric reflection)
 
 die() {
 	echo "render.sh: $*" >&2
@@ -273,6 +273,10 @@ make_set() {
 		[ -f "$src_dir/diagrams/$d.dot" ] || die "a page shows diagrams/$d.svg, which has no $d.dot"
 		cp "$src_dir/diagrams/$d.dot" "$dir/diagrams/"
 	done < <(grep -oh 'diagrams/[A-Za-z0-9_-]*\.svg' "$dir"/*.md | sort -u)
+	# Screenshots (the traced timelines) are shown as they are.
+	while read -r d; do
+		cp "$src_dir/$d" "$dir/diagrams/" || die "a page shows $d, which is missing"
+	done < <(grep -oh 'diagrams/[A-Za-z0-9_-]*\.png' "$dir"/*.md | sort -u)
 }
 
 # page_title FILE: the text of the first level-one heading.
@@ -317,6 +321,10 @@ render_diagrams() {
 		svg=$out/diagrams/$(basename "$f" .dot).svg
 		dot -Tsvg -o "$svg" "$f" || die "dot failed on $f"
 	done
+	for f in "$1"/diagrams/*.png; do
+		[ -f "$f" ] && cp "$f" "$out/diagrams/"
+	done
+	return 0
 }
 
 # render_page SOURCE: SOURCE (a Markdown file) to out/<name>.html.

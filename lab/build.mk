@@ -70,6 +70,13 @@ $(BUILD)/fixtures/%: tests/fixtures/%.c $(LAB_LIB) $(LAB_HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -Ilab -o $@ $< $(LAB_LIB) $(LDLIBS)
 
+# The trace library (lab/trace/), preloaded only when IPCLAB_TRACE is set:
+# built without sanitizers, since a sanitizer runtime must load first.
+TRACE_LIB := $(BUILD)/lab/libipclab_trace.so
+$(TRACE_LIB): lab/trace/trace.c lab/trace/record.h lab/trace/calls.h
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -shared -fPIC -o $@ $< -ldl
+
 # The files a student edits are the implementation folder's .c and .h; every
 # header there (segment_pool.h, one of the student's own) is a prerequisite.
 src_of = $(or $(SRC_$(1)),$(1))

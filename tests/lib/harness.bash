@@ -20,6 +20,8 @@
 #                         must not see (the grader hides the reference, the
 #                         hidden tests and its logs)
 #   IPCLAB_LOG_MAX        bytes kept of each program's output (default 10 MiB)
+#   IPCLAB_TRACE         a folder: programs under test run with the trace
+#                         library preloaded and record into it (lab/trace/)
 #   IPCLAB_STARTED_LOG    a file to which every process started in the
 #                         background is added ("PID STARTTIME"), so that the
 #                         runner (tests/run) can stop what an interrupted
@@ -211,11 +213,46 @@ cache_sockets() {
 program_prefix() {
 	sandbox_prefix "${IPCLAB_RUN_AS_UID:-}"
 	prefix=("${sandbox_cmd[@]}")
+	# The trace library goes to the program, through a wrapper (valgrind).
+	if [ -n "${IPCLAB_TRACE:-}" ]; then
+		# The folder is made here so that any test, grade or demo can trace;
+		# a program run as the test uid must be able to write in it.
+		local dir
+		dir=$(trace_folder)
+		mkdir -p "$dir" && chmod 1777 "$dir"
+		prefix+=(env "LD_PRELOAD=$LAB_BIN/libipclab_trace.so${LD_PRELOAD:+:$LD_PRELOAD}"
+			"IPCLAB_TRACE=$(cd "$dir" && pwd)")
+	fi
 	if [ -n "${IPCLAB_WRAP:-}" ]; then
 		local -a wrap
 		read -r -a wrap <<<"$IPCLAB_WRAP"
 		prefix+=("${wrap[@]}")
 	fi
+}
+
+# trace_folder: where this run's programs record with IPCLAB_TRACE set: a
+# folder per bats test (a test's trace must not hold an earlier test's
+# killed waits), IPCLAB_TRACE itself elsewhere.
+trace_folder() {
+	if [ -n "${BATS_TEST_NAME:-}" ]; then
+		echo "$IPCLAB_TRACE/$BATS_TEST_NAME"
+	else
+		echo "$IPCLAB_TRACE"
+	fi
+}
+
+# trace_hang_report: with IPCLAB_TRACE set, one line naming the wait that
+# never ended in this run's trace (lab/trace/render.py --hang) in a program
+# still running, for the reason of a test that ended at a limit; nothing
+# otherwise. Call it before the teardown stops the programs.
+trace_hang_report() {
+	[ -n "${IPCLAB_TRACE:-}" ] && [ -d "$(trace_folder)" ] || return 0
+	local pid alive=()
+	for pid in "${started_pids[@]}"; do
+		is_running "$pid" && alive+=("$pid")
+	done
+	[ ${#alive[@]} -gt 0 ] || return 0
+	timeout 60 python3 "$IPCLAB_ROOT/lab/trace/render.py" --hang "$(trace_folder)" "${alive[@]}" 2>/dev/null || true
 }
 
 # sandboxed CMD...: runs a program under test in the foreground (bad flags,
