@@ -200,6 +200,7 @@ def main(argv):
     b.dir = os.path.abspath(args.dir)
     b.out = os.path.abspath(args.out or os.path.join(KIT, "build", "grade-all"))
     os.makedirs(b.out, exist_ok=True)
+    os.chmod(b.out, 0o700)  # every submission's report: no student uid reads them
     try:
         return b.run()
     except rubric_mod.UsageError as e:

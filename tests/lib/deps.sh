@@ -15,7 +15,8 @@ needs=(
 	"/usr/lib/bats/bats-support/load.bash bats-support"
 	"/usr/lib/bats/bats-assert/load.bash bats-assert"
 )
-test_needs=("valgrind valgrind" "jq jq" "python3 python3" "unzip unzip")
+# bwrap: the grader runs student code in a sealed root (tests/lib/sandbox.bash).
+test_needs=("valgrind valgrind" "jq jq" "python3 python3" "unzip unzip" "bwrap bubblewrap")
 handout_needs=("pandoc pandoc" "dot graphviz")
 case $purpose in
 test) needs+=("${test_needs[@]}") ;;
