@@ -970,14 +970,16 @@ def xml_text(s):
 
 def owner_only(top):
     """Makes a grade's reports and logs the grader's alone: 0700 folders,
-    0600 files (they hold hidden test names and other students' work)."""
+    0600 files, 0700 programs (they hold hidden test names and students'
+    work)."""
     os.chmod(top, 0o700)
     for base, dirs, files in os.walk(top):
         for d in dirs:
             os.chmod(os.path.join(base, d), 0o700)
         for f in files:
-            if not os.path.islink(os.path.join(base, f)):
-                os.chmod(os.path.join(base, f), 0o600)
+            path = os.path.join(base, f)
+            if not os.path.islink(path):
+                os.chmod(path, 0o700 if os.stat(path).st_mode & 0o111 else 0o600)
 
 
 def write_json(path, data):
