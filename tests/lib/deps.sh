@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# deps.sh [test|demo|bench|handouts|kit]: makes sure the system packages
+# deps.sh [test|demo|bench|handouts|deploy|kit]: makes sure the system packages
 # needed for that purpose are present (test: a student's `make test` and
-# the grader; kit: the kit's own `make test`, which runs the grader's and the
+# the grader; deploy: `make deploy-check`; kit: the kit's own `make test`, which runs the grader's and the
 # handouts' suites too). Installs the missing ones with apt-get when root
 # (or with passwordless sudo); otherwise prints the exact command and stops.
 set -euo pipefail
@@ -22,6 +22,9 @@ case $purpose in
 test) needs+=("${test_needs[@]}") ;;
 bench) needs+=("gnuplot gnuplot-nox" "python3 python3") ;;
 handouts) needs+=("${handout_needs[@]}") ;;
+# make deploy-check builds clean Debian roots with debootstrap and packs the
+# Gradescope zip.
+deploy) needs+=("${test_needs[@]}" "debootstrap debootstrap" "zip zip") ;;
 # The kit checks its classroom template's workflow with yamllint.
 kit) needs+=("${test_needs[@]}" "${handout_needs[@]}" "yamllint yamllint") ;;
 esac
