@@ -101,7 +101,7 @@ private_lines_in() {
 	# handouts/ is the variant's set (render.sh --pages: every page with its
 	# words and counts, rubric.md with its table from grader/rubric.tsv too),
 	# plus the diagrams drawn and the pages rendered.
-	bash "$root/handouts/render.sh" --pages "$BATS_TEST_TMPDIR/set"
+	bash "$root/handouts/pages.sh" --pages guided 0 "$BATS_TEST_TMPDIR/set"
 	diff -r --exclude=html --exclude='*.svg' "$BATS_TEST_TMPDIR/set" ipclab/handouts
 	bash "$root/handouts/render.sh" --rubric-md >rubric.md
 	bash "$root/handouts/render.sh" --page rubric.md | cmp - ipclab/handouts/rubric.md

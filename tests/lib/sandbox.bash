@@ -161,7 +161,7 @@ sandbox_hide_script() {
 # runs in a root built by allow-list: it holds /usr and the system library
 # folders read-only, a private /tmp, /dev/shm and /dev/mqueue, /proc, a
 # minimal /dev, and only the paths the run names. Nothing else of the host
-# exists there: another clone's solution/, a .git, other submissions and
+# exists there: another clone of the kit, a .git, other submissions and
 # their reports. A block-list (IPCLAB_HIDE) only hides what it knows of.
 #
 # bubblewrap (bwrap, a Debian package) builds that root: it is the tool
@@ -169,8 +169,8 @@ sandbox_hide_script() {
 # binds in one command, and it runs as root without a setuid helper. Where
 # it cannot make namespaces (a Docker container's seccomp profile refuses
 # them, Gradescope's among them), the grader falls back to the unprivileged
-# uid alone and makes every secret root's and 0700/0600 before student code
-# runs (grader/docs/security.md).
+# uid alone and makes every secret unreadable to others before student code
+# runs.
 
 # seal_usable: bwrap can build a sealed root here (as root).
 seal_usable() {
