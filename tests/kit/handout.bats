@@ -342,3 +342,14 @@ student_path() {
 	refute_output
 	assert_failure
 }
+
+@test "every C name and file a page names is in that handout, in each track and variant" {
+	local a
+	for a in "$archive" "$socket_archive" "$design_archive" "$socket_design_archive"; do
+		[ -f "$a" ] || fail "no archive $a"
+		rm -rf ipclab
+		unpack "$a"
+		run timeout 120 python3 "$root/tests/kit/names_exist.py" ipclab
+		[ "$status" -eq 0 ] || fail "$(basename "$a"): $output"
+	done
+}
