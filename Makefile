@@ -166,7 +166,7 @@ classroom: ## write dist/ipclab-classroom/, a GitHub Classroom template reposito
 	@TRACK=$(TRACK) VARIANT=$(RUN_VARIANT) bash starter/classroom.sh
 
 deploy-check: ## as root: the Gradescope zip and the dev container set up and run on a clean Debian (debootstrap), under 384 MB
-	@bash tests/lib/deps.sh
+	@bash tests/lib/deps.sh deploy
 	@$(MAKE) --no-print-directory all units fixtures content
 	@IPCLAB_DEPLOY_TESTS=1 IPCLAB_BUILD=$(CURDIR)/$(BUILD) bash tests/run --filter '^deploy' grader/tests/deploy_*.bats
 

@@ -10,7 +10,8 @@
 # pages.sh --pages TRACK RELEASE DIR: render.sh --pages DIR on them: the
 # variant's set of the track's pages, which starter/handout.sh ships.
 #
-#   guided  every page and diagram of handouts/, as it is.
+#   guided  every page and diagram of handouts/, as it is (but for the
+#           blocks a shared page keeps for the design track, below).
 #   design  handouts/design/ replaces index.md and rules.md (the rules, each
 #           with the tests that check it) and adds hints.md. The pages that
 #           give the reference's design away are left out: the architecture
@@ -66,6 +67,13 @@ esac
 mkdir -p "$dest"
 # Everything but the design track's own folder and this script.
 tar -C "$here" --exclude=./design --exclude=./pages.sh -cf - . | tar -C "$dest" -xf -
+# A shared page's "<!-- track T -->" ... "<!-- end track -->" block is
+# kept, without its two lines, only in track T's set.
+other=$([ "$track" = guided ] && echo design || echo guided)
+for page in "$dest"/*.md; do
+	sed -i -e "/^<!-- track $other -->\$/,/^<!-- end track -->\$/d" \
+		-e "/^<!-- track $track -->\$/d" -e '/^<!-- end track -->$/d' "$page"
+done
 [ "$track" = guided ] && exit 0
 
 cp "$here/design/index.md" "$here/design/rules.md" "$here/design/hints.md" "$dest/"

@@ -9,7 +9,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
 	build-essential make bats bats-assert bats-support valgrind util-linux \
-	procps iproute2 coreutils findutils python3 patch tar gzip unzip ca-certificates >/dev/null
+	procps iproute2 coreutils findutils python3 patch tar gzip unzip ca-certificates bubblewrap >/dev/null
 
 # The tests need bats 1.5 or newer; Ubuntu 22.04 ships 1.2. Its npm package
 # is the same bats-core, used only when the system's is too old.
@@ -25,7 +25,9 @@ cd "${AUTOGRADER_ROOT:-/autograder}/source"
 make --no-print-directory lab content
 # Student code runs under unprivileged uids: it must read the lab's tools
 # and the test content, and nothing of the grader (its hidden tests and
-# rubric; the grader also hides them from student code in a mount namespace).
+# rubric). Where bubblewrap can make namespaces the grader also runs it in a
+# sealed root; Gradescope's Docker refuses them, so these modes are what
+# keeps the grader out of reach there (grader/docs/security.md).
 chmod -R a+rX .
 chmod -R go-rwx grader
 grader/grade --help >/dev/null

@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # Faults: clients hanging up in every way at once, a cache stopped in the
-# middle of a transfer, and a new pair started over what a killed pair left.
+# middle of a transfer, a proxy killed before the cache answers it, and a
+# new pair started over what a killed pair left.
 # The harness sets cache_pid, proxy_pid, proxy_port and stop_status.
 # shellcheck disable=SC2154
 
@@ -75,4 +76,44 @@ rude_client() {
 	local left
 	left=$(ipc_leftovers | sort | comm -23 - <(echo "$stale"))
 	expect_equal "objects of the new pair left (besides the killed pair's segments):" "" "$left"
+}
+
+# died_of PID: the signal that ended PID (one of this shell's children), as
+# SIGNAME; fails if it is running or exited.
+died_of() {
+	local st=0
+	is_gone "$1" || return 1
+	wait "$1" 2>/dev/null || st=$?
+	((st > 128)) || return 1
+	echo "SIG$(kill -l $((st - 128)))"
+}
+
+# The rules: a proxy may die at any time, and the cache serves on. A proxy
+# killed while the cache looks its request up (-d) is gone when the answer
+# is sent: a cache that writes to a socket whose peer hung up, without
+# MSG_NOSIGNAL or SIGPIPE ignored, is killed by SIGPIPE then.
+@test "faults: a proxy killed before the cache answers it: the cache lives on and serves a new proxy" {
+	local sig
+	start_cache -c "$IPCLAB_CONTENT/locals.txt" -t 4 -d 2500000
+	start_proxy -n 2
+	gf_get /files/size-1.bin "$proxy_port" 10 >/dev/null 2>&1 &
+	# The request reaches the cache in milliseconds; its lookup takes 2.5 s.
+	sleep 0.5
+	stop_daemon proxy KILL
+	wait_until 4 is_gone "$cache_pid" 2>/dev/null || true
+	if sig=$(died_of "$cache_pid"); then
+		if [ "$sig" = SIGPIPE ]; then
+			echo "the cache died of SIGPIPE when a proxy hung up before its answer"
+		else
+			echo "the cache died of $sig after a proxy hung up before its answer"
+		fi
+		return 1
+	fi
+	if is_gone "$cache_pid"; then
+		echo "the cache exited after a proxy hung up before its answer; the end of its output:"
+		tail -n 5 "$IPCLAB_LOGDIR/cache.log"
+		return 1
+	fi
+	start_proxy -n 2
+	verified -t 1 -w "$(workload /files/size-4097.bin)"
 }

@@ -5,7 +5,8 @@
 # The first round runs at full concurrency (as many clients as the proxy has
 # handlers, and hang-ups), so a pool that grows lazily up to its -t, or
 # per-thread state made on first use, has grown before the counts are taken:
-# the rule is "bounded", not "as few as the reference".
+# the rule is "bounded", not "as few as the reference". Last, a burst of
+# requests while the cache is busy.
 # The harness sets cache_pid, proxy_pid, proxy_port and stop_status.
 # shellcheck disable=SC2154
 
@@ -15,6 +16,8 @@ setup() {
 }
 
 teardown() {
+	# The burst test stops the cache: a failure must not leave it stopped.
+	[ -z "${cache_pid:-}" ] || kill -CONT "$cache_pid" 2>/dev/null
 	hidden_teardown
 }
 
@@ -68,4 +71,40 @@ no_growth() {
 	stop_daemon proxy TERM 2
 	stop_daemon cache TERM 2
 	expect_equal "IPC objects left:" "" "$(ipc_leftovers)"
+}
+
+# connect_waiters PID: how many of PID's threads sleep in connect() on a
+# Unix socket whose listener's backlog is full (their kernel wait channel).
+connect_waiters() {
+	grep -lx unix_wait_for_peer "/proc/$1"/task/*/wchan 2>/dev/null | wc -l
+}
+
+# The rules: one cache serves several proxies, and up to -t lookups at
+# once. A burst that arrives while the cache is busy (here: stopped for
+# 1 s) must wait for the cache, not for room to connect: a command channel
+# whose backlog holds fewer requests than arrive at once makes every
+# connect() but one wait, time out and try again. Designs without a
+# listening socket have nothing to wait for here.
+@test "soak: a burst of requests while the cache is busy waits in no connect()" {
+	local wl i waited=0 pids=()
+	start_cache -c "$IPCLAB_CONTENT/locals.txt" -t 8
+	start_proxy -n 8 -z 8192 -t 16
+	wl=$(workload /files/size-1.bin /files/size-4097.bin)
+	verified -t 2 -w "$wl"
+	kill -STOP "$cache_pid"
+	for i in 1 2; do
+		download_within 30 -t 8 -r 16 -w "$wl" >/dev/null 2>&1 3>&- 4>&- &
+		pids+=($!)
+	done
+	for ((i = 0; i < 20; i++)); do
+		sleep 0.05
+		[ "$(connect_waiters "$proxy_pid")" -eq 0 ] || waited=$((waited + 50))
+	done
+	kill -CONT "$cache_pid"
+	wait "${pids[@]}" || true
+	if [ "$waited" -ge 300 ]; then
+		echo "requests waited $waited ms to connect: the command channel's backlog is smaller than the requests that arrive at once"
+		return 1
+	fi
+	verified -t 8 -r 16 -w "$wl"
 }

@@ -9,8 +9,12 @@ rows are scored and written as report.txt, grade.json (every record, for
 grade-all and the grader's tests), results.json (Gradescope) and junit.xml.
 
 Nothing a student program may print reaches the reports unfiltered: grader
-paths and hidden file names are removed, and the kit's secret folders are
-hidden from student code (tests/lib/sandbox.bash, IPCLAB_HIDE).
+paths and hidden file names are removed. Student code (the build and the
+programs under test) runs in a sealed root built by allow-list: its own
+build, the test content, /usr and /lib, a private /tmp (tests/lib/sandbox.bash,
+seal_prefix). Where bubblewrap cannot make one, the kit's secret folders are
+hidden by a mount namespace (IPCLAB_HIDE) or, without one, made root's and
+0700 before student code runs. The reports are root's, 0700/0600.
 """
 
 import fcntl
@@ -89,6 +93,7 @@ class Grader:
         self.notes = []
         self.work = None
         self.is_root = os.geteuid() == 0
+        self.sealed = False
         self.uid_locks = []
         self.build_ok = False
         self.lock = threading.Lock()
@@ -129,10 +134,16 @@ class Grader:
             sys.stderr.write(text)
             sys.stderr.flush()
 
-    def sandbox(self, slot, cmd, **kw):
-        """Runs cmd as slot's uid with the sandbox's limits and hidden paths."""
+    def sandbox(self, slot, cmd, ro=(), rw=(), **kw):
+        """Runs cmd as slot's uid with the sandbox's limits, in a sealed root
+        holding only the paths ro (read-only) and rw, or else with the
+        secret paths hidden."""
         env = dict(os.environ, TMPDIR=self.slot_tmp(slot))
-        env.pop("IPCLAB_HIDE", None)
+        for k in ("IPCLAB_HIDE", "IPCLAB_SEAL_RO", "IPCLAB_SEAL_RW"):
+            env.pop(k, None)
+        if self.sealed:
+            env["IPCLAB_SEAL_RO"] = ":".join(ro)
+            env["IPCLAB_SEAL_RW"] = ":".join(rw)
         if self.hide:
             env["IPCLAB_HIDE"] = ":".join(self.hide)
         return subprocess.run(["bash", SANDBOX, "run", str(self.uid(slot))] + cmd, env=env,
@@ -186,12 +197,29 @@ class Grader:
             ns = ["unshare", "--user", "--map-root-user", "--pid", "--fork", "--mount-proc", "--kill-child"]
         ok = subprocess.run(ns + ["true"], capture_output=True).returncode == 0
         self.pidns = ns + ["--"] if ok else []
+        self.sealed = self.is_root and subprocess.run(
+            ["bash", "-c", 'source "$1" && seal_usable', "sh", SANDBOX]).returncode == 0
+        if self.sealed:
+            return
         if self.is_root:
+            self.lock_secrets()
             probe = subprocess.run(["unshare", "--mount", "--propagation", "private", "true"], capture_output=True)
             if probe.returncode == 0:
                 self.hide = self.secret_paths()
             else:
                 sys.stderr.write("grade: warning: no mount namespace here, so student code can read the kit\n")
+
+    def lock_secrets(self):
+        """Without a sealed root, the uid is all that keeps student code out:
+        every secret becomes unreadable to others (go-rwx; the graded uids
+        own none of them) before any student code runs (a Docker container,
+        Gradescope's: its seccomp profile refuses the namespaces bubblewrap
+        needs)."""
+        for p in self.secret_paths():
+            if os.path.lexists(p) and not os.path.islink(p):
+                os.chmod(p, os.stat(p).st_mode & 0o700)
+        sys.stderr.write("grade: no sealed root here (bwrap cannot make namespaces): student code runs "
+                         "as an unprivileged uid, and the kit's secrets are made unreadable to others\n")
 
     def secret_paths(self):
         paths = [os.path.join(KIT, e) for e in sorted(os.listdir(KIT)) if e not in KIT_VISIBLE]
@@ -249,7 +277,7 @@ class Grader:
             cmd = ["timeout", "60", "unzip", "-qq", "-o", archive, "-d", dest]
         else:
             cmd = ["timeout", "60", "tar", "-xf", archive, "-C", dest, "--no-same-owner", "--no-same-permissions"]
-        rc = self.sandbox(0, cmd, capture_output=True).returncode
+        rc = self.sandbox(0, cmd, ro=[archive], rw=[dest], capture_output=True).returncode
         self.kill_slot(0)
         if rc != 0:
             self.note(f"the archive {os.path.basename(archive)} did not unpack cleanly (status {rc}); using what came out")
@@ -348,7 +376,7 @@ class Grader:
         with open(log, "wb") as f:
             rc = self.sandbox(0, ["sh", "-c", 'cd "$1" && exec timeout -k 5 "$2" make -j 2 --no-print-directory '
                                   "build/sub/webproxy build/sub/simplecached", "sh", t, str(limit)],
-                              stdout=f, stderr=subprocess.STDOUT).returncode
+                              rw=[t], stdout=f, stderr=subprocess.STDOUT).returncode
         self.kill_slot(0)
         if self.is_root:
             subprocess.run(["chown", "-R", "0:0", t], check=True)
@@ -381,7 +409,8 @@ class Grader:
         with open(os.path.join(self.content, "workload.txt"), "w", encoding="utf-8") as f:
             f.writelines(hits)
         os.chmod(self.content, 0o755)
-        if self.is_root and self.sandbox(0, ["test", "-r", os.path.join(self.content, "locals.txt")]).returncode != 0:
+        if self.is_root and self.sandbox(0, ["test", "-r", os.path.join(self.content, "locals.txt")],
+                                         ro=[self.content, kit_content]).returncode != 0:
             raise RuntimeError(f"the graded uids cannot read the test content in {kit_content}")
 
     # ------------------------------------------------------------ tests
@@ -792,6 +821,7 @@ class Grader:
         write_json(os.path.join(self.out, "results.json"), results)
         if self.args.results:
             shutil.copy(os.path.join(self.out, "results.json"), self.args.results)
+        owner_only(self.out)
 
     def gradescope_test(self, i, r):
         """A row as a Gradescope test. A row graded by hand has no score
@@ -846,6 +876,8 @@ class Grader:
         self.name = name
         self.out = os.path.abspath(a.out or os.path.join(KIT, "build", "grade", name))
         os.makedirs(self.out, exist_ok=True)
+        # Reports and logs: no student uid reads them (nor other submissions').
+        os.chmod(self.out, 0o700)
         for old in ("logs", "bin"):
             shutil.rmtree(os.path.join(self.out, old), ignore_errors=True)
         for old in ("results.json", "junit.xml", "report.txt", "build.log", "grade.json"):
@@ -910,6 +942,7 @@ class Grader:
                                                     "seconds": round(self.elapsed(), 1), "rows": []})
         if self.args.results:
             shutil.copy(os.path.join(out, "results.json"), self.args.results)
+        owner_only(out)
         sys.stderr.write(f"grade: grader error while {self.stage}; wrote a fallback {out}/results.json\n")
 
 
@@ -933,6 +966,20 @@ def shell_quote(s):
 
 def xml_text(s):
     return re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", "", s)
+
+
+def owner_only(top):
+    """Makes a grade's reports and logs the grader's alone: 0700 folders,
+    0600 files, 0700 programs (they hold hidden test names and students'
+    work)."""
+    os.chmod(top, 0o700)
+    for base, dirs, files in os.walk(top):
+        for d in dirs:
+            os.chmod(os.path.join(base, d), 0o700)
+        for f in files:
+            path = os.path.join(base, f)
+            if not os.path.islink(path):
+                os.chmod(path, 0o700 if os.stat(path).st_mode & 0o111 else 0o600)
 
 
 def write_json(path, data):

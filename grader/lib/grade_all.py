@@ -398,6 +398,7 @@ def main(argv):
                 else read_folder(args.dir, args.variant, args.track))
         out = os.path.abspath(args.out or os.path.join(KIT, "build", "grade-all"))
         os.makedirs(out, mode=0o700, exist_ok=True)
+        os.chmod(out, 0o700)  # every submission's report: no student uid reads them
         if args.similar_only:
             if not subs:
                 raise rubric_mod.UsageError("no submission to compare")

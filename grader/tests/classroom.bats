@@ -176,6 +176,9 @@ run_step() {
 		esac
 		echo "# $kind $id ($((SECONDS - ${t0:-SECONDS}))s): $cmd" >&3
 		[[ $status -eq 0 ]] || failed+=("$kind $id: $cmd (status $status): $(tail -n 15 <<<"$output")")
+		# A step keeps at least twice its measured time in hand.
+		[[ $kind != grader || $(((SECONDS - t0) * 2)) -le $((minutes * 60)) ]] ||
+			failed+=("$kind $id: took $((SECONDS - t0)) s of its $((minutes * 60)) s, less than 2x headroom")
 	done <"$BATS_TEST_TMPDIR/steps.tsv"
 	[[ ${#failed[@]} -eq 0 ]] || fail "$(printf '%s\n\n' "${failed[@]}")"
 }

@@ -60,6 +60,7 @@ grade_in_image() {
 	sub=$(make_submission "$name" "$BATS_TEST_TMPDIR/subs")
 	mkdir -p "$root/autograder/submission" "$root/autograder/results"
 	cp "$sub"/* "$root/autograder/submission/"
+	[[ -z ${plant:-} ]] || plant_others "$root/autograder"
 	t0=$SECONDS
 	# The grader's uids: a range no other grade on this machine uses (a
 	# Gradescope container has the machine's uids to itself; here other
@@ -115,4 +116,13 @@ grade_in_image() {
 	local score
 	score=$(jq -r .score "$results")
 	awk -v s="$score" 'BEGIN { exit !(s < 100) }' || fail "a fork bomb scored $score"
+}
+
+@test "deploy: Gradescope: a submission searching the file system reads no secret, and the reports are root's alone" {
+	local plant=1 f
+	grade_in_image reads-secrets
+	check_no_secrets "$BATS_TEST_TMPDIR/root/autograder/results/grade"
+	for f in "$BATS_TEST_TMPDIR/root/autograder/results" "$BATS_TEST_TMPDIR/root/autograder/results/grade/logs"; do
+		[[ $(stat -c %a "$f") == 700 ]] || fail "$f is $(stat -c %a "$f"), not 700"
+	done
 }

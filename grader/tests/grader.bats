@@ -221,6 +221,7 @@ secrets_checks() {
 }
 
 @test "grader: fixture reads-secrets finds none of the kit's secrets" {
+	plant_others "$GRADE_TMP"
 	grade_expected reads-secrets 64300 secrets_checks
 }
 

@@ -38,8 +38,9 @@ unpack_autograder() {
 		tests/solution_transfer.bats grader/grade grader/lib/grade.py grader/rubric.tsv; do
 		grep -qx "$need" <<<"$output" || fail "the zip lacks $need"
 	done
-	# Nothing grading does not need: no reference, no fixture, no kit suite.
-	! grep -E '^(solution/|grader/fixtures/|grader/tests/|grader/mutants/|tests/kit/)' <<<"$output" ||
+	# Nothing grading does not need: no reference (nor grader/independent/,
+	# a second full solution), no fixture, no kit suite.
+	! grep -E '^(solution/|grader/independent/|grader/fixtures/|grader/tests/|grader/mutants/|tests/kit/)' <<<"$output" ||
 		fail "the zip holds files grading does not need"
 	# Every test the rubric names is in the zip, hidden ones included.
 	local id file
@@ -78,6 +79,7 @@ unpack_autograder() {
 	mkdir -p "$root/submission"
 	cp "$KIT/solution/mqueue"/*.[ch] "$root/submission/"
 	patch -p1 -s -d "$root/submission" <"$KIT/grader/fixtures/mqueue/reads-secrets.patch"
+	plant_others "$root"
 	run env AUTOGRADER_ROOT="$root" GRADER_ARGS="--only smoke|malformed --uid 64420" \
 		TMPDIR="$GRADE_TMP" \
 		timeout -k 5 300 "$root/source/run_autograder" 3>&- 4>&-

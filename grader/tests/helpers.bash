@@ -232,15 +232,30 @@ run_grade() {
 		fail "grade --quiet printed more than its line: $output"
 }
 
+# plant_others DIR: another submission and another grade's report in DIR,
+# world-readable (as a careless course server keeps them), each holding a
+# marker that check_no_secrets looks for.
+plant_others() {
+	mkdir -p "$1/other/submission" "$1/other/grade"
+	echo '/* ipclab-other-submission-marker */' >"$1/other/submission/simplecached.c"
+	echo 'ipclab-other-report-marker' >"$1/other/grade/report.txt"
+	chmod -R a+rX "$1/other"
+}
+
 # check_no_secrets OUT: the grade of the reads-secrets fixture, whose cache
-# prints the reference, the hidden tests, the rubric and the grader's logs:
-# it found none (its log shows it tried), and nothing of them reached any
-# report. The markers are lines only those files hold.
+# searches the whole file system for secrets and prints what it reads: it
+# read none (its log shows it tried, and counted 0), and no byte of them
+# reached any report. The markers are lines only those sources hold: the
+# reference, the hidden tests, the rubric, grader/independent/, a .git
+# (its config, or a worktree's .git file), and plant_others' files.
 check_no_secrets() {
 	local out=$1 f marker
 	grep -qsE 'No such file|Permission denied|cannot open' "$out"/logs/*.tap ||
 		fail "the fixture's attempts do not show in its logs"
-	for marker in '//@ begin' 'hidden_setup' '#= budget' "load 'common'"; do
+	grep -qsF 'reads-secrets: read 0 secret files' "$out"/logs/*.tap ||
+		fail "the fixture read secret files: $(grep -hs -m3 'reads-secrets: read\|^# == ' "$out"/logs/*.tap | head -n 5)"
+	for marker in '//@ begin' 'hidden_setup' '#= budget' "load 'common'" '(independent implementation)' \
+		'repositoryformatversion' 'gitdir:' 'ipclab-other-submission-marker' 'ipclab-other-report-marker'; do
 		for f in "$out"/results.json "$out"/report.txt "$out"/junit.xml "$out"/logs/*.tap; do
 			! grep -qF -- "$marker" "$f" || fail "$(basename "$f") holds '$marker', read by student code"
 		done

@@ -25,6 +25,10 @@ setup() {
 			grep -qF "($class):" "$set"/*.patch || fail "no mutant of the class $class in $set"
 		done
 	done
+	# Classes only the socket design can have.
+	for class in "peer hang-up" "command-channel backlog"; do
+		grep -qF "($class):" "$KIT/grader/mutants/socket"/*.patch || fail "no socket mutant of the class $class"
+	done
 }
 
 @test "mutants: --check reports a patch that no longer applies, or names no row" {

@@ -101,7 +101,7 @@ private_lines_in() {
 	# handouts/ is the variant's set (render.sh --pages: every page with its
 	# words and counts, rubric.md with its table from grader/rubric.tsv too),
 	# plus the diagrams drawn and the pages rendered.
-	bash "$root/handouts/render.sh" --pages "$BATS_TEST_TMPDIR/set"
+	bash "$root/handouts/pages.sh" --pages guided 0 "$BATS_TEST_TMPDIR/set"
 	diff -r --exclude=html --exclude='*.svg' "$BATS_TEST_TMPDIR/set" ipclab/handouts
 	bash "$root/handouts/render.sh" --rubric-md >rubric.md
 	bash "$root/handouts/render.sh" --page rubric.md | cmp - ipclab/handouts/rubric.md
@@ -341,4 +341,15 @@ student_path() {
 	run instructor_lines ipclab
 	refute_output
 	assert_failure
+}
+
+@test "every C name and file a page names is in that handout, in each track and variant" {
+	local a
+	for a in "$archive" "$socket_archive" "$design_archive" "$socket_design_archive"; do
+		[ -f "$a" ] || fail "no archive $a"
+		rm -rf ipclab
+		unpack "$a"
+		run timeout 120 python3 "$root/tests/kit/names_exist.py" ipclab
+		[ "$status" -eq 0 ] || fail "$(basename "$a"): $output"
+	done
 }

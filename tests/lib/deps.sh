@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# deps.sh [test|demo|bench|handouts|similar|kit]: makes sure the system packages
+# deps.sh [test|demo|bench|handouts|similar|deploy|kit]: makes sure the system packages
 # needed for that purpose are present (test: a student's `make test` and
-# the grader; kit: the kit's own `make test`, which runs the grader's and the
+# the grader; deploy: `make deploy-check`; kit: the kit's own `make test`, which runs the grader's and the
 # handouts' suites too). Installs the missing ones with apt-get when root
 # (or with passwordless sudo); otherwise prints the exact command and stops.
 set -euo pipefail
@@ -15,7 +15,8 @@ needs=(
 	"/usr/lib/bats/bats-support/load.bash bats-support"
 	"/usr/lib/bats/bats-assert/load.bash bats-assert"
 )
-test_needs=("valgrind valgrind" "jq jq" "python3 python3" "unzip unzip")
+# bwrap: the grader runs student code in a sealed root (tests/lib/sandbox.bash).
+test_needs=("valgrind valgrind" "jq jq" "python3 python3" "unzip unzip" "bwrap bubblewrap")
 handout_needs=("pandoc pandoc" "dot graphviz")
 case $purpose in
 test) needs+=("${test_needs[@]}") ;;

@@ -15,7 +15,8 @@
 #   IPCLAB_CONTENT        content folder (default $IPCLAB_ROOT/build/content)
 #   IPCLAB_TIMEOUT_SCALE  multiplies every time bound (slow machines)
 #   IPCLAB_WRAP           command prefix for programs under test (valgrind)
-#   IPCLAB_RUN_AS_UID     as root: run programs under test as this uid, with limits
+#   IPCLAB_RUN_AS_UID     as root: run programs under test as this uid, with
+#                         limits, in a sealed root (bwrap) where it can be made
 #   IPCLAB_HIDE           as root: paths (colon-separated) programs under test
 #                         must not see (the grader hides the reference, the
 #                         hidden tests and its logs)
@@ -66,6 +67,7 @@ source "$IPCLAB_ROOT/tests/lib/sandbox.bash"
 started_pids=()
 declare -gA started_prog=()
 ns_holder=
+seal_monitor=
 IPCLAB_ISOLATION=
 
 now_ms() {
@@ -95,7 +97,9 @@ wait_until() {
 # ipc_ns_create: a holder process owning a private IPC and mount namespace
 # with a fresh /dev/shm and /dev/mqueue. Falls back to a unique prefix.
 ipc_ns_create() {
-	if [ "$(id -u)" -eq 0 ] && unshare --ipc --mount true 2>/dev/null; then
+	if [ -n "${IPCLAB_RUN_AS_UID:-}" ] && seal_usable; then
+		sealed_ns_create
+	elif [ "$(id -u)" -eq 0 ] && unshare --ipc --mount true 2>/dev/null; then
 		IPCLAB_ISOLATION=namespace
 		setsid unshare --ipc --mount --propagation private sh -c "$(sandbox_hide_script)"'
 			mkdir -p /dev/mqueue &&
@@ -118,6 +122,49 @@ ipc_ns_create() {
 	export IPCLAB_ISOLATION
 }
 
+# sealed_ns_create: under the grader (IPCLAB_RUN_AS_UID), the holder is a
+# sealed root (tests/lib/sandbox.bash, seal_prefix) holding only what the
+# programs of a test need: their build, the kit's tools and the test
+# content, read-only, and the test's own folder. The programs and the
+# harness's probes enter it by nsenter, which keeps their pids.
+sealed_ns_create() {
+	local content_real
+	IPCLAB_ISOLATION=sealed
+	content_real=$(readlink -f "$IPCLAB_CONTENT/locals.txt" 2>/dev/null)
+	seal_prefix "$IMPL_BIN:$LAB_BIN:$IPCLAB_BUILD/fixtures:$IPCLAB_CONTENT:${content_real%/*}" "$BATS_TMP_ROOT"
+	setsid "${seal_cmd[@]}" sh -c 'chmod 1777 /dev/shm /dev/mqueue && exec sleep 100000' \
+		</dev/null >/dev/null 2>&1 3>&- 4>&- &
+	seal_monitor=$!
+	record_started "$seal_monitor"
+	# bwrap stays outside as the monitor of the child that holds the root.
+	if ! wait_until 5 sealed_child || ! wait_until 5 ns_mounted; then
+		echo "could not set up a sealed root (bwrap)" >&2
+		return 1
+	fi
+}
+
+# sealed_child: sets ns_holder to the child bwrap started.
+sealed_child() {
+	ns_holder=$(cat "/proc/$seal_monitor/task/$seal_monitor/children" 2>/dev/null)
+	ns_holder=${ns_holder%% *}
+	[ -n "$ns_holder" ]
+}
+
+# ns_enter: sets the array ns to the prefix that runs a command in the
+# test's namespaces, in the current folder (in a sealed root, where it is
+# not there, in /, and with the root's own /tmp; nsenter's --wd would reach
+# outside the root).
+ns_enter() {
+	ns=()
+	[ -n "$ns_holder" ] || return 0
+	if [ "$IPCLAB_ISOLATION" = sealed ]; then
+		ns=(nsenter -t "$ns_holder" --ipc --mount -- sh -c \
+			'cd "$0" 2>/dev/null || cd /; TMPDIR=/tmp; export TMPDIR; exec "$@"' "$PWD")
+	else
+		ns=(nsenter -t "$ns_holder" --ipc --mount "--wd=$PWD" --)
+	fi
+}
+
 # The holder is ready once its /dev/shm is a tmpfs of its own.
 ns_mounted() {
 	[ "$(readlink "/proc/$ns_holder/ns/mnt")" != "$(readlink /proc/self/ns/mnt)" ] &&
@@ -130,6 +177,11 @@ ipc_ns_destroy() {
 		kill -KILL "$ns_holder" 2>/dev/null
 		wait "$ns_holder" 2>/dev/null || true
 	fi
+	if [ -n "${seal_monitor:-}" ]; then
+		kill -KILL "$seal_monitor" 2>/dev/null
+		wait "$seal_monitor" 2>/dev/null || true
+		seal_monitor=
+	fi
 	ns_holder=
 	if [ "$IPCLAB_ISOLATION" = prefix ]; then
 		"$LAB_BIN/ipcls" --clean >/dev/null 2>&1
@@ -138,11 +190,9 @@ ipc_ns_destroy() {
 
 # in_ns CMD...: runs CMD inside the test's namespaces.
 in_ns() {
-	if [ -n "$ns_holder" ]; then
-		nsenter -t "$ns_holder" --ipc --mount "--wd=$PWD" -- "$@"
-	else
-		"$@"
-	fi
+	local -a ns
+	ns_enter
+	"${ns[@]}" "$@"
 }
 
 # ipc_objects: one line per IPC object: "shm NAME BYTES", "mq NAME" or
@@ -272,8 +322,8 @@ start_daemon() {
 	local name=$1 log
 	shift
 	log=$IPCLAB_LOGDIR/$name.log
-	local -a ns=()
-	[ -n "$ns_holder" ] && ns=(nsenter -t "$ns_holder" --ipc --mount "--wd=$PWD" --)
+	local -a ns
+	ns_enter
 	# Background jobs of a script ignore SIGINT; env puts the default back.
 	setsid "${ns[@]}" env --default-signal=INT "$@" </dev/null >>"$log" 2>&1 3>&- 4>&- &
 	local pid=$! word prog=$name

@@ -6,8 +6,11 @@
 # (IPCLAB_RUN_AS_UID); the grader runs it as a command for the build and the
 # unpacking of archives:
 #   bash tests/lib/sandbox.bash run UID CMD...   CMD as UID, with the limits,
-#                                                in a mount namespace hiding
-#                                                IPCLAB_HIDE when it is set
+#                                                in a sealed root holding
+#                                                IPCLAB_SEAL_RO and _RW
+#                                                (below); where none can be
+#                                                made, in a mount namespace
+#                                                hiding IPCLAB_HIDE
 #   bash tests/lib/sandbox.bash kill UID         kill every process of UID
 #   bash tests/lib/sandbox.bash scaled SECONDS   SECONDS times the scale
 #   bash tests/lib/sandbox.bash calibrate        this machine's scale and its
@@ -152,12 +155,85 @@ sandbox_hide_script() {
 	done; unset IFS'
 }
 
+# ---- The sealed root ----
+#
+# Untrusted code (a submission's build and its programs under the grader)
+# runs in a root built by allow-list: it holds /usr and the system library
+# folders read-only, a private /tmp, /dev/shm and /dev/mqueue, /proc, a
+# minimal /dev, and only the paths the run names. Nothing else of the host
+# exists there: another clone of the kit, a .git, other submissions and
+# their reports. A block-list (IPCLAB_HIDE) only hides what it knows of.
+#
+# bubblewrap (bwrap, a Debian package) builds that root: it is the tool
+# Flatpak and many graders use for it, it makes the root from a list of
+# binds in one command, and it runs as root without a setuid helper. Where
+# it cannot make namespaces (a Docker container's seccomp profile refuses
+# them, Gradescope's among them), the grader falls back to the unprivileged
+# uid alone and makes every secret unreadable to others before student code
+# runs.
+
+# seal_usable: bwrap can build a sealed root here (as root).
+seal_usable() {
+	[ "$(id -u)" -eq 0 ] && command -v bwrap >/dev/null &&
+		bwrap --unshare-ipc --ro-bind / / true 2>/dev/null
+}
+
+# seal_prefix RO RW: sets the array seal_cmd to the bwrap command that runs
+# a program in a sealed root where the colon-separated paths RO are read-only
+# and RW writable (each at its own path; a missing one is passed over).
+seal_prefix() {
+	local top p
+	seal_cmd=(bwrap --unshare-ipc --ro-bind /usr /usr)
+	for top in /bin /sbin /lib /lib32 /lib64 /libx32; do
+		if [ -L "$top" ]; then
+			seal_cmd+=(--symlink "$(readlink "$top")" "$top")
+		elif [ -d "$top" ]; then
+			seal_cmd+=(--ro-bind "$top" "$top")
+		fi
+	done
+	# The loader's cache and Debian's alternatives (cc, awk): no secrets.
+	seal_cmd+=(--perms 0755 --dir /etc --ro-bind-try /etc/ld.so.cache /etc/ld.so.cache
+		--ro-bind-try /etc/alternatives /etc/alternatives
+		--proc /proc --dev /dev --tmpfs /dev/shm --mqueue /dev/mqueue
+		--perms 1777 --tmpfs /tmp --setenv TMPDIR /tmp)
+	# bwrap would make the folders above each path 0700, which the uid
+	# cannot cross: they are made first, empty and 0755.
+	local IFS=:
+	for p in $(seal_parents "$1:$2"); do
+		seal_cmd+=(--perms 0755 --dir "$p")
+	done
+	for p in $1; do
+		[ -e "$p" ] && seal_cmd+=(--ro-bind "$p" "$p")
+	done
+	for p in $2; do
+		[ -e "$p" ] && seal_cmd+=(--bind "$p" "$p")
+	done
+	seal_cmd+=(--)
+}
+
+# seal_parents PATHS: the folders above the colon-separated PATHS, shallowest
+# first, colon-separated, but for / and /tmp (which the root has).
+seal_parents() {
+	local IFS=: p
+	for p in $1; do
+		p=${p%/*}
+		while [ -n "$p" ] && [ "$p" != /tmp ]; do
+			echo "$p"
+			p=${p%/*}
+		done
+	done | awk '!seen[$0]++ { print length($0), $0 }' | sort -n | cut -d' ' -f2- | paste -sd:
+}
+
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	set -u
 	case ${1:-} in
 	run)
 		sandbox_prefix "$2"
 		shift 2
+		if [ -n "${IPCLAB_SEAL_RW:-}${IPCLAB_SEAL_RO:-}" ] && seal_usable; then
+			seal_prefix "${IPCLAB_SEAL_RO:-}" "${IPCLAB_SEAL_RW:-}"
+			exec "${seal_cmd[@]}" "${sandbox_cmd[@]}" "$@"
+		fi
 		if [ -n "${IPCLAB_HIDE:-}" ] && [ "$(id -u)" -eq 0 ]; then
 			exec unshare --mount --propagation private \
 				sh -c "$(sandbox_hide_script)"' && exec "$@"' sh "${sandbox_cmd[@]}" "$@"
