@@ -24,6 +24,9 @@ bench) needs+=("gnuplot gnuplot-nox" "python3 python3") ;;
 handouts) needs+=("${handout_needs[@]}") ;;
 # grade-all --similar compares the class's code with sim_c.
 similar) needs+=("${test_needs[@]}" "sim_c similarity-tester") ;;
+# make deploy-check builds clean Debian roots with debootstrap and packs the
+# Gradescope zip.
+deploy) needs+=("${test_needs[@]}" "debootstrap debootstrap" "zip zip") ;;
 # The kit checks its classroom template's workflow with yamllint.
 kit) needs+=("${test_needs[@]}" "${handout_needs[@]}" "yamllint yamllint" "sim_c similarity-tester") ;;
 esac
