@@ -114,8 +114,8 @@ stops_within_2s() {
 	start_cache
 	start_proxy -n 2 -z 4096
 	# A request whose transfer gets a thread stuck in each program.
-	timeout "$(scaled 10)" "$LAB_BIN/gfclient_download" -p "$proxy_port" -t 2 \
-		-w "$IPCLAB_CONTENT/workload.txt" >/dev/null 2>&1 &
+	(cd "$BATS_TEST_TMPDIR" && timeout "$(scaled 10)" "$LAB_BIN/gfclient_download" \
+		-p "$proxy_port" -t 2 -w "$IPCLAB_CONTENT/workload.txt" >/dev/null 2>&1) &
 	client=$!
 	sleep 1
 	stops_within_2s
@@ -127,8 +127,8 @@ stops_within_2s() {
 	socket_only
 	start_cache -c "$IPCLAB_CONTENT/locals.txt" -t 4
 	start_proxy -n 4 -z 4096
-	"$LAB_BIN/gfclient_download" -p "$proxy_port" -t 4 -r 400 \
-		-w "$IPCLAB_CONTENT/workload.txt" >/dev/null 2>&1 &
+	(cd "$BATS_TEST_TMPDIR" && timeout "$(scaled 30)" "$LAB_BIN/gfclient_download" \
+		-p "$proxy_port" -t 4 -r 400 -w "$IPCLAB_CONTENT/workload.txt" >/dev/null 2>&1) &
 	client=$!
 	# Words 56..63 of each segment: inside the first condition variable.
 	peer scribble 3 56 64 >/dev/null
