@@ -8,6 +8,7 @@
 #include "shm_channel.h"
 #include "cache-student.h"
 #include "deadline.h"
+#include "mapping_cache.h"
 #include "refusals.h"
 
 #include <assert.h>
@@ -195,19 +196,7 @@ static void unmap_segment(struct segment *seg)
  */
 bool segment_fits(const struct segment *seg)
 {
-	struct stat st;
-
-	if (fstat(seg->fd, &st) != 0) {
-		report_failure("fstat", seg->name, errno);
-		return false;
-	}
-	if (st.st_size < (off_t)seg->size) {
-		fprintf(stderr, "%s: %s shrank to %lld bytes: not touching it\n",
-			program_invocation_short_name, seg->name,
-			(long long)st.st_size);
-		return false;
-	}
-	return true;
+	return shm_object_fits(seg->fd, seg->size, seg->name);
 }
 
 /* ---- Proxy side: the proxy creates, owns and removes segments. ---- */
@@ -601,7 +590,7 @@ static int open_segment(const char *name, uint64_t size, struct stat *st)
 	//@ end
 }
 
-/* Maps the open segment into seg, remembering which object it is. */
+/* Maps the whole object into seg, which keeps fd to check the size. */
 static int map_segment(struct segment *seg, const char *name, int fd,
 		       const struct stat *st)
 {
@@ -619,14 +608,11 @@ static int map_segment(struct segment *seg, const char *name, int fd,
 	seg->size = (size_t)st->st_size;
 	seg->data = (unsigned char *)base + sizeof(struct segment_header);
 	seg->capacity = seg->size - sizeof(struct segment_header);
-	seg->device = st->st_dev;
-	seg->inode = st->st_ino;
 	return 0;
 	//@ todo Map the whole object (st->st_size bytes) shared, read-write.
 	//@ todo Fill seg->name, seg->header, seg->fd (kept open, so
 	//@ todo segment_fits() can check the size), seg->data (just after the
-	//@ todo header), seg->size, seg->capacity, and seg->device and
-	//@ todo seg->inode from *st so the mapping can be recognised later.
+	//@ todo header), seg->size and seg->capacity.
 	//@ todo Read mmap(2).
 	//@ stub (void)seg;
 	//@ stub (void)name;
@@ -637,47 +623,30 @@ static int map_segment(struct segment *seg, const char *name, int fd,
 }
 
 /*
- * A mapping is reused only for the very object it was made of: same name,
- * same file (device and inode), same size. A proxy that restarts, or
- * replaces a segment, makes a new object, which never matches an old slot.
- */
-static struct segment *find_mapping(struct segment_maps *maps,
-				    const char *name, const struct stat *st)
-{
-	for (int i = 0; i < SEGMENT_MAPS; i++) {
-		struct segment *seg = &maps->slot[i];
-
-		if (seg->header != NULL && seg->device == st->st_dev &&
-		    seg->inode == st->st_ino &&
-		    seg->size == (size_t)st->st_size &&
-		    strcmp(seg->name, name) == 0)
-			return seg;
-	}
-	return NULL;
-}
-
-/*
- * Mapping and unmapping cost more than a small file's whole transfer, so
- * a worker keeps its last SEGMENT_MAPS mappings and replaces them in turn.
- * Each request still opens the object and checks it with fstat.
+ * A worker keeps its last mappings (lab/mapping_cache.h), each with its
+ * descriptor, to check the size before each use. Each request still opens
+ * the object and checks it with fstat.
  */
 struct segment *segment_attach(struct segment_maps *maps, const char *name,
 			       uint64_t size)
 {
 	struct stat st;
 	struct segment *seg;
+	int slot;
 	int fd = open_segment(name, size, &st);
 
 	if (fd < 0)
 		return NULL;
-	seg = find_mapping(maps, name, &st);
-	if (seg != NULL) {
+	slot = mapping_cache_find(&maps->kept, name, &st);
+	if (slot >= 0) {
+		seg = &maps->slot[slot];
 		close_object(fd, name);	/* the slot has its own */
 	} else {
-		seg = &maps->slot[maps->next];
-		maps->next = (maps->next + 1) % SEGMENT_MAPS;
+		slot = mapping_cache_claim(&maps->kept, name, &st);
+		seg = &maps->slot[slot];
 		unmap_segment(seg);
 		if (map_segment(seg, name, fd, &st) != 0) {
+			mapping_cache_forget(&maps->kept, slot);
 			close_object(fd, name);
 			seg = NULL;
 		}
@@ -693,7 +662,7 @@ struct segment *segment_attach(struct segment_maps *maps, const char *name,
 
 void segment_maps_clear(struct segment_maps *maps)
 {
-	for (int i = 0; i < SEGMENT_MAPS; i++)
+	for (int i = 0; i < MAPPINGS_KEPT; i++)
 		unmap_segment(&maps->slot[i]);
 }
 

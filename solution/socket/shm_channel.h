@@ -51,6 +51,7 @@
 #include <sys/types.h>
 
 #include "ipcname.h"
+#include "mapping_cache.h"
 
 /*
  * The smallest -z is a published rule (the usage line, the handouts). The
@@ -98,8 +99,6 @@ struct segment {
 					 * the proxy from a taken chunk until it
 					 * is sent, a worker from its claim until
 					 * its chunk is handed over */
-	dev_t device;			/* cache: which object is mapped */
-	ino_t inode;
 	/* Proxy: both condition variables as the last transfer that ended
 	 * well left them, with nobody waiting. An idle segment whose words
 	 * differ was written by another process (channel_is_idle). */
@@ -149,11 +148,9 @@ bool channel_end_transfer(struct segment *seg, bool failed);
  * so no lock; segment_attach() returns one of its slots, valid until the
  * worker's next segment_attach().
  */
-#define SEGMENT_MAPS 8
-
 struct segment_maps {
-	struct segment slot[SEGMENT_MAPS];	/* header NULL: slot unused */
-	int next;				/* the slot to replace next */
+	struct mapping_cache kept;		/* which object each slot maps */
+	struct segment slot[MAPPINGS_KEPT];	/* header NULL: slot unused */
 };
 
 struct segment *segment_attach(struct segment_maps *maps, const char *name,
