@@ -45,6 +45,9 @@ SRC_starter-socket := starter/socket
 # and build/starter-design-socket/.
 SRC_starter-design := starter/mqueue/design
 SRC_starter-design-socket := starter/socket/design
+# The files both variants' design starters leave alike are kept once.
+SHARED_starter-design := starter/design
+SHARED_starter-design-socket := starter/design
 # The implementation `make test IMPL=starter` checks, by track.
 TEST_IMPL := $(if $(and $(filter starter,$(IMPL)),$(filter design,$(TRACK))),starter-design,$(IMPL))
 variant_suffix = $(if $(filter socket,$(1)),-socket)
@@ -52,7 +55,7 @@ BUILT_VARIANTS := $(or $(VARIANT),mqueue socket)
 RUN_VARIANT := $(or $(VARIANT),mqueue)
 
 # Each implementation is built when its sources exist.
-IMPLS := $(foreach v,$(BUILT_VARIANTS),$(foreach i,solution starter starter-design,$(if $(wildcard $(call src_of,$(i)$(call variant_suffix,$(v)))/webproxy.c),$(i)$(call variant_suffix,$(v)))))
+IMPLS := $(foreach v,$(BUILT_VARIANTS),$(foreach i,solution starter starter-design,$(if $(wildcard $(call src_of,$(i)$(call variant_suffix,$(v)))/simplecached.c),$(i)$(call variant_suffix,$(v)))))
 
 all: lab $(IMPLS) ## build the lab tools, the references and the starters (VARIANT=... for one design)
 
