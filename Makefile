@@ -81,15 +81,19 @@ fixtures: $(FIXTURES) ## build the test fixtures (broken servers) into build/fix
 # a solution source, drop tests/fuzz/<name>.c in and name the sources it
 # needs in one line, e.g.
 #	FUZZ_SRCS_cache_request := solution/mqueue/shm_channel.c
-# (-Isolution/mqueue is on the include path already). `make test` builds the
-# targets when clang is there, and tests/kit/fuzz.bats smoke-runs each.
+# (-Isolution/mqueue is on the include path unless FUZZ_INCLUDES_<name>
+# says otherwise). `make test` builds the targets when clang is there, and
+# tests/kit/fuzz.bats smoke-runs each.
 FUZZ_CC ?= clang
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Werror -pthread \
-	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Ilab -Isolution/mqueue
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Ilab
+FUZZ_INCLUDES_cache_request_socket := -Isolution/socket
+fuzz_includes = $(or $(FUZZ_INCLUDES_$(1)),-Isolution/mqueue)
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/*.c))
 FUZZ_TIME ?= 60
-# (No target needs a source outside lab/ today: cache_request.c tests the
-# validation in solution/mqueue/cache-student.h, a header.)
+# (No target needs a source outside lab/ today: cache_request.c and
+# cache_request_socket.c test the validation in each variant's
+# cache-student.h, a header.)
 
 fuzzers: $(FUZZ_TARGETS) ## build the libFuzzer targets of tests/fuzz/ into build/fuzz/
 
@@ -106,7 +110,7 @@ build/fuzz/lib/%.o: lab/%.c $(LAB_HEADERS)
 .SECONDEXPANSION:
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB) $(LAB_HEADERS) $$(FUZZ_SRCS_$$*)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS_$*) $(FUZZ_LIB) -lrt
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(call fuzz_includes,$*) -o $@ $< $(FUZZ_SRCS_$*) $(FUZZ_LIB) -lrt
 
 fuzz: fuzzers ## run each fuzz target for FUZZ_TIME seconds (60); corpus in build/fuzz/corpus/, crashes in build/fuzz/
 	@for t in $(FUZZ_TARGETS); do \

@@ -228,15 +228,6 @@ static void watch_socket_file(void)
 
 /* ---- The boss: gathering whole requests ---- */
 
-/* Anything from the socket came from another process: check it whole. */
-static bool request_is_valid(const struct cache_request *req)
-{
-	return memchr(req->segment, '\0', sizeof(req->segment)) != NULL &&
-	       memchr(req->path, '\0', sizeof(req->path)) != NULL &&
-	       req->segment_size >= SEGMENT_MIN_SIZE &&
-	       req->segment_size <= SEGMENT_MAX_SIZE;
-}
-
 /* The boss's connections whose request is not whole yet: only the boss
  * touches them. */
 static struct {
@@ -304,7 +295,7 @@ static int read_more(struct connection *conn)
 static bool hand_over(struct connection *conn)
 {
 	//@ begin hand a request over
-	if (!request_is_valid(&conn->req)) {
+	if (!cache_request_is_valid(&conn->req)) {
 		refusals_add("a malformed request");
 		drop(conn);
 		return true;
@@ -316,14 +307,13 @@ static bool hand_over(struct connection *conn)
 		drop(conn);
 	}
 	return true;
-	//@ todo Refuse a request that request_is_valid() rejects
+	//@ todo Refuse a request that cache_request_is_valid() rejects
 	//@ todo (refusals_add(), then drop() the connection). Otherwise take
 	//@ todo a slot of the work list without waiting (cache_take_slot(0);
 	//@ todo return false if none is free) and hand the connection over
 	//@ todo (cache_hand_over). If that fails, the cache is stopping: give
 	//@ todo the slot back and drop the connection. Return true.
 	//@ stub (void)conn;
-	//@ stub (void)request_is_valid;
 	//@ stub drop(conn);
 	//@ stub return true;
 	//@ end

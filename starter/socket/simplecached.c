@@ -195,15 +195,6 @@ static void watch_socket_file(void)
 
 /* ---- The boss: gathering whole requests ---- */
 
-/* Anything from the socket came from another process: check it whole. */
-static bool request_is_valid(const struct cache_request *req)
-{
-	return memchr(req->segment, '\0', sizeof(req->segment)) != NULL &&
-	       memchr(req->path, '\0', sizeof(req->path)) != NULL &&
-	       req->segment_size >= SEGMENT_MIN_SIZE &&
-	       req->segment_size <= SEGMENT_MAX_SIZE;
-}
-
 /* The boss's connections whose request is not whole yet: only the boss
  * touches them. */
 static struct {
@@ -257,7 +248,7 @@ static bool hand_over(struct connection *conn)
 {
 	/*
 	 * TODO(hand a request over):
-	 * Refuse a request that request_is_valid() rejects
+	 * Refuse a request that cache_request_is_valid() rejects
 	 * (refusals_add(), then drop() the connection). Otherwise take
 	 * a slot of the work list without waiting (cache_take_slot(0);
 	 * return false if none is free) and hand the connection over
@@ -265,7 +256,6 @@ static bool hand_over(struct connection *conn)
 	 * the slot back and drop the connection. Return true.
 	 */
 	(void)conn;
-	(void)request_is_valid;
 	drop(conn);
 	return true;
 }
