@@ -16,7 +16,7 @@
 
 /* The time from a stop signal to the watchdog's exit: under the 2 s the
  * rules allow for a whole shutdown. */
-#define WATCHDOG_MS 1500
+#define WATCHDOG_MS 1200
 
 /* Arms the watchdog (once; later calls do nothing): in WATCHDOG_MS,
  * unless watchdog_disarm() came first, it calls remove_names(arg) and

@@ -42,17 +42,7 @@ socket_path() {
 }
 
 @test "junk on the socket: refused, logged at most once a second, and the pair serves on" {
-	start_cache
-	start_proxy -n 2
-	start=$(now_ms)
-	run attack junk 3000
-	assert_success
-	echo "# $output" >&3
-	seconds=$((($(now_ms) - start) / 1000 + 1))
-	log_lines=$(wc -l <"$IPCLAB_LOGDIR/cache.log")
-	echo "# the cache wrote $log_lines log lines in ${seconds}s of junk" >&3
-	[ "$log_lines" -le $((seconds + 3)) ] || { tail -n 5 "$IPCLAB_LOGDIR/cache.log"; false; }
-	serves_normally
+	junk_logged_at_most_once_a_second "$attacker_bin" junk 3000
 }
 
 @test "1,000 idle and 64 dribbling connections add at most 100 ms to valid requests' p99" {

@@ -34,3 +34,21 @@ hostile_setup() {
 	attacker_bin=$IPCLAB_BUILD/fixtures/$1
 	[ -x "$attacker_bin" ] || skip "fixtures not built: run make fixtures"
 }
+
+# junk_logged_at_most_once_a_second ATTACKER ARGS...: runs the attacker;
+# the cache's log may grow by a line a second of the attack (and 3 more),
+# and the pair serves on afterwards.
+junk_logged_at_most_once_a_second() {
+	local start seconds log_lines
+	start_cache
+	start_proxy -n 2
+	start=$(now_ms)
+	run attacker "$@"
+	[ "$status" -eq 0 ] || { echo "$output"; return 1; }
+	echo "# $output" >&3
+	seconds=$((($(now_ms) - start) / 1000 + 1))
+	log_lines=$(wc -l <"$IPCLAB_LOGDIR/cache.log")
+	echo "# the cache wrote $log_lines log lines in ${seconds}s of junk" >&3
+	[ "$log_lines" -le $((seconds + 3)) ] || { tail -n 5 "$IPCLAB_LOGDIR/cache.log"; return 1; }
+	serves_normally
+}
