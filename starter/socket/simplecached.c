@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,7 @@
 static struct {
 	int listener;			/* the listening socket */
 	struct sockaddr_un addr;	/* its path */
+	bool bound;			/* a file was bound: the boss watches it */
 	dev_t device;			/* the socket's file, as bound */
 	ino_t inode;
 	int wake[2];			/* a pipe: the signal thread wakes the boss */
@@ -131,13 +133,19 @@ static int remember_socket_file(void)
 	}
 	cache.device = st.st_dev;
 	cache.inode = st.st_ino;
+	cache.bound = true;
 	return 0;
 }
 
-/* The boss accepts without waiting: poll() said whether one is there. */
+/* The boss accepts without waiting: poll() said whether one is there.
+ * Without a listener there is no file to watch, and nothing to accept. */
 static int bind_channel(void)
 {
-	if (create_listener() != 0 || remember_socket_file() != 0)
+	if (create_listener() != 0)
+		return -1;
+	if (cache.listener < 0)
+		return 0;
+	if (remember_socket_file() != 0)
 		return -1;
 	if (fcntl(cache.listener, F_SETFL, O_NONBLOCK) != 0) {
 		fprintf(stderr, "simplecached: fcntl %s: %s\n",
@@ -170,8 +178,11 @@ static const char *socket_file_changed(void)
 static void watch_socket_file(void)
 {
 	static bool said;
-	const char *why = socket_file_changed();
+	const char *why;
 
+	if (!cache.bound)
+		return;
+	why = socket_file_changed();
 	if (why == NULL)
 		return;
 	if (!said)
