@@ -45,6 +45,9 @@ SRC_starter-socket := starter/socket
 # and build/starter-design-socket/.
 SRC_starter-design := starter/mqueue/design
 SRC_starter-design-socket := starter/socket/design
+# The files both variants' design starters leave alike are kept once.
+SHARED_starter-design := starter/design
+SHARED_starter-design-socket := starter/design
 # The implementation `make test IMPL=starter` checks, by track.
 TEST_IMPL := $(if $(and $(filter starter,$(IMPL)),$(filter design,$(TRACK))),starter-design,$(IMPL))
 variant_suffix = $(if $(filter socket,$(1)),-socket)
@@ -52,7 +55,7 @@ BUILT_VARIANTS := $(or $(VARIANT),mqueue socket)
 RUN_VARIANT := $(or $(VARIANT),mqueue)
 
 # Each implementation is built when its sources exist.
-IMPLS := $(foreach v,$(BUILT_VARIANTS),$(foreach i,solution starter starter-design,$(if $(wildcard $(call src_of,$(i)$(call variant_suffix,$(v)))/webproxy.c),$(i)$(call variant_suffix,$(v)))))
+IMPLS := $(foreach v,$(BUILT_VARIANTS),$(foreach i,solution starter starter-design,$(if $(wildcard $(call src_of,$(i)$(call variant_suffix,$(v)))/simplecached.c),$(i)$(call variant_suffix,$(v)))))
 
 all: lab $(IMPLS) ## build the lab tools, the references and the starters (VARIANT=... for one design)
 
@@ -78,15 +81,19 @@ fixtures: $(FIXTURES) ## build the test fixtures (broken servers) into build/fix
 # a solution source, drop tests/fuzz/<name>.c in and name the sources it
 # needs in one line, e.g.
 #	FUZZ_SRCS_cache_request := solution/mqueue/shm_channel.c
-# (-Isolution/mqueue is on the include path already). `make test` builds the
-# targets when clang is there, and tests/kit/fuzz.bats smoke-runs each.
+# (-Isolution/mqueue is on the include path unless FUZZ_INCLUDES_<name>
+# says otherwise). `make test` builds the targets when clang is there, and
+# tests/kit/fuzz.bats smoke-runs each.
 FUZZ_CC ?= clang
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Werror -pthread \
-	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Ilab -Isolution/mqueue
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Ilab
+FUZZ_INCLUDES_cache_request_socket := -Isolution/socket
+fuzz_includes = $(or $(FUZZ_INCLUDES_$(1)),-Isolution/mqueue)
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/*.c))
 FUZZ_TIME ?= 60
-# (No target needs a source outside lab/ today: cache_request.c tests the
-# validation in solution/mqueue/cache-student.h, a header.)
+# (No target needs a source outside lab/ today: cache_request.c and
+# cache_request_socket.c test the validation in each variant's
+# cache-student.h, a header.)
 
 fuzzers: $(FUZZ_TARGETS) ## build the libFuzzer targets of tests/fuzz/ into build/fuzz/
 
@@ -103,7 +110,7 @@ build/fuzz/lib/%.o: lab/%.c $(LAB_HEADERS)
 .SECONDEXPANSION:
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB) $(LAB_HEADERS) $$(FUZZ_SRCS_$$*)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS_$*) $(FUZZ_LIB) -lrt
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(call fuzz_includes,$*) -o $@ $< $(FUZZ_SRCS_$*) $(FUZZ_LIB) -lrt
 
 fuzz: fuzzers ## run each fuzz target for FUZZ_TIME seconds (60); corpus in build/fuzz/corpus/, crashes in build/fuzz/
 	@for t in $(FUZZ_TARGETS); do \

@@ -9,6 +9,7 @@
  * The condition variable measures timeouts on CLOCK_MONOTONIC, so setting
  * the wall clock cannot stretch or cut short a bqueue_pop_timed().
  */
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -30,26 +31,42 @@ struct bqueue {
 	int closed;			/* once 1, stays 1 */
 };
 
+/* Each call returns 0 or an error number; a failure undoes what came
+ * before it, so the caller gets a whole queue or NULL. */
 bqueue_t *bqueue_create(void)
 {
 	bqueue_t *q = calloc(1, sizeof(*q));
 	pthread_condattr_t attr;
+	int rc;
 
 	if (q == NULL)
 		return NULL;
-	if (pthread_condattr_init(&attr) != 0) {
-		free(q);
-		return NULL;
-	}
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	if (pthread_cond_init(&q->nonempty, &attr) != 0) {
+	rc = pthread_condattr_init(&attr);
+	if (rc == 0) {
+		rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+		if (rc == 0)
+			rc = pthread_cond_init(&q->nonempty, &attr);
+		/* Destroying attributes that init made cannot fail. */
 		pthread_condattr_destroy(&attr);
+	}
+	if (rc == 0) {
+		rc = pthread_mutex_init(&q->lock, NULL);
+		if (rc != 0)
+			pthread_cond_destroy(&q->nonempty);
+	}
+	if (rc != 0) {
 		free(q);
 		return NULL;
 	}
-	pthread_condattr_destroy(&attr);
-	pthread_mutex_init(&q->lock, NULL);
 	return q;
+}
+
+/* The list's invariant, checked with q->lock held. */
+static void assert_consistent(const bqueue_t *q)
+{
+	assert((q->head == NULL) == (q->tail == NULL));
+	assert((q->head == NULL) == (q->length == 0));
+	assert(q->tail == NULL || q->tail->next == NULL);
 }
 
 int bqueue_push(bqueue_t *q, void *item)
@@ -73,6 +90,7 @@ int bqueue_push(bqueue_t *q, void *item)
 		q->head = n;
 	q->tail = n;
 	q->length++;
+	assert_consistent(q);
 	/* One item can satisfy one popper. */
 	pthread_cond_signal(&q->nonempty);
 	pthread_mutex_unlock(&q->lock);
@@ -85,10 +103,12 @@ static void *take_head(bqueue_t *q)
 	struct node *n = q->head;
 	void *item = n->item;
 
+	assert(q->length > 0);
 	q->head = n->next;
 	if (q->head == NULL)
 		q->tail = NULL;
 	q->length--;
+	assert_consistent(q);
 	free(n);
 	return item;
 }

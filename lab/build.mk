@@ -78,18 +78,22 @@ $(TRACE_LIB): lab/trace/trace.c lab/trace/record.h lab/trace/calls.h
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -shared -fPIC -o $@ $< -ldl
 
 # The files a student edits are the implementation folder's .c and .h; every
-# header there (segment_pool.h, one of the student's own) is a prerequisite.
+# header there (one of the student's own) is a prerequisite. A file the
+# folder lacks comes from SHARED_<name>, when set: the design track's
+# starters keep the files both variants leave alike once.
 src_of = $(or $(SRC_$(1)),$(1))
-STUDENT_HEADERS = $(wildcard $(call src_of,$*)/*.h)
+src_file = $(firstword $(wildcard $(call src_of,$(1))/$(2)) $(if $(SHARED_$(1)),$(SHARED_$(1))/$(2),$(call src_of,$(1))/$(2)))
+src_includes = -I$(call src_of,$(1)) $(if $(SHARED_$(1)),-I$(SHARED_$(1)))
+STUDENT_HEADERS = $(wildcard $(call src_of,$*)/*.h $(if $(SHARED_$*),$(SHARED_$*)/*.h))
 
 .SECONDEXPANSION:
-$(BUILD)/%/webproxy: $$(call src_of,$$*)/webproxy.c $$(call src_of,$$*)/handle_with_cache.c $$(call src_of,$$*)/shm_channel.c $$(STUDENT_HEADERS) $(LAB_LIB) $(LAB_HEADERS)
+$(BUILD)/%/webproxy: $$(call src_file,$$*,webproxy.c) $$(call src_file,$$*,handle_with_cache.c) $$(call src_file,$$*,shm_channel.c) $$(STUDENT_HEADERS) $(LAB_LIB) $(LAB_HEADERS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(LDFLAGS) -Ilab -I$(call src_of,$*) -o $@ $(filter %.c,$^) $(LAB_LIB) $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -Ilab $(call src_includes,$*) -o $@ $(filter %.c,$^) $(LAB_LIB) $(LDLIBS)
 
-$(BUILD)/%/simplecached: $$(call src_of,$$*)/simplecached.c $$(call src_of,$$*)/shm_channel.c $$(STUDENT_HEADERS) $(LAB_LIB) $(LAB_HEADERS)
+$(BUILD)/%/simplecached: $$(call src_file,$$*,simplecached.c) $$(call src_file,$$*,shm_channel.c) $$(STUDENT_HEADERS) $(LAB_LIB) $(LAB_HEADERS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(LDFLAGS) -Ilab -I$(call src_of,$*) -o $@ $(filter %.c,$^) $(LAB_LIB) $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -Ilab $(call src_includes,$*) -o $@ $(filter %.c,$^) $(LAB_LIB) $(LDLIBS)
 
 # None of these rules is the default goal: the including Makefile's next
 # target is (`all`).

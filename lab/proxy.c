@@ -15,6 +15,7 @@
 #include "ipcname.h"
 #include "segment_pool.h"
 #include "stop_signals.h"
+#include "watchdog.h"
 
 struct shutdown_context {
 	gfserver_t *server;
@@ -23,10 +24,16 @@ struct shutdown_context {
 	atomic_bool signalled;	/* set by the signal thread, before it stops */
 };
 
+static void remove_pool_names(void *pool)
+{
+	pool_remove_names(pool);
+}
+
 /*
  * Signals arrive here and only here (every other thread blocks them), so
  * the work done on a signal can be ordinary code. Waking the others is
- * enough: proxy_run joins them and only then removes the segments.
+ * enough: proxy_run joins them and only then removes the segments, unless
+ * a thread is stuck; then the watchdog ends the process.
  */
 static void *wait_for_signal(void *arg)
 {
@@ -34,6 +41,7 @@ static void *wait_for_signal(void *arg)
 
 	stop_signals_wait(&sc->signals, "webproxy");
 	atomic_store(&sc->signalled, true);
+	watchdog_arm("webproxy", remove_pool_names, sc->pool);
 	pool_stop(sc->pool);
 	gfserver_stop(sc->server);
 	return NULL;
@@ -85,11 +93,14 @@ int proxy_run(int argc, char **argv)
 		pool_destroy(sc.pool);
 		return 1;
 	}
+	watchdog_joining("a GETFILE handler thread");
 	gfserver_serve(sc.server);
 	if (!atomic_load(&sc.signalled))
 		status = stop_after_failure();
+	watchdog_joining("the signal thread");
 	pthread_join(signal_thread, NULL);
 	gfserver_destroy(sc.server);
+	watchdog_disarm();
 	pool_destroy(sc.pool);
 	return status;
 }

@@ -3,7 +3,8 @@
 # ipclab/ a student unpacks and works in: the student Makefile and README
 # (starter/student/); lab/; at the top, as the student's own, the starter
 # files of the track and the variant VARIANT names (every .c and .h of
-# starter/<variant>/, or of starter/<variant>/design/ in the design track);
+# starter/<variant>/, or of starter/design/ and starter/<variant>/design/ in
+# the design track);
 # the public tests (no tests/kit: those check the kit itself); the
 # variant's set of the track's pages (handouts/pages.sh --pages: their
 # words, counts and rubric table filled in), with their diagrams drawn
@@ -50,6 +51,10 @@ sed -e "s/^TRACK := .*/TRACK := $track/" -e "s/^VARIANT := .*/VARIANT := $varian
 	"$root/starter/student/Makefile" >"$top/Makefile"
 cp "$root/starter/student/README.md" "$top/"
 cp -r "$root/starter/student/.devcontainer" "$top/"
+if [ "$track" = design ]; then
+	# The files both variants' design starters leave alike, kept once.
+	cp "$root"/starter/design/*.[ch] "$top/"
+fi
 cp "$(starter_dir)"/*.[ch] "$top/"
 cp -r "$root/lab" "$top/"
 

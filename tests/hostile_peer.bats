@@ -16,30 +16,16 @@ setup() {
 	load '/usr/lib/bats/bats-support/load'
 	load '/usr/lib/bats/bats-assert/load'
 	load 'lib/harness'
-	harness_setup
-	# The attacks aim at the guided track's published layout; a design-track
-	# student publishes their own (their robustness is rule 6, graded by the
-	# fault tests).
-	[ "${IPCLAB_TRACK:-guided}" = guided ] || skip "attacks the guided track's segment layout"
-	peer_bin=$IPCLAB_BUILD/fixtures/hostile_peer
-	[ -x "$peer_bin" ] || skip "fixtures not built: run make fixtures"
+	load 'lib/hostile'
+	hostile_setup hostile_peer
 }
 
 teardown() {
 	harness_teardown
 }
 
-# peer ARGS...: the attacker, inside the test's namespaces, bounded, as
-# the user the programs run as (a peer of another user could not open
-# their objects, nor would it use their names).
 peer() {
-	sandbox_prefix "${IPCLAB_RUN_AS_UID:-}"
-	in_ns timeout "$(scaled 60)" "${sandbox_cmd[@]}" "$peer_bin" "$@"
-}
-
-both_alive() {
-	is_running "$cache_pid" || { echo "the cache died"; dump_logs; return 1; }
-	is_running "$proxy_pid" || { echo "the proxy died"; dump_logs; return 1; }
+	attacker "$attacker_bin" "$@"
 }
 
 # no_wrong_bytes: the workload through the proxy while an attack is on.
@@ -77,31 +63,13 @@ during_attack() {
 	echo "# $rounds rounds of the workload during the attack" >&3
 }
 
-# serves_normally: afterwards, the whole workload, every byte checked,
-# and both programs still up.
-serves_normally() {
-	run download_verify -t 4
-	[ "$status" -eq 0 ] || { echo "$output"; dump_logs; return 1; }
-	both_alive
-}
-
 # rss_kb PID: resident memory now.
 rss_kb() {
 	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
 }
 
 @test "junk and oversized messages: refused, logged at most once a second, and the pair serves on" {
-	start_cache
-	start_proxy -n 2
-	start=$(now_ms)
-	run peer junk 3000
-	assert_success
-	echo "# $output" >&3
-	seconds=$((($(now_ms) - start) / 1000 + 1))
-	log_lines=$(wc -l <"$IPCLAB_LOGDIR/cache.log")
-	echo "# the cache wrote $log_lines log lines in ${seconds}s of junk" >&3
-	[ "$log_lines" -le $((seconds + 3)) ] || { tail -n 5 "$IPCLAB_LOGDIR/cache.log"; false; }
-	serves_normally
+	junk_logged_at_most_once_a_second "$attacker_bin" junk 3000
 }
 
 @test "forged stop messages do not stop the cache" {
@@ -170,19 +138,6 @@ rss_kb() {
 	serves_normally
 }
 
-@test "a segment truncated under a cache worker, before it takes its turn, costs neither process" {
-	start_cache -c "$IPCLAB_CONTENT/locals.txt" -t 2 -d 1500000
-	start_proxy -n 2 -z 4096
-	# Forged requests reach two workers, which sleep in the -d delay
-	# holding checked mappings; meanwhile the segments shrink to nothing.
-	run peer forge-truncate /files/size-1.bin 500
-	assert_success
-	echo "# $output" >&3
-	sleep "$(scaled 2)"	# the workers wake from -d and find the change
-	both_alive
-	serves_normally
-}
-
 @test "replacement names taken in advance: the pool is renewed under fresh names, never shrinks" {
 	start_cache
 	start_proxy -n 1 -z 4096
@@ -210,7 +165,7 @@ rss_kb() {
 	[ -z "${IPCLAB_WRAP:-}" ] || read -r -a wrap <<<"$IPCLAB_WRAP"
 	sandbox_prefix "${IPCLAB_RUN_AS_UID:-}"
 	start_daemon proxy "${sandbox_cmd[@]}" bash -c '"$1" squat $$ 0 4 && exec "${@:2}"' _ \
-		"$peer_bin" "${wrap[@]}" "$IMPL_BIN/webproxy" -p "$proxy_port" -n 2 -z 4096
+		"$attacker_bin" "${wrap[@]}" "$IMPL_BIN/webproxy" -p "$proxy_port" -n 2 -z 4096
 	wait_until 10 port_or_gone "$proxy_port" proxy
 	port_open "$proxy_port" || { dump_logs; false; }
 	serves_normally

@@ -251,10 +251,18 @@ class Grader:
             if not shutil.which(tool):
                 raise RuntimeError(f"{tool} is not installed")
         self.starter = os.path.join(KIT, "starter", self.args.variant)
+        # The starter's files by name; the design track's starters keep the
+        # files both variants leave alike once, in starter/design/.
+        starter_dirs = [self.starter]
         if self.track == "design":
             self.starter = os.path.join(self.starter, "design")
-        self.editable = sorted(e for e in os.listdir(self.starter)
-                               if re.fullmatch(r"[^.].*\.[ch]", e))
+            starter_dirs = [self.starter, os.path.join(KIT, "starter", "design")]
+        self.starter_files = {}
+        for d in reversed(starter_dirs):
+            for e in os.listdir(d) if os.path.isdir(d) else []:
+                if re.fullmatch(r"[^.].*\.[ch]", e):
+                    self.starter_files[e] = os.path.join(d, e)
+        self.editable = sorted(self.starter_files)
         if not self.editable:
             raise RuntimeError(f"no *.c or *.h in {os.path.relpath(self.starter, KIT)}/")
 
@@ -329,7 +337,7 @@ class Grader:
                 if chosen != os.path.join(src, e):
                     self.note(f"{e}: taken from {os.path.relpath(chosen, src)}")
             else:
-                shutil.copy(os.path.join(self.starter, e), os.path.join(dest, e))
+                shutil.copy(self.starter_files[e], os.path.join(dest, e))
                 self.note(f"{e}: not in the submission, the starter's version was used")
         if found == 0:
             return self.unreadable(f"no file of the lab ({' '.join(self.editable)}) was found in the submission")

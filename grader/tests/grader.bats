@@ -81,7 +81,7 @@ starter_checks() {
 }
 
 no_compile_checks() {
-	grep -q 'fre' "$BATS_TEST_TMPDIR/out/build.log"
+	grep -q 'segmnet' "$BATS_TEST_TMPDIR/out/build.log"
 	jq -e '.tests[0] | .output | contains("error")' "$BATS_TEST_TMPDIR/out/results.json"
 }
 

@@ -8,6 +8,7 @@
 #include "shm_channel.h"
 #include "cache-student.h"
 #include "deadline.h"
+#include "mapping_cache.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -73,21 +74,7 @@ enum wait_result segment_wait(sem_t *sem, int timeout_ms,
  */
 bool segment_fits(const struct segment *seg)
 {
-	struct stat st;
-
-	if (fstat(seg->fd, &st) != 0) {
-		fprintf(stderr, "%s: fstat %s: %s\n",
-			program_invocation_short_name, seg->name,
-			strerror(errno));
-		return false;
-	}
-	if (st.st_size < (off_t)seg->size) {
-		fprintf(stderr, "%s: %s shrank to %lld bytes: not touching it\n",
-			program_invocation_short_name, seg->name,
-			(long long)st.st_size);
-		return false;
-	}
-	return true;
+	return shm_object_fits(seg->fd, seg->size, seg->name);
 }
 
 /*
@@ -173,8 +160,9 @@ int segment_create(struct segment *seg, const char *name, size_t size)
 	}
 	return 0;
 fail:
-	if (base != MAP_FAILED)
-		munmap(base, size);
+	if (base != MAP_FAILED && munmap(base, size) != 0)
+		fprintf(stderr, "webproxy: munmap %s: %s\n", name,
+			strerror(errno));
 	close(seg->fd);
 	seg->fd = -1;
 	shm_unlink(name);
@@ -186,12 +174,16 @@ void segment_destroy(struct segment *seg)
 	if (seg->header == NULL)
 		return;
 	//@ begin remove a segment
-	/* These fail only for a pointer that is not a semaphore or a mapping:
-	 * ours are. shm_unlink fails when another process removed the name
-	 * first (ENOENT): nothing is left behind, but it is worth a line. */
+	/* sem_destroy fails only for a pointer that is no semaphore: ours
+	 * are. munmap fails only for a range that is no mapping, which would
+	 * be a bug here: said. shm_unlink fails when another process removed
+	 * the name first (ENOENT): nothing is left behind, but it is worth a
+	 * line. */
 	sem_destroy(&seg->header->data_ready);
 	sem_destroy(&seg->header->space_free);
-	munmap(seg->header, seg->size);
+	if (munmap(seg->header, seg->size) != 0)
+		fprintf(stderr, "webproxy: munmap %s: %s\n", seg->name,
+			strerror(errno));
 	if (shm_unlink(seg->name) != 0)
 		fprintf(stderr, "webproxy: shm_unlink %s: %s\n", seg->name,
 			strerror(errno));
@@ -406,7 +398,7 @@ static int open_segment(const char *name, struct stat *st, char *why,
 	//@ end
 }
 
-/* Maps the open segment into seg, remembering which object it is. */
+/* Maps the whole object into seg; the descriptor stays the caller's. */
 static int map_segment(struct segment *seg, const char *name, int fd,
 		       const struct stat *st)
 {
@@ -421,13 +413,10 @@ static int map_segment(struct segment *seg, const char *name, int fd,
 	seg->size = (size_t)st->st_size;
 	seg->data = (unsigned char *)base + sizeof(struct segment_header);
 	seg->capacity = seg->size - sizeof(struct segment_header);
-	seg->device = st->st_dev;
-	seg->inode = st->st_ino;
 	return 0;
 	//@ todo Map the whole object (st->st_size bytes) shared, read-write.
 	//@ todo Fill seg->name, seg->header, seg->data (just after the
-	//@ todo header), seg->size, seg->capacity, and seg->device and
-	//@ todo seg->inode from *st so the mapping can be recognised later.
+	//@ todo header), seg->size and seg->capacity.
 	//@ todo Return -1 if mmap fails (errno tells why). Read mmap(2).
 	//@ stub (void)seg;
 	//@ stub (void)name;
@@ -440,36 +429,15 @@ static int map_segment(struct segment *seg, const char *name, int fd,
 
 static void unmap_segment(struct segment *seg)
 {
-	if (seg->header != NULL)
-		munmap(seg->header, seg->size);
+	if (seg->header != NULL && munmap(seg->header, seg->size) != 0)
+		fprintf(stderr, "simplecached: munmap %s: %s\n", seg->name,
+			strerror(errno));
 	seg->header = NULL;
 }
 
 /*
- * A mapping is reused only for the very object it was made of: same name,
- * same file (device and inode), same size. A proxy that restarts, or
- * replaces a segment, makes a new object, which never matches an old slot.
- */
-static struct segment *find_mapping(struct segment_maps *maps,
-				    const char *name, const struct stat *st)
-{
-	for (int i = 0; i < SEGMENT_MAPS; i++) {
-		struct segment *seg = &maps->slot[i];
-
-		if (seg->header != NULL && seg->device == st->st_dev &&
-		    seg->inode == st->st_ino &&
-		    seg->size == (size_t)st->st_size &&
-		    strcmp(seg->name, name) == 0)
-			return seg;
-	}
-	return NULL;
-}
-
-/*
- * Mapping and unmapping cost more than a small file's whole transfer (an
- * munmap flushes the TLBs of every CPU the process ran on), so a worker
- * keeps its last SEGMENT_MAPS mappings and replaces them in turn. Each
- * request still opens the object and checks it with fstat, and keeps the
+ * A worker keeps its last mappings (lab/mapping_cache.h). Each request
+ * still opens the object and checks it with fstat, and keeps the
  * descriptor until segment_release() to check the size again every turn.
  */
 struct segment *segment_attach(struct segment_maps *maps, const char *name,
@@ -477,22 +445,24 @@ struct segment *segment_attach(struct segment_maps *maps, const char *name,
 {
 	struct stat st;
 	struct segment *seg;
+	int slot;
 	int fd = open_segment(name, &st, why, why_size);
 
 	if (fd < 0)
 		return NULL;
-	seg = find_mapping(maps, name, &st);
-	if (seg == NULL) {
-		seg = &maps->slot[maps->next];
-		maps->next = (maps->next + 1) % SEGMENT_MAPS;
-		unmap_segment(seg);
-		if (map_segment(seg, name, fd, &st) != 0) {
+	slot = mapping_cache_find(&maps->kept, name, &st);
+	if (slot < 0) {
+		slot = mapping_cache_claim(&maps->kept, name, &st);
+		unmap_segment(&maps->slot[slot]);
+		if (map_segment(&maps->slot[slot], name, fd, &st) != 0) {
 			snprintf(why, why_size, "mmap %s: %s", name,
 				 strerror(errno));
+			mapping_cache_forget(&maps->kept, slot);
 			close(fd);
 			return NULL;
 		}
 	}
+	seg = &maps->slot[slot];
 	seg->fd = fd;
 	seg->holds_turn = false;
 	return seg;
@@ -507,7 +477,7 @@ void segment_release(struct segment *seg)
 
 void segment_maps_clear(struct segment_maps *maps)
 {
-	for (int i = 0; i < SEGMENT_MAPS; i++)
+	for (int i = 0; i < MAPPINGS_KEPT; i++)
 		unmap_segment(&maps->slot[i]);
 }
 

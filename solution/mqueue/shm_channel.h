@@ -49,6 +49,7 @@
 #include <sys/types.h>
 
 #include "ipcname.h"
+#include "mapping_cache.h"
 
 enum chunk_status {
 	CHUNK_WRITING = 0,	/* a worker holds the turn and is writing */
@@ -109,9 +110,6 @@ struct segment {
 	uint64_t taken;			/* bytes of the file taken so far */
 	unsigned char *copy;		/* capacity bytes */
 
-	/* Cache only: which object is mapped. */
-	dev_t device;
-	ino_t inode;
 };
 
 /* What the proxy reads out of one chunk, already checked. */
@@ -159,11 +157,9 @@ enum wait_result channel_take_chunk(struct segment *seg, int timeout_ms,
  * so no lock; segment_attach() returns one of its slots, open and checked,
  * valid until segment_release(). A worker attaches one segment at a time.
  */
-#define SEGMENT_MAPS 8
-
 struct segment_maps {
-	struct segment slot[SEGMENT_MAPS];	/* header NULL: slot unused */
-	int next;				/* the slot to replace next */
+	struct mapping_cache kept;		/* which object each slot maps */
+	struct segment slot[MAPPINGS_KEPT];	/* header NULL: slot unused */
 };
 
 struct segment *segment_attach(struct segment_maps *maps, const char *name,

@@ -1,17 +1,15 @@
 /*
- * simplecached.c: the cache process. It owns the command channel, one
- * POSIX message queue. A boss thread receives requests and hands them to a
- * pool of worker threads; a worker copies the requested file into the
- * proxy's segment chunk by chunk (shm_channel.h). On SIGINT or SIGTERM it
- * stops taking work, joins every thread, unlinks its queue and exits 0; a
- * boss that fails stops it the same way, with status 1. Nothing that
- * arrives on the queue can stop it, grow its memory or flood its log.
+ * simplecached.c: the cache of the queue variant. Its command channel is
+ * one POSIX message queue: a boss thread receives requests from it and
+ * hands them to the workers, which copy the requested file into the
+ * proxy's segment chunk by chunk (shm_channel.h). The process around them
+ * (flags, signals, threads, the bounded work list, shutdown) is the lab's:
+ * lab/cache.c. Nothing that arrives on the queue can stop it, grow its
+ * memory or flood its log.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <mqueue.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,34 +18,23 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bqueue.h"
+#include "cache.h"
 #include "cache-student.h"
-#include "cmdline.h"
 #include "deadline.h"
 #include "refusals.h"
 #include "shm_channel.h"
 #include "simplecache.h"
-#include "stop_signals.h"
 
-/*
- * Shared by all threads. `queue`, `work` and `work_slots` are made before
- * any thread starts and destroyed after all are joined. `work_slots` counts
- * the requests the workers may still take on: the boss waits for a slot
- * before it receives, so when the workers fall behind the requests stay in
- * the kernel's queue and its senders feel it (mq_timedsend blocks).
- */
+/* The queue is made before any thread starts and removed after all are
+ * joined. */
 static struct {
 	mqd_t queue;
 	char queue_name[IPCNAME_MAX];
-	bqueue_t *work;		/* received requests, boss -> workers */
-	sem_t work_slots;
-	atomic_bool stopping;
-	atomic_bool failed;	/* the boss failed: exit non-zero */
 } cache = { .queue = (mqd_t)-1 };
 
 /* ---- The command channel ---- */
 
-static int create_queue(void)
+static int open_channel(void)
 {
 	if (ipcname_queue(cache.queue_name, sizeof(cache.queue_name)) != 0)
 		return -1;
@@ -79,6 +66,15 @@ static int create_queue(void)
 	//@ end
 }
 
+/* Also the watchdog's (lab/watchdog.h): when a thread is stuck, only the
+ * name goes; the descriptor goes with the process. */
+static void unlink_queue(void)
+{
+	if (mq_unlink(cache.queue_name) != 0)
+		fprintf(stderr, "simplecached: mq_unlink %s: %s\n",
+			cache.queue_name, strerror(errno));
+}
+
 static void remove_queue(void)
 {
 	//@ begin remove the command channel
@@ -86,34 +82,21 @@ static void remove_queue(void)
 		return;
 	if (mq_close(cache.queue) != 0)
 		fprintf(stderr, "simplecached: mq_close: %s\n", strerror(errno));
-	if (mq_unlink(cache.queue_name) != 0)
-		fprintf(stderr, "simplecached: mq_unlink %s: %s\n",
-			cache.queue_name, strerror(errno));
+	unlink_queue();
 	//@ todo Close and unlink the queue, so nothing is left in /dev/mqueue.
 	//@ end
 }
 
 /*
  * The boss sleeps in the kernel at most this long at a time, then looks
- * at cache.stopping: that is how shutdown reaches it. (No message can stop
- * the cache: any process of this user could send it.)
+ * at cache_stopping(): that is how shutdown reaches it. (No message can
+ * stop the cache: any process of this user could send it.)
  */
 #define BOSS_SLICE_MS 200
 
-/* The cache cannot go on: say why and stop the whole process the way a
- * SIGTERM does (the signal thread wakes), so that it exits non-zero
- * instead of serving nothing. */
-static void stop_failing(const char *what, const char *why)
-{
-	fprintf(stderr, "simplecached: %s: %s; exiting\n", what, why);
-	atomic_store(&cache.failed, true);
-	if (kill(getpid(), SIGTERM) != 0)
-		fprintf(stderr, "simplecached: kill: %s\n", strerror(errno));
-}
-
 static void boss_failed(const char *why)
 {
-	stop_failing("the boss thread failed", why);
+	cache_cannot_go_on("the boss thread failed", why);
 }
 
 /* Waits up to BOSS_SLICE_MS for one message. Returns 1 and its length in
@@ -151,28 +134,22 @@ static void *receive_requests(void *arg)
 	(void)arg;
 	//@ begin receive requests
 	for (;;) {
-		enum wait_result r = segment_wait(&cache.work_slots,
-						  BOSS_SLICE_MS,
-						  &cache.stopping);
 		struct cache_request *req;
 		ssize_t len = 0;
 		int got = 0;
 
 		refusals_report(false);
-		if (r == WAIT_STOPPING)
+		if (atomic_load(cache_stopping()))
 			return NULL;
-		if (r == WAIT_TIMEOUT)
-			continue;	/* every worker is busy */
-		if (r != WAIT_OK) {
-			boss_failed("cannot wait for a work slot");
-			return NULL;
-		}
+		if (!cache_take_slot(BOSS_SLICE_MS))
+			continue;	/* every worker is busy, or stopping */
 		req = malloc(sizeof(*req));
 		if (req == NULL) {
+			cache_give_slot_back();
 			boss_failed("no memory for a request");
 			return NULL;
 		}
-		while (got == 0 && !atomic_load(&cache.stopping))
+		while (got == 0 && !atomic_load(cache_stopping()))
 			got = receive_message(req, &len);
 		if (got < 0) {
 			char why[128];
@@ -181,26 +158,25 @@ static void *receive_requests(void *arg)
 				 strerror(errno));
 			boss_failed(why);
 		}
-		if (got <= 0) {
-			free(req);
-			return NULL;
-		}
-		if (!cache_request_is_valid(req, (size_t)len)) {
+		if (got > 0 && !cache_request_is_valid(req, (size_t)len))
 			refusals_add("a malformed message of %zd bytes", len);
-		} else if (bqueue_push(cache.work, req) == 0) {
+		else if (got > 0 && cache_hand_over(req) == 0)
 			continue;	/* a worker frees req and the slot */
-		}
 		free(req);
-		sem_post(&cache.work_slots);
+		cache_give_slot_back();
+		if (got <= 0)
+			return NULL;
 	}
-	//@ todo Loop until cache.stopping: take a slot of cache.work_slots
-	//@ todo (segment_wait), receive a message (receive_message) into
-	//@ todo memory of your own, check it with cache_request_is_valid(),
-	//@ todo and push a good one onto cache.work for the workers. A bad one
-	//@ todo is refused (refusals_add()) and its slot given back. Each time
-	//@ todo round, refusals_report(false), so a burst is reported even if
-	//@ todo no refusal follows it. If anything fails, call boss_failed()
-	//@ todo and return.
+	//@ todo Loop until cache_stopping(): take a slot of the work list
+	//@ todo (cache_take_slot, waiting at most BOSS_SLICE_MS), receive a
+	//@ todo message (receive_message) into memory of your own, check it
+	//@ todo with cache_request_is_valid(), and hand a good one to the
+	//@ todo workers (cache_hand_over). A bad one is refused
+	//@ todo (refusals_add()) and its slot given back
+	//@ todo (cache_give_slot_back). Each time round,
+	//@ todo refusals_report(false), so a burst is reported even if no
+	//@ todo refusal follows it. If anything fails, call boss_failed() and
+	//@ todo return.
 	//@ stub (void)receive_message;
 	//@ stub (void)boss_failed;
 	//@ end
@@ -276,7 +252,7 @@ static void send_file(struct segment *seg, const struct cache_request *req,
 		if (offset == (uint64_t)st.st_size)
 			return;	/* the proxy holds the turn: hands off */
 		r = channel_take_turn(seg, req->generation, offset,
-				      CACHE_TURN_TIMEOUT_MS, &cache.stopping);
+				      CACHE_TURN_TIMEOUT_MS, cache_stopping());
 		if (r != WAIT_OK) {
 			report_lost_turn(seg, r);
 			return;
@@ -307,7 +283,7 @@ static void serve_file(struct segment *seg, const struct cache_request *req)
 	if (!segment_fits(seg))
 		return;
 	r = channel_take_turn(seg, req->generation, 0, FIRST_TURN_TIMEOUT_MS,
-			      &cache.stopping);
+			      cache_stopping());
 	if (r == WAIT_TIMEOUT)
 		refusals_add("no turn on %s for generation %llu: a stale or forged request",
 		       seg->name, (unsigned long long)req->generation);
@@ -342,99 +318,25 @@ static void *work(void *arg)
 	struct cache_request *req;
 
 	(void)arg;
-	while ((req = bqueue_pop(cache.work)) != NULL) {
-		if (!atomic_load(&cache.stopping))
+	while ((req = cache_next_request()) != NULL) {
+		if (!atomic_load(cache_stopping()))
 			serve_request(&maps, req);
-		free(req);
-		/* Cannot overflow: there are never more posts than slots. */
-		sem_post(&cache.work_slots);
+		cache_request_done(req);
 	}
 	segment_maps_clear(&maps);
 	return NULL;
 }
 
-/* ---- Shutdown ---- */
-
-/* Every thread polls cache.stopping at least every BOSS_SLICE_MS or
- * WAIT_SLICE_MS, so setting it is all a signal has to do. */
-static void *wait_for_signal(void *arg)
-{
-	stop_signals_wait(arg, "simplecached");
-	atomic_store(&cache.stopping, true);
-	return NULL;
-}
-
-static int run(const struct cache_options *opt, sigset_t *signals)
-{
-	pthread_t boss, signal_thread;
-	pthread_t *workers = calloc((size_t)opt->threads, sizeof(pthread_t));
-	bool boss_started = false;
-	int started = 0;
-	int err;
-
-	if (workers == NULL) {
-		fprintf(stderr, "simplecached: no memory for %d threads\n",
-			opt->threads);
-		return 1;
-	}
-	err = pthread_create(&signal_thread, NULL, wait_for_signal, signals);
-	if (err != 0) {
-		fprintf(stderr, "simplecached: pthread_create: %s\n",
-			strerror(err));
-		free(workers);
-		return 1;
-	}
-	while (err == 0 && started < opt->threads) {
-		err = pthread_create(&workers[started], NULL, work, NULL);
-		if (err == 0)
-			started++;
-	}
-	if (err == 0) {
-		err = pthread_create(&boss, NULL, receive_requests, NULL);
-		boss_started = err == 0;
-	}
-	if (err != 0)
-		stop_failing("pthread_create", strerror(err));
-
-	/* Only a signal ends the process (a failing boss sends one). The
-	 * boss and the workers see cache.stopping; the workers drain and
-	 * finish once the work list is closed. Join only what started. */
-	pthread_join(signal_thread, NULL);
-	if (boss_started)
-		pthread_join(boss, NULL);
-	bqueue_close(cache.work);
-	for (int i = 0; i < started; i++)
-		pthread_join(workers[i], NULL);
-	free(workers);
-	refusals_report(true);
-	return atomic_load(&cache.failed) ? 1 : 0;
-}
+static const struct cache_channel queue_channel = {
+	.open = open_channel,
+	.close = remove_queue,
+	.remove_name = unlink_queue,
+	.boss = receive_requests,
+	.wake_boss = NULL,	/* it looks every BOSS_SLICE_MS */
+	.worker = work,
+};
 
 int main(int argc, char **argv)
 {
-	struct cache_options opt = cache_options_parse(argc, argv);
-	sigset_t signals;
-	int status = 1;
-
-	stop_signals_block(&signals);
-
-	if (simplecache_init(opt.cachelist) != 0)
-		return 1;
-	simplecache_set_delay(opt.delay_us);
-	/* Two slots a worker: one being served, one waiting behind it. */
-	if (sem_init(&cache.work_slots, 0, 2 * (unsigned)opt.threads) != 0) {
-		fprintf(stderr, "simplecached: sem_init: %s\n", strerror(errno));
-		simplecache_destroy();
-		return 1;
-	}
-	cache.work = bqueue_create();
-	if (cache.work == NULL)
-		fprintf(stderr, "simplecached: no memory for the work list\n");
-	else if (create_queue() == 0)
-		status = run(&opt, &signals);
-	remove_queue();
-	bqueue_destroy(cache.work);
-	sem_destroy(&cache.work_slots);
-	simplecache_destroy();
-	return status;
+	return cache_run(argc, argv, &queue_channel);
 }

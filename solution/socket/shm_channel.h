@@ -51,6 +51,7 @@
 #include <sys/types.h>
 
 #include "ipcname.h"
+#include "mapping_cache.h"
 
 /*
  * The smallest -z is a published rule (the usage line, the handouts). The
@@ -91,14 +92,17 @@ struct segment {
 	unsigned char *data;		/* the data area after the header */
 	size_t size;			/* the whole object, header included */
 	size_t capacity;		/* bytes of the data area */
+	int fd;				/* to check the size; -1 when closed */
 	uint64_t generation;		/* proxy: the transfer in progress */
 	bool lost;			/* proxy: saw a dead lock owner */
 	bool holds_data;		/* this process may touch the data area:
 					 * the proxy from a taken chunk until it
 					 * is sent, a worker from its claim until
 					 * its chunk is handed over */
-	dev_t device;			/* cache: which object is mapped */
-	ino_t inode;
+	/* Proxy: both condition variables as the last transfer that ended
+	 * well left them, with nobody waiting. An idle segment whose words
+	 * differ was written by another process (channel_is_idle). */
+	unsigned char quiet_conditions[2 * sizeof(pthread_cond_t)];
 };
 
 /* What the proxy reads out of one chunk, already checked. */
@@ -122,10 +126,16 @@ enum wait_result {
 int segment_create(struct segment *seg, const char *name, size_t size);
 void segment_destroy(struct segment *seg);
 
+/* Both sides: true if the object still has the size that was mapped, so
+ * touching the mapping cannot raise SIGBUS (short of a race with a
+ * truncation, which nothing can rule out). */
+bool segment_fits(const struct segment *seg);
+
 /* Proxy side: one transfer. channel_end_transfer() returns false when the
  * segment is lost and must be replaced: `failed` says the transfer ended
  * on a timeout or a broken rule rather than on its last chunk, a miss or
  * a client that hung up. */
+bool channel_is_idle(const struct segment *seg);
 enum wait_result channel_start_transfer(struct segment *seg);
 enum wait_result channel_take_chunk(struct segment *seg, uint64_t file_len,
 				    uint64_t due, const atomic_bool *stopping,
@@ -138,11 +148,9 @@ bool channel_end_transfer(struct segment *seg, bool failed);
  * so no lock; segment_attach() returns one of its slots, valid until the
  * worker's next segment_attach().
  */
-#define SEGMENT_MAPS 8
-
 struct segment_maps {
-	struct segment slot[SEGMENT_MAPS];	/* header NULL: slot unused */
-	int next;				/* the slot to replace next */
+	struct mapping_cache kept;		/* which object each slot maps */
+	struct segment slot[MAPPINGS_KEPT];	/* header NULL: slot unused */
 };
 
 struct segment *segment_attach(struct segment_maps *maps, const char *name,

@@ -1,17 +1,15 @@
 /*
- * simplecached.c: the cache process. It owns the command channel, one
- * POSIX message queue. A boss thread receives requests and hands them to a
- * pool of worker threads; a worker copies the requested file into the
- * proxy's segment chunk by chunk (shm_channel.h). On SIGINT or SIGTERM it
- * stops taking work, joins every thread, unlinks its queue and exits 0; a
- * boss that fails stops it the same way, with status 1. Nothing that
- * arrives on the queue can stop it, grow its memory or flood its log.
+ * simplecached.c: the cache of the queue variant. Its command channel is
+ * one POSIX message queue: a boss thread receives requests from it and
+ * hands them to the workers, which copy the requested file into the
+ * proxy's segment chunk by chunk (shm_channel.h). The process around them
+ * (flags, signals, threads, the bounded work list, shutdown) is the lab's:
+ * lab/cache.c. Nothing that arrives on the queue can stop it, grow its
+ * memory or flood its log.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <mqueue.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,34 +18,23 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bqueue.h"
+#include "cache.h"
 #include "cache-student.h"
-#include "cmdline.h"
 #include "deadline.h"
 #include "refusals.h"
 #include "shm_channel.h"
 #include "simplecache.h"
-#include "stop_signals.h"
 
-/*
- * Shared by all threads. `queue`, `work` and `work_slots` are made before
- * any thread starts and destroyed after all are joined. `work_slots` counts
- * the requests the workers may still take on: the boss waits for a slot
- * before it receives, so when the workers fall behind the requests stay in
- * the kernel's queue and its senders feel it (mq_timedsend blocks).
- */
+/* The queue is made before any thread starts and removed after all are
+ * joined. */
 static struct {
 	mqd_t queue;
 	char queue_name[IPCNAME_MAX];
-	bqueue_t *work;		/* received requests, boss -> workers */
-	sem_t work_slots;
-	atomic_bool stopping;
-	atomic_bool failed;	/* the boss failed: exit non-zero */
 } cache = { .queue = (mqd_t)-1 };
 
 /* ---- The command channel ---- */
 
-static int create_queue(void)
+static int open_channel(void)
 {
 	if (ipcname_queue(cache.queue_name, sizeof(cache.queue_name)) != 0)
 		return -1;
@@ -62,6 +49,15 @@ static int create_queue(void)
 	return 0;
 }
 
+/* Also the watchdog's (lab/watchdog.h): when a thread is stuck, only the
+ * name goes; the descriptor goes with the process. */
+static void unlink_queue(void)
+{
+	if (mq_unlink(cache.queue_name) != 0)
+		fprintf(stderr, "simplecached: mq_unlink %s: %s\n",
+			cache.queue_name, strerror(errno));
+}
+
 static void remove_queue(void)
 {
 	/*
@@ -72,25 +68,14 @@ static void remove_queue(void)
 
 /*
  * The boss sleeps in the kernel at most this long at a time, then looks
- * at cache.stopping: that is how shutdown reaches it. (No message can stop
- * the cache: any process of this user could send it.)
+ * at cache_stopping(): that is how shutdown reaches it. (No message can
+ * stop the cache: any process of this user could send it.)
  */
 #define BOSS_SLICE_MS 200
 
-/* The cache cannot go on: say why and stop the whole process the way a
- * SIGTERM does (the signal thread wakes), so that it exits non-zero
- * instead of serving nothing. */
-static void stop_failing(const char *what, const char *why)
-{
-	fprintf(stderr, "simplecached: %s: %s; exiting\n", what, why);
-	atomic_store(&cache.failed, true);
-	if (kill(getpid(), SIGTERM) != 0)
-		fprintf(stderr, "simplecached: kill: %s\n", strerror(errno));
-}
-
 static void boss_failed(const char *why)
 {
-	stop_failing("the boss thread failed", why);
+	cache_cannot_go_on("the boss thread failed", why);
 }
 
 /* Waits up to BOSS_SLICE_MS for one message. Returns 1 and its length in
@@ -122,14 +107,16 @@ static void *receive_requests(void *arg)
 	(void)arg;
 	/*
 	 * TODO(receive requests):
-	 * Loop until cache.stopping: take a slot of cache.work_slots
-	 * (segment_wait), receive a message (receive_message) into
-	 * memory of your own, check it with cache_request_is_valid(),
-	 * and push a good one onto cache.work for the workers. A bad one
-	 * is refused (refusals_add()) and its slot given back. Each time
-	 * round, refusals_report(false), so a burst is reported even if
-	 * no refusal follows it. If anything fails, call boss_failed()
-	 * and return.
+	 * Loop until cache_stopping(): take a slot of the work list
+	 * (cache_take_slot, waiting at most BOSS_SLICE_MS), receive a
+	 * message (receive_message) into memory of your own, check it
+	 * with cache_request_is_valid(), and hand a good one to the
+	 * workers (cache_hand_over). A bad one is refused
+	 * (refusals_add()) and its slot given back
+	 * (cache_give_slot_back). Each time round,
+	 * refusals_report(false), so a burst is reported even if no
+	 * refusal follows it. If anything fails, call boss_failed() and
+	 * return.
 	 */
 	(void)receive_message;
 	(void)boss_failed;
@@ -214,7 +201,7 @@ static void serve_file(struct segment *seg, const struct cache_request *req)
 	if (!segment_fits(seg))
 		return;
 	r = channel_take_turn(seg, req->generation, 0, FIRST_TURN_TIMEOUT_MS,
-			      &cache.stopping);
+			      cache_stopping());
 	if (r == WAIT_TIMEOUT)
 		refusals_add("no turn on %s for generation %llu: a stale or forged request",
 		       seg->name, (unsigned long long)req->generation);
@@ -249,99 +236,25 @@ static void *work(void *arg)
 	struct cache_request *req;
 
 	(void)arg;
-	while ((req = bqueue_pop(cache.work)) != NULL) {
-		if (!atomic_load(&cache.stopping))
+	while ((req = cache_next_request()) != NULL) {
+		if (!atomic_load(cache_stopping()))
 			serve_request(&maps, req);
-		free(req);
-		/* Cannot overflow: there are never more posts than slots. */
-		sem_post(&cache.work_slots);
+		cache_request_done(req);
 	}
 	segment_maps_clear(&maps);
 	return NULL;
 }
 
-/* ---- Shutdown ---- */
-
-/* Every thread polls cache.stopping at least every BOSS_SLICE_MS or
- * WAIT_SLICE_MS, so setting it is all a signal has to do. */
-static void *wait_for_signal(void *arg)
-{
-	stop_signals_wait(arg, "simplecached");
-	atomic_store(&cache.stopping, true);
-	return NULL;
-}
-
-static int run(const struct cache_options *opt, sigset_t *signals)
-{
-	pthread_t boss, signal_thread;
-	pthread_t *workers = calloc((size_t)opt->threads, sizeof(pthread_t));
-	bool boss_started = false;
-	int started = 0;
-	int err;
-
-	if (workers == NULL) {
-		fprintf(stderr, "simplecached: no memory for %d threads\n",
-			opt->threads);
-		return 1;
-	}
-	err = pthread_create(&signal_thread, NULL, wait_for_signal, signals);
-	if (err != 0) {
-		fprintf(stderr, "simplecached: pthread_create: %s\n",
-			strerror(err));
-		free(workers);
-		return 1;
-	}
-	while (err == 0 && started < opt->threads) {
-		err = pthread_create(&workers[started], NULL, work, NULL);
-		if (err == 0)
-			started++;
-	}
-	if (err == 0) {
-		err = pthread_create(&boss, NULL, receive_requests, NULL);
-		boss_started = err == 0;
-	}
-	if (err != 0)
-		stop_failing("pthread_create", strerror(err));
-
-	/* Only a signal ends the process (a failing boss sends one). The
-	 * boss and the workers see cache.stopping; the workers drain and
-	 * finish once the work list is closed. Join only what started. */
-	pthread_join(signal_thread, NULL);
-	if (boss_started)
-		pthread_join(boss, NULL);
-	bqueue_close(cache.work);
-	for (int i = 0; i < started; i++)
-		pthread_join(workers[i], NULL);
-	free(workers);
-	refusals_report(true);
-	return atomic_load(&cache.failed) ? 1 : 0;
-}
+static const struct cache_channel queue_channel = {
+	.open = open_channel,
+	.close = remove_queue,
+	.remove_name = unlink_queue,
+	.boss = receive_requests,
+	.wake_boss = NULL,	/* it looks every BOSS_SLICE_MS */
+	.worker = work,
+};
 
 int main(int argc, char **argv)
 {
-	struct cache_options opt = cache_options_parse(argc, argv);
-	sigset_t signals;
-	int status = 1;
-
-	stop_signals_block(&signals);
-
-	if (simplecache_init(opt.cachelist) != 0)
-		return 1;
-	simplecache_set_delay(opt.delay_us);
-	/* Two slots a worker: one being served, one waiting behind it. */
-	if (sem_init(&cache.work_slots, 0, 2 * (unsigned)opt.threads) != 0) {
-		fprintf(stderr, "simplecached: sem_init: %s\n", strerror(errno));
-		simplecache_destroy();
-		return 1;
-	}
-	cache.work = bqueue_create();
-	if (cache.work == NULL)
-		fprintf(stderr, "simplecached: no memory for the work list\n");
-	else if (create_queue() == 0)
-		status = run(&opt, &signals);
-	remove_queue();
-	bqueue_destroy(cache.work);
-	sem_destroy(&cache.work_slots);
-	simplecache_destroy();
-	return status;
+	return cache_run(argc, argv, &queue_channel);
 }

@@ -11,8 +11,11 @@
 #ifndef CACHE_STUDENT_H
 #define CACHE_STUDENT_H
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
+#include "cmdline.h"
 #include "gfserver.h"
 #include "ipcname.h"
 
@@ -26,6 +29,23 @@ struct cache_request {
 	char segment[IPCNAME_MAX];	/* NUL-terminated segment name */
 	char path[REQUEST_PATH_MAX];	/* NUL-terminated request path */
 };
+
+/*
+ * Anything from the socket came from another process: the cache checks a
+ * request whole before it uses any of it. Strings end inside their fields,
+ * the segment is named as one of ours, the path is a GETFILE path, and the
+ * size is one a proxy may have (-z). Inline, so the fuzz target
+ * (tests/fuzz/cache_request_socket.c) checks this very code.
+ */
+static inline bool cache_request_is_valid(const struct cache_request *req)
+{
+	return memchr(req->segment, '\0', sizeof(req->segment)) != NULL &&
+	       ipcname_is_segment(req->segment) &&
+	       memchr(req->path, '\0', sizeof(req->path)) != NULL &&
+	       req->path[0] == '/' &&
+	       req->segment_size >= PROXY_SEGMENT_MIN_SIZE &&
+	       req->segment_size <= PROXY_SEGMENT_MAX_SIZE;
+}
 
 enum answer_status {
 	ANSWER_FOUND = 1,	/* file_len is valid; chunks follow */

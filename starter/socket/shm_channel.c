@@ -8,6 +8,8 @@
 #include "shm_channel.h"
 #include "cache-student.h"
 #include "deadline.h"
+#include "mapping_cache.h"
+#include "refusals.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -70,6 +72,11 @@ static enum wait_result owner_died(struct segment *seg)
 static enum wait_result segment_lock(struct segment *seg)
 {
 	struct timespec deadline = deadline_after(CLOCK_REALTIME, LOCK_TIMEOUT_MS);
+
+	/* The lock lives in the object: if another process shrank it, taking
+	 * the lock would raise SIGBUS. segment_fits said why. */
+	if (!segment_fits(seg))
+		return WAIT_ERROR;
 	/*
 	 * TODO(take the lock):
 	 * Lock seg->header->lock, waiting until `deadline` at most
@@ -145,9 +152,24 @@ static void close_object(int fd, const char *name)
 
 static void unmap_segment(struct segment *seg)
 {
-	if (seg->header != NULL && munmap(seg->header, seg->size) != 0)
+	if (seg->header == NULL)
+		return;
+	if (munmap(seg->header, seg->size) != 0)
 		report_failure("munmap", seg->name, errno);
+	close_object(seg->fd, seg->name);
+	seg->fd = -1;
 	seg->header = NULL;
+}
+
+/*
+ * Any process of this user can shrink the object; touching a mapping past
+ * the object's end raises SIGBUS. So each side checks the size before it
+ * touches a segment after a wait. (A truncation between this check and
+ * the access still kills us: that race cannot be closed from here.)
+ */
+bool segment_fits(const struct segment *seg)
+{
+	return shm_object_fits(seg->fd, seg->size, seg->name);
 }
 
 /* ---- Proxy side: the proxy creates, owns and removes segments. ---- */
@@ -221,30 +243,45 @@ static void remove_name(const char *name)
 		report_failure("shm_unlink", name, errno);
 }
 
+/* Called when nobody waits on either condition variable (a fresh
+ * segment, or the end of a transfer that ended well). */
+static void remember_quiet_conditions(struct segment *seg)
+{
+	memcpy(seg->quiet_conditions, &seg->header->chunk_ready,
+	       sizeof(pthread_cond_t));
+	memcpy(seg->quiet_conditions + sizeof(pthread_cond_t),
+	       &seg->header->space_free, sizeof(pthread_cond_t));
+}
+
 /* Creates the object `name` of exactly `size` bytes and maps it. Returns
- * the mapping, or NULL (said why) with nothing left behind. */
-static void *create_object(const char *name, size_t size)
+ * the mapping, its descriptor in *fd, or NULL (said why) with nothing left
+ * behind. */
+static void *create_object(const char *name, size_t size, int *fd)
 {
 	/*
 	 * TODO(create a segment):
 	 * Create the shared-memory object `name` of exactly `size` bytes
 	 * (mode 0600, O_EXCL) and map it shared, read-write. Check every
-	 * call and report_failure() the one that fails; then remove the
-	 * name again (remove_name) and return NULL. The descriptor is
-	 * not needed once the object is mapped (close_object).
+	 * call and report_failure() the one that fails; then close the
+	 * descriptor (close_object), remove the name again (remove_name)
+	 * and return NULL. Keep the descriptor in *fd: segment_fits()
+	 * checks the object's size with it.
 	 * Read shm_open(3), ftruncate(2), mmap(2).
 	 */
 	(void)name;
 	(void)size;
+	*fd = -1;
 	return NULL;
 }
 
 int segment_create(struct segment *seg, const char *name, size_t size)
 {
-	unsigned char *base = create_object(name, size);
+	int fd = -1;
+	unsigned char *base = create_object(name, size, &fd);
 	int rc;
 
 	memset(seg, 0, sizeof(*seg));
+	seg->fd = fd;
 	if (base == NULL)
 		return -1;
 	snprintf(seg->name, sizeof(seg->name), "%s", name);
@@ -259,6 +296,7 @@ int segment_create(struct segment *seg, const char *name, size_t size)
 		segment_destroy(seg);
 		return -1;
 	}
+	remember_quiet_conditions(seg);
 	return 0;
 }
 
@@ -281,6 +319,47 @@ void segment_destroy(struct segment *seg)
 }
 
 /* ---- Proxy side: one transfer. ---- */
+
+/*
+ * A segment that sat in the pool is reused only if it is as the proxy
+ * left it: the object whole, the condition variables' words unchanged
+ * (a thread signalling a condition whose words were overwritten can wait
+ * inside glibc for ever), the lock free and nobody's, the generation the
+ * proxy's own. Anything else means another process wrote into it: the pool
+ * renews it.
+ */
+bool channel_is_idle(const struct segment *seg)
+{
+	struct segment_header *h = seg->header;
+	bool untouched;
+	int rc;
+
+	if (!segment_fits(seg))
+		return false;
+	if (memcmp(seg->quiet_conditions, &h->chunk_ready, sizeof(pthread_cond_t)) != 0 ||
+	    memcmp(seg->quiet_conditions + sizeof(pthread_cond_t), &h->space_free,
+		   sizeof(pthread_cond_t)) != 0) {
+		fprintf(stderr, "webproxy: the condition variables of %s were written over\n",
+			seg->name);
+		return false;
+	}
+	rc = pthread_mutex_trylock(&h->lock);
+	if (rc != 0) {
+		/* EBUSY, EOWNERDEAD, or words that are no lock: the segment is
+		 * renewed either way, lock and all. */
+		fprintf(stderr, "webproxy: the lock of %s is not free: %s\n",
+			seg->name, strerror(rc));
+		return false;
+	}
+	untouched = h->generation == seg->generation && h->size == seg->size;
+	rc = pthread_mutex_unlock(&h->lock);
+	if (rc != 0)
+		report_failure("pthread_mutex_unlock", seg->name, rc);
+	if (!untouched)
+		fprintf(stderr, "webproxy: the header of %s was written over\n",
+			seg->name);
+	return untouched && rc == 0;
+}
 
 /*
  * Called with the segment idle (no worker can claim it: its generation is
@@ -382,7 +461,7 @@ bool channel_end_transfer(struct segment *seg, bool failed)
 	bool writing;
 
 	seg->holds_data = false;	/* a last chunk, or one a client left */
-	if (seg->lost || segment_lock(seg) != WAIT_OK)
+	if (seg->lost || !segment_fits(seg) || segment_lock(seg) != WAIT_OK)
 		return false;
 	/*
 	 * TODO(end a transfer):
@@ -393,7 +472,10 @@ bool channel_end_transfer(struct segment *seg, bool failed)
 	(void)h;
 	writing = true;
 	segment_unlock(seg);
-	return !writing && !failed;
+	if (writing || failed)
+		return false;
+	remember_quiet_conditions(seg);
+	return true;
 }
 
 /* ---- Cache side: a worker maps the segments it is sent. ---- */
@@ -405,8 +487,7 @@ bool channel_end_transfer(struct segment *seg, bool failed)
 static int open_segment(const char *name, uint64_t size, struct stat *st)
 {
 	if (!ipcname_is_segment(name)) {
-		fprintf(stderr, "simplecached: refusing segment name \"%s\"\n",
-			name);
+		refusals_add("a request named \"%.64s\", not a segment", name);
 		return -1;
 	}
 	/*
@@ -414,7 +495,9 @@ static int open_segment(const char *name, uint64_t size, struct stat *st)
 	 * Open the proxy's segment `name` read-write and fill *st with
 	 * fstat(2). Refuse an object whose real size is outside
 	 * [SEGMENT_MIN_SIZE, SEGMENT_MAX_SIZE] or is not the `size` the
-	 * request said. Return the descriptor, or -1.
+	 * request said. Return the descriptor, or -1. The name and the
+	 * size came from another process: say why you refuse with
+	 * refusals_add(), which counts instead of flooding the log.
 	 * Read shm_open(3), fstat(2).
 	 */
 	(void)size;
@@ -422,16 +505,16 @@ static int open_segment(const char *name, uint64_t size, struct stat *st)
 	return -1;
 }
 
-/* Maps the open segment into seg, remembering which object it is. */
+/* Maps the whole object into seg, which keeps fd to check the size. */
 static int map_segment(struct segment *seg, const char *name, int fd,
 		       const struct stat *st)
 {
 	/*
 	 * TODO(map a segment):
 	 * Map the whole object (st->st_size bytes) shared, read-write.
-	 * Fill seg->name, seg->header, seg->data (just after the
-	 * header), seg->size, seg->capacity, and seg->device and
-	 * seg->inode from *st so the mapping can be recognised later.
+	 * Fill seg->name, seg->header, seg->fd (kept open, so
+	 * segment_fits() can check the size), seg->data (just after the
+	 * header), seg->size and seg->capacity.
 	 * Read mmap(2).
 	 */
 	(void)seg;
@@ -442,53 +525,38 @@ static int map_segment(struct segment *seg, const char *name, int fd,
 }
 
 /*
- * A mapping is reused only for the very object it was made of: same name,
- * same file (device and inode), same size. A proxy that restarts, or
- * replaces a segment, makes a new object, which never matches an old slot.
- */
-static struct segment *find_mapping(struct segment_maps *maps,
-				    const char *name, const struct stat *st)
-{
-	for (int i = 0; i < SEGMENT_MAPS; i++) {
-		struct segment *seg = &maps->slot[i];
-
-		if (seg->header != NULL && seg->device == st->st_dev &&
-		    seg->inode == st->st_ino &&
-		    seg->size == (size_t)st->st_size &&
-		    strcmp(seg->name, name) == 0)
-			return seg;
-	}
-	return NULL;
-}
-
-/*
- * Mapping and unmapping cost more than a small file's whole transfer, so
- * a worker keeps its last SEGMENT_MAPS mappings and replaces them in turn.
- * Each request still opens the object and checks it with fstat.
+ * A worker keeps its last mappings (lab/mapping_cache.h), each with its
+ * descriptor, to check the size before each use. Each request still opens
+ * the object and checks it with fstat.
  */
 struct segment *segment_attach(struct segment_maps *maps, const char *name,
 			       uint64_t size)
 {
 	struct stat st;
 	struct segment *seg;
+	int slot;
 	int fd = open_segment(name, size, &st);
 
 	if (fd < 0)
 		return NULL;
-	seg = find_mapping(maps, name, &st);
-	if (seg == NULL) {
-		seg = &maps->slot[maps->next];
-		maps->next = (maps->next + 1) % SEGMENT_MAPS;
+	slot = mapping_cache_find(&maps->kept, name, &st);
+	if (slot >= 0) {
+		seg = &maps->slot[slot];
+		close_object(fd, name);	/* the slot has its own */
+	} else {
+		slot = mapping_cache_claim(&maps->kept, name, &st);
+		seg = &maps->slot[slot];
 		unmap_segment(seg);
-		if (map_segment(seg, name, fd, &st) != 0)
+		if (map_segment(seg, name, fd, &st) != 0) {
+			mapping_cache_forget(&maps->kept, slot);
+			close_object(fd, name);
 			seg = NULL;
+		}
 	}
-	close_object(fd, name);
 	/* The proxy writes the size before it names the segment to anyone:
 	 * a different one means the object is not a segment set up by it. */
 	if (seg != NULL && seg->header->size != seg->size) {
-		fprintf(stderr, "simplecached: %s is not set up as a segment\n",
-			name);
+		refusals_add("%s is not set up as a segment", name);
 		return NULL;
 	}
 	return seg;
@@ -496,7 +564,7 @@ struct segment *segment_attach(struct segment_maps *maps, const char *name,
 
 void segment_maps_clear(struct segment_maps *maps)
 {
-	for (int i = 0; i < SEGMENT_MAPS; i++)
+	for (int i = 0; i < MAPPINGS_KEPT; i++)
 		unmap_segment(&maps->slot[i]);
 }
 

@@ -1,16 +1,19 @@
 /*
- * simplecached.c: the cache process. It owns the command channel, a
- * Unix-domain stream socket. A boss thread accepts connections and hands
- * them to a pool of worker threads; a worker reads the request, answers
- * on the same connection, and copies the file into the proxy's segment
- * chunk by chunk (shm_channel.h). On SIGINT or SIGTERM it stops taking
- * work, joins every thread, removes its socket's file and exits 0; if the
- * boss cannot go on, it stops the same way and exits 1.
+ * simplecached.c: the cache of the socket variant. Its command channel is
+ * a Unix-domain stream socket. A boss thread accepts connections and
+ * gathers their requests, all at once with poll(); a connection whose
+ * whole request has arrived goes to a worker, which answers on it and
+ * copies the file into the proxy's segment chunk by chunk (shm_channel.h).
+ * So a connection that sends nothing, or a byte at a time, holds no
+ * worker. The boss also watches the socket's file: one that is removed or
+ * replaced is bound again within a second. The process around them
+ * (flags, signals, threads, the bounded work list, shutdown) is the lab's:
+ * lab/cache.c.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
-#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,32 +22,41 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "bqueue.h"
+#include "cache.h"
 #include "cache-student.h"
-#include "cmdline.h"
 #include "deadline.h"
 #include "gfnet.h"
+#include "refusals.h"
 #include "shm_channel.h"
 #include "simplecache.h"
-#include "stop_signals.h"
 
-/* Shared by all threads. `listener`, `wake` and `work` are made before any
- * thread starts and closed after all are joined. */
+/* Made before any thread starts and closed after all are joined, except
+ * the listener, which the boss alone renews while it runs. */
 static struct {
 	int listener;			/* the listening socket */
 	struct sockaddr_un addr;	/* its path */
+	bool bound;			/* a file was bound: the boss watches it */
+	dev_t device;			/* the socket's file, as bound */
+	ino_t inode;
 	int wake[2];			/* a pipe: the signal thread wakes the boss */
-	bqueue_t *work;			/* accepted connections, boss -> workers */
-	atomic_bool stopping;
-	atomic_bool failed;		/* cannot_go_on() was called: exit 1 */
 } cache = { .listener = -1, .wake = { -1, -1 } };
 
 /* How long the boss pauses after accept() fails for want of resources. */
 #define ACCEPT_RETRY_MS 100
 
-/* One accepted connection, owned by whoever holds the pointer. */
+/* The boss looks at the socket's file, and reports refusals, this often. */
+#define BOSS_SLICE_MS 200
+
+/* Connections whose request is still arriving. When more come, the
+ * oldest is dropped: a real proxy sends its request at once. */
+#define MAX_PENDING 256
+
+/* One connection and its request, owned by whoever holds the pointer. */
 struct connection {
 	int fd;
+	size_t got;			/* bytes of req arrived so far */
+	long due_ms;			/* gfnet_now_ms() by which req is whole */
+	struct cache_request req;
 };
 
 /* ---- The command channel ---- */
@@ -108,102 +120,284 @@ static int create_listener(void)
 	return 0;
 }
 
-/* The cache cannot serve (its boss failed, or a thread would not start):
- * say which call failed and why, and stop the whole process the way a
- * SIGTERM does, so that it exits (non-zero) instead of staying up and
- * answering nothing. */
-static void cannot_go_on(const char *call, const char *why)
+/* The path's file is the one this cache bound: remembered after each
+ * bind, so the boss can tell when it is removed or replaced. */
+static int remember_socket_file(void)
 {
-	fprintf(stderr, "simplecached: %s: %s; exiting\n", call, why);
-	atomic_store(&cache.failed, true);
-	if (kill(getpid(), SIGTERM) != 0)
-		perror("simplecached: kill");
+	struct stat st;
+
+	if (stat(cache.addr.sun_path, &st) != 0) {
+		fprintf(stderr, "simplecached: stat %s: %s\n",
+			cache.addr.sun_path, strerror(errno));
+		return -1;
+	}
+	cache.device = st.st_dev;
+	cache.inode = st.st_ino;
+	cache.bound = true;
+	return 0;
+}
+
+/* The boss accepts without waiting: poll() said whether one is there.
+ * Without a listener there is no file to watch, and nothing to accept. */
+static int bind_channel(void)
+{
+	if (create_listener() != 0)
+		return -1;
+	if (cache.listener < 0)
+		return 0;
+	if (remember_socket_file() != 0)
+		return -1;
+	if (fcntl(cache.listener, F_SETFL, O_NONBLOCK) != 0) {
+		fprintf(stderr, "simplecached: fcntl %s: %s\n",
+			cache.addr.sun_path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Why the socket's file is no longer the one bound, or NULL if it is. */
+static const char *socket_file_changed(void)
+{
+	struct stat st;
+
+	if (lstat(cache.addr.sun_path, &st) != 0)
+		return errno == ENOENT ? "it was removed" : strerror(errno);
+	if (!S_ISSOCK(st.st_mode))
+		return "another kind of file took its place";
+	if (st.st_dev != cache.device || st.st_ino != cache.inode)
+		return "another socket took its place";
+	return NULL;
 }
 
 /*
- * Accepts one connection. Returns its descriptor, or -1 when woken to stop
- * or when the boss cannot go on (then cannot_go_on() has stopped the
- * process). The boss sleeps in poll() on both the listener and the wake
- * pipe.
+ * Any process of this user can remove or replace the socket's file; the
+ * proxies then cannot reach the cache, which still runs. So the boss
+ * looks every BOSS_SLICE_MS, and binds again under the same path. A file
+ * that cannot be removed is said once, and tried again.
  */
-static int accept_connection(void)
+static void watch_socket_file(void)
 {
-	struct pollfd p[2] = {
-		{ .fd = cache.listener, .events = POLLIN },
-		{ .fd = cache.wake[0], .events = POLLIN },
-	};
+	static bool said;
+	const char *why;
 
-	for (;;) {
-		int fd;
+	if (!cache.bound)
+		return;
+	why = socket_file_changed();
+	if (why == NULL)
+		return;
+	if (!said)
+		fprintf(stderr, "simplecached: the socket %s is gone (%s); binding it again\n",
+			cache.addr.sun_path, why);
+	if (cache.listener >= 0)
+		close(cache.listener);	/* not accepted yet: refused either way */
+	cache.listener = -1;
+	if (unlink(cache.addr.sun_path) != 0 && errno != ENOENT) {
+		if (!said)
+			fprintf(stderr, "simplecached: cannot remove %s: %s\n",
+				cache.addr.sun_path, strerror(errno));
+		said = true;
+		return;
+	}
+	said = bind_channel() != 0;
+	if (!said)
+		fprintf(stderr, "simplecached: listening on %s again\n",
+			cache.addr.sun_path);
+}
 
-		if (poll(p, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;	/* p[].revents are stale */
-			cannot_go_on("poll", strerror(errno));
-			return -1;
+/* ---- The boss: gathering whole requests ---- */
+
+/* The boss's connections whose request is not whole yet: only the boss
+ * touches them. */
+static struct {
+	struct connection *conn[MAX_PENDING];
+	int count;
+} pending;
+
+static void drop(struct connection *conn)
+{
+	close(conn->fd);	/* the proxy, if it is one, sees ERROR */
+	free(conn);
+}
+
+/* Removes pending.conn[i], keeping the others in the order they came. */
+static struct connection *unpend(int i)
+{
+	struct connection *conn = pending.conn[i];
+
+	memmove(&pending.conn[i], &pending.conn[i + 1],
+		(size_t)(pending.count - i - 1) * sizeof(conn));
+	pending.count--;
+	return conn;
+}
+
+/*
+ * Reads what has arrived of conn's request, without waiting. Returns 1
+ * when it is whole, 0 when more is to come, -1 when the connection ended
+ * or failed first (refused, said why).
+ */
+static int read_more(struct connection *conn)
+{
+	/*
+	 * TODO(read more of a request):
+	 * Receive what has arrived of the request (at most what is
+	 * still missing) into conn->req after the conn->got bytes
+	 * already there, without waiting (MSG_DONTWAIT). Return 1 when
+	 * the request is whole, 0 if more is to come (nothing yet is not
+	 * an error), -1 if the peer closed first or recv failed: say
+	 * why with refusals_add(). Read recv(2).
+	 */
+	(void)conn;
+	return -1;
+}
+
+/*
+ * A whole request goes to a worker if a slot of the work list is free;
+ * returns false if none is (it stays pending, and is tried again). A
+ * malformed one is refused.
+ */
+static bool hand_over(struct connection *conn)
+{
+	/*
+	 * TODO(hand a request over):
+	 * Refuse a request that cache_request_is_valid() rejects
+	 * (refusals_add(), then drop() the connection). Otherwise take
+	 * a slot of the work list without waiting (cache_take_slot(0);
+	 * return false if none is free) and hand the connection over
+	 * (cache_hand_over). If that fails, the cache is stopping: give
+	 * the slot back and drop the connection. Return true.
+	 */
+	(void)conn;
+	drop(conn);
+	return true;
+}
+
+/* A new connection, pending until its request is whole. Room is made by
+ * dropping the oldest, which has had the longest to send. */
+static void accept_connections(void)
+{
+	for (int n = 0; n < MAX_PENDING; n++) {
+		struct connection *conn;
+		int fd = accept(cache.listener, NULL, NULL);
+
+		if (fd < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK ||
+			    errno == EINTR || errno == ECONNABORTED)
+				return;
+			/* Out of descriptors or memory: the connection stays
+			 * queued; pause instead of spinning. */
+			perror("simplecached: accept");
+			sleep_ms(ACCEPT_RETRY_MS);
+			return;
 		}
-		if (p[1].revents != 0)
-			return -1;
-		if (p[0].revents == 0)
-			continue;
-		fd = accept(cache.listener, NULL, NULL);
-		if (fd >= 0)
-			return fd;
-		if (errno == EINTR || errno == ECONNABORTED)
-			continue;
-		/* Out of descriptors or memory: the connection stays queued
-		 * and poll() would report it again at once. Pause instead of
-		 * spinning. */
-		perror("simplecached: accept");
-		sleep_ms(ACCEPT_RETRY_MS);
+		conn = calloc(1, sizeof(*conn));
+		if (conn == NULL) {
+			close(fd);	/* the proxy sees its request dropped */
+			cache_cannot_go_on("calloc", "no memory for a connection");
+			return;
+		}
+		conn->fd = fd;
+		conn->due_ms = gfnet_now_ms() + REQUEST_TIMEOUT_MS;
+		if (pending.count == MAX_PENDING) {
+			refusals_add("%d connections sending their requests at once: dropped the oldest",
+				     MAX_PENDING);
+			drop(unpend(0));
+		}
+		pending.conn[pending.count++] = conn;
 	}
 }
 
-/* The boss: accept and hand over. Ends when the signal thread wakes it. */
-static void *accept_requests(void *arg)
+/* Reads what came, hands over what is whole, drops what is overdue. A
+ * whole request that found no free slot waits without being polled. */
+static void serve_pending(const struct pollfd *p, long now)
 {
-	int fd;
+	for (int i = pending.count - 1; i >= 0; i--) {
+		struct connection *conn = pending.conn[i];
+		bool whole = conn->got == sizeof(conn->req);
+		int r = whole ? 1 : 0;
 
-	(void)arg;
-	/*
-	 * TODO(accept requests):
-	 * Accept connections (accept_connection() sleeps in poll until
-	 * one arrives, and returns -1 when it is time to stop) and push
-	 * each, in a struct connection of its own, onto cache.work for
-	 * the workers. Without memory for one, call cannot_go_on().
-	 */
-	(void)fd;
-	(void)accept_connection;
-	(void)cannot_go_on;
+		if (!whole && p[i].revents != 0)
+			r = read_more(conn);
+		if (r < 0) {
+			drop(unpend(i));
+		} else if (r == 1) {
+			if (hand_over(conn))
+				unpend(i);
+		} else if (now >= conn->due_ms) {
+			refusals_add("a request not whole after %d ms (%zu of %zu bytes)",
+				     REQUEST_TIMEOUT_MS, conn->got,
+				     sizeof(conn->req));
+			drop(unpend(i));
+		}
+	}
+}
+
+/* How long poll() may sleep: until the next look at the socket's file,
+ * the first deadline, or (whole requests waiting for a slot) a moment. */
+static int poll_timeout(long now)
+{
+	long timeout = BOSS_SLICE_MS;
+
+	for (int i = 0; i < pending.count; i++) {
+		const struct connection *conn = pending.conn[i];
+
+		if (conn->got == sizeof(conn->req))
+			return 10;
+		if (conn->due_ms - now < timeout)
+			timeout = conn->due_ms - now;
+	}
+	return timeout < 0 ? 0 : (int)timeout;
+}
+
+/*
+ * The boss: one poll() over the wake pipe, the listener and every pending
+ * connection. Ends when the signal thread wakes it (or when it cannot go
+ * on; cache_cannot_go_on() then stopped the process).
+ */
+static void *gather_requests(void *unused)
+{
+	static struct pollfd p[2 + MAX_PENDING];
+	long last_look = gfnet_now_ms();
+
+	(void)unused;
+	while (!atomic_load(cache_stopping())) {
+		long now;
+		int n;
+
+		refusals_report(false);
+		p[0] = (struct pollfd){ .fd = cache.wake[0], .events = POLLIN };
+		p[1] = (struct pollfd){ .fd = cache.listener, .events = POLLIN };
+		for (int i = 0; i < pending.count; i++) {
+			const struct connection *conn = pending.conn[i];
+
+			p[2 + i] = (struct pollfd){
+				.fd = conn->fd,
+				.events = conn->got < sizeof(conn->req) ? POLLIN : 0,
+			};
+		}
+		n = poll(p, 2 + (nfds_t)pending.count, poll_timeout(gfnet_now_ms()));
+		if (n < 0 && errno != EINTR) {
+			cache_cannot_go_on("poll", strerror(errno));
+			break;
+		}
+		if (n < 0)
+			continue;	/* p[].revents are stale */
+		if (p[0].revents != 0)
+			break;
+		now = gfnet_now_ms();
+		serve_pending(p + 2, now);
+		if (p[1].revents != 0)
+			accept_connections();
+		if (now - last_look >= BOSS_SLICE_MS) {
+			watch_socket_file();
+			last_look = now;
+		}
+	}
+	while (pending.count > 0)
+		drop(unpend(pending.count - 1));
 	return NULL;
 }
 
 /* ---- The workers ---- */
-
-/* Anything from the socket came from another process: check it whole. */
-static bool request_is_valid(const struct cache_request *req)
-{
-	return memchr(req->segment, '\0', sizeof(req->segment)) != NULL &&
-	       memchr(req->path, '\0', sizeof(req->path)) != NULL &&
-	       req->segment_size >= SEGMENT_MIN_SIZE &&
-	       req->segment_size <= SEGMENT_MAX_SIZE;
-}
-
-/* Reads the whole fixed-size request, bounded. */
-static int read_request(int fd, struct cache_request *req)
-{
-	/*
-	 * TODO(read a request):
-	 * Read exactly one struct cache_request from fd, giving up after
-	 * REQUEST_TIMEOUT_MS or when cache.stopping becomes true
-	 * (gfnet_recv_all does both). Check it with request_is_valid().
-	 * Return 0, or -1.
-	 */
-	(void)fd;
-	(void)req;
-	(void)request_is_valid;
-	return -1;
-}
 
 /* gfnet_send_within() bounds the whole send, so a proxy that stops
  * reading holds a worker here at most SOCKET_IO_TIMEOUT_MS. */
@@ -279,33 +473,31 @@ static void send_file(struct segment *seg, uint64_t generation, int fd,
 	(void)report_stop;
 }
 
-static void serve(struct segment_maps *maps, int conn)
+static void serve(struct segment_maps *maps, const struct connection *conn)
 {
-	struct cache_request req;
+	const struct cache_request *req = &conn->req;
 	struct segment *seg;
 	struct stat st;
 	int fd;
 
-	if (read_request(conn, &req) != 0)
-		return;
-	seg = segment_attach(maps, req.segment, req.segment_size);
+	seg = segment_attach(maps, req->segment, req->segment_size);
 	if (seg == NULL) {
-		answer(conn, ANSWER_ERROR, 0);
+		answer(conn->fd, ANSWER_ERROR, 0);
 		return;
 	}
-	fd = simplecache_get(req.path);
+	fd = simplecache_get(req->path);
 	if (fd < 0) {
-		answer(conn, ANSWER_NOT_FOUND, 0);
+		answer(conn->fd, ANSWER_NOT_FOUND, 0);
 		return;
 	}
 	if (fstat(fd, &st) != 0) {
 		perror("simplecached: fstat of a cached file");
-		answer(conn, ANSWER_ERROR, 0);
+		answer(conn->fd, ANSWER_ERROR, 0);
 		return;
 	}
 	/* A proxy that is no longer listening has given up on the transfer. */
-	if (answer(conn, ANSWER_FOUND, (uint64_t)st.st_size) == 0)
-		send_file(seg, req.generation, fd, (uint64_t)st.st_size);
+	if (answer(conn->fd, ANSWER_FOUND, (uint64_t)st.st_size) == 0)
+		send_file(seg, req->generation, fd, (uint64_t)st.st_size);
 }
 
 static void *work(void *arg)
@@ -314,108 +506,63 @@ static void *work(void *arg)
 	struct connection *conn;
 
 	(void)arg;
-	while ((conn = bqueue_pop(cache.work)) != NULL) {
-		if (!atomic_load(&cache.stopping))
-			serve(&maps, conn->fd);
+	while ((conn = cache_next_request()) != NULL) {
+		if (!atomic_load(cache_stopping()))
+			serve(&maps, conn);
 		close(conn->fd);
-		free(conn);
+		cache_request_done(conn);
 	}
 	segment_maps_clear(&maps);
 	return NULL;
 }
 
-/* ---- Shutdown ---- */
+/* ---- The channel's life ---- */
 
 /* The boss sleeps in poll() on the listener and the wake pipe; closing
  * the pipe's write end wakes it without any race between a flag and the
  * call. */
-static void *wait_for_signal(void *arg)
+static void wake_boss(void)
 {
-	stop_signals_wait(arg, "simplecached");
-	atomic_store(&cache.stopping, true);
 	close(cache.wake[1]);
 	cache.wake[1] = -1;
-	return NULL;
 }
 
-static void close_wake_pipe(void)
+static int open_channel(void)
 {
+	if (pipe(cache.wake) != 0) {
+		perror("simplecached: pipe");
+		return -1;
+	}
+	return bind_channel();
+}
+
+static void close_channel(void)
+{
+	remove_listener();
 	for (int i = 0; i < 2; i++)
 		if (cache.wake[i] >= 0)
 			close(cache.wake[i]);
 }
 
-static int run(const struct cache_options *opt, sigset_t *signals)
+/* For the watchdog (lab/watchdog.h): a thread is stuck, so only the
+ * socket's file goes; the descriptors go with the process. */
+static void unlink_socket_file(void)
 {
-	pthread_t boss, signal_thread;
-	pthread_t *workers = calloc((size_t)opt->threads, sizeof(pthread_t));
-	bool boss_started = false;
-	int started = 0;
-	int err;
-
-	if (workers == NULL) {
-		fprintf(stderr, "simplecached: no memory for %d threads\n",
-			opt->threads);
-		return 1;
-	}
-	err = pthread_create(&signal_thread, NULL, wait_for_signal, signals);
-	if (err != 0) {
-		fprintf(stderr, "simplecached: pthread_create: %s\n",
-			strerror(err));
-		free(workers);
-		return 1;
-	}
-	while (err == 0 && started < opt->threads) {
-		err = pthread_create(&workers[started], NULL, work, NULL);
-		if (err == 0)
-			started++;
-	}
-	if (err == 0) {
-		err = pthread_create(&boss, NULL, accept_requests, NULL);
-		boss_started = err == 0;
-	}
-	if (err != 0)
-		cannot_go_on("pthread_create", strerror(err));
-
-	/* Only a signal ends the process (a failing boss sends one); the
-	 * boss's end lets the workers drain and finish. Join only what
-	 * started. */
-	if (boss_started)
-		pthread_join(boss, NULL);
-	pthread_join(signal_thread, NULL);
-	bqueue_close(cache.work);
-	for (int i = 0; i < started; i++)
-		pthread_join(workers[i], NULL);
-	free(workers);
-	return atomic_load(&cache.failed) ? 1 : 0;
+	if (unlink(cache.addr.sun_path) != 0)
+		fprintf(stderr, "simplecached: unlink %s: %s\n",
+			cache.addr.sun_path, strerror(errno));
 }
+
+static const struct cache_channel socket_channel = {
+	.open = open_channel,
+	.close = close_channel,
+	.remove_name = unlink_socket_file,
+	.boss = gather_requests,
+	.wake_boss = wake_boss,
+	.worker = work,
+};
 
 int main(int argc, char **argv)
 {
-	struct cache_options opt = cache_options_parse(argc, argv);
-	sigset_t signals;
-	int status;
-
-	stop_signals_block(&signals);
-
-	if (simplecache_init(opt.cachelist) != 0)
-		return 1;
-	simplecache_set_delay(opt.delay_us);
-	cache.work = bqueue_create();
-	if (cache.work == NULL) {
-		fprintf(stderr, "simplecached: no memory for the work list\n");
-		status = 1;
-	} else if (pipe(cache.wake) != 0) {
-		perror("simplecached: pipe");
-		status = 1;
-	} else if (create_listener() != 0) {
-		status = 1;
-	} else {
-		status = run(&opt, &signals);
-	}
-	remove_listener();
-	close_wake_pipe();
-	bqueue_destroy(cache.work);
-	simplecache_destroy();
-	return status;
+	return cache_run(argc, argv, &socket_channel);
 }

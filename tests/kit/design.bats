@@ -45,7 +45,7 @@ build_design() {
 @test "each design starter has exactly the six student files" {
 	local v
 	for v in mqueue socket; do
-		run bash -c "cd '$(design_dir $v)' && ls | sort | paste -sd' '"
+		run bash -c "ls '$(design_dir $v)' '$root/starter/design' | grep -v ':$' | grep . | sort | paste -sd' '"
 		assert_output "cache-student.h handle_with_cache.c shm_channel.c shm_channel.h simplecached.c webproxy.c"
 	done
 }
@@ -53,9 +53,9 @@ build_design() {
 @test "the design starters take their flags and stop signals from lab/, as the references do" {
 	local v
 	for v in mqueue socket; do
-		grep -q 'proxy_options_parse(argc, argv)' "$(design_dir $v)/webproxy.c"
+		grep -q 'proxy_options_parse(argc, argv)' "$root/starter/design/webproxy.c"
 		grep -q 'cache_options_parse(argc, argv)' "$(design_dir $v)/simplecached.c"
-		grep -q 'stop_signals_block' "$(design_dir $v)/webproxy.c"
+		grep -q 'stop_signals_block' "$root/starter/design/webproxy.c"
 		grep -q 'stop_signals_block' "$(design_dir $v)/simplecached.c"
 	done
 	# The same usage line and flags as the reference of the variant.
@@ -71,7 +71,7 @@ build_design() {
 }
 
 @test "no guided-track TODO block and no solution region in the design starters" {
-	run grep -n 'TODO(\|//@' "$(design_dir mqueue)"/* "$(design_dir socket)"/*
+	run grep -n 'TODO(\|//@' "$(design_dir mqueue)"/* "$(design_dir socket)"/* "$root"/starter/design/*
 	assert_failure
 }
 
@@ -150,7 +150,7 @@ smoke_on_design_starter() {
 design_grade() {
 	local sub=$BATS_TEST_TMPDIR/sub-$1 out=$BATS_TEST_TMPDIR/grade-$1
 	mkdir "$sub"
-	cp "$(design_dir "$1")"/* "$root/handouts/design/design.md" "$sub/"
+	cp "$root"/starter/design/* "$(design_dir "$1")"/* "$root/handouts/design/design.md" "$sub/"
 	run timeout 600 bash "$root/grader/grade" --track design --variant "$1" --no-kit-build --quiet -o "$out" "$sub" 3>&- 4>&-
 	echo "$output"
 	[ -f "$out/results.json" ] || false

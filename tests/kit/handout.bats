@@ -315,7 +315,11 @@ student_path() {
 	unpack "$design_archive"
 	local f
 	for f in webproxy.c handle_with_cache.c shm_channel.c shm_channel.h simplecached.c cache-student.h; do
-		cmp "$root/starter/mqueue/design/$f" "ipclab/$f"
+		if [ -e "$root/starter/mqueue/design/$f" ]; then
+			cmp "$root/starter/mqueue/design/$f" "ipclab/$f"
+		else
+			cmp "$root/starter/design/$f" "ipclab/$f"
+		fi
 	done
 	[ ! -e ipclab/segment_pool.h ]
 	cmp "$root/handouts/design/design.md" ipclab/design.md
