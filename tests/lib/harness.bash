@@ -328,10 +328,12 @@ kill_all_started() {
 # free_port: a TCP port nobody listens on now, below Linux's ephemeral
 # range (32768-60999): a port some client connection holds as its local
 # port cannot be bound, so a busy machine would make a daemon fail at start.
+# Within IPCLAB_PORT_COUNT ports from IPCLAB_PORT_BASE when set (tests/run
+# gives each suite running beside others a block of its own).
 free_port() {
 	local port
 	while :; do
-		port=$((20000 + RANDOM % 12768))
+		port=$((${IPCLAB_PORT_BASE:-20000} + RANDOM % ${IPCLAB_PORT_COUNT:-12768}))
 		if ! port_open "$port"; then
 			echo "$port"
 			return
