@@ -145,7 +145,7 @@ demo: ## build, start cache and proxy, download the whole workload with checks, 
 bench: ## measure both variants' proxy+cache beside the direct server (VARIANT=... for one); writes build/bench/
 	@bash tests/lib/deps.sh bench
 	@$(MAKE) --no-print-directory all content VARIANT=$(VARIANT)
-	@BENCH_VARIANTS="$(BUILT_VARIANTS)" bash tests/bench.sh
+	@BENCH_VARIANTS="$(BUILT_VARIANTS)" BENCH_GRADE_CMD='bash grader/grade --quiet -o $(BUILD)/bench/grade' bash tests/bench.sh
 
 handout: ## write dist/ipclab-handout.tar.gz, the tree a student unpacks and works in (TRACK=design, VARIANT=socket)
 	@bash tests/lib/deps.sh handouts

@@ -85,7 +85,11 @@ private_lines_in() {
 		assert_line ipclab/reflection.md
 	fi
 	refute_line --regexp '^ipclab/(solution|grader|starter|dist|build|tests/kit)/'
-	refute_line --regexp '^ipclab/tests/(demo|bench)\.sh$'
+	# make bench is the student's too: tests/bench.sh and its report ship.
+	assert_line ipclab/tests/bench.sh
+	assert_line ipclab/tests/lib/bench_report.py
+	refute_line --regexp '^ipclab/tests/demo\.sh$'
+	refute_line ipclab/tests/lib/selfcheck_time.sh
 	refute_line --regexp '^[^i]|^ipclab[^/]'
 }
 
