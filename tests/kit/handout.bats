@@ -16,14 +16,23 @@
 setup_file() {
 	root=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 	archive=$BATS_FILE_TMPDIR/ipclab-handout.tar.gz
-	timeout 120 bash "$root/starter/handout.sh" "$archive" >/dev/null 3>&- 4>&- || true
 	socket_archive=$BATS_FILE_TMPDIR/ipclab-handout-socket.tar.gz
-	VARIANT=socket timeout 120 bash "$root/starter/handout.sh" "$socket_archive" >/dev/null 3>&- 4>&- || true
 	design_archive=$BATS_FILE_TMPDIR/ipclab-design.tar.gz
-	TRACK=design timeout 120 bash "$root/starter/handout.sh" "$design_archive" >/dev/null 3>&- 4>&- || true
 	socket_design_archive=$BATS_FILE_TMPDIR/ipclab-design-socket.tar.gz
+	# The four handouts are made side by side (each mostly waits on pandoc
+	# and dot, one process at a time); a test finds its archive missing if
+	# one failed.
+	local pids=()
+	timeout 120 bash "$root/starter/handout.sh" "$archive" >/dev/null 2>&1 3>&- 4>&- &
+	pids+=($!)
+	VARIANT=socket timeout 120 bash "$root/starter/handout.sh" "$socket_archive" >/dev/null 2>&1 3>&- 4>&- &
+	pids+=($!)
+	TRACK=design timeout 120 bash "$root/starter/handout.sh" "$design_archive" >/dev/null 2>&1 3>&- 4>&- &
+	pids+=($!)
 	TRACK=design VARIANT=socket timeout 120 bash "$root/starter/handout.sh" "$socket_design_archive" \
-		>/dev/null 3>&- 4>&- || true
+		>/dev/null 2>&1 3>&- 4>&- &
+	pids+=($!)
+	wait "${pids[@]}" || true
 	export root archive socket_archive design_archive socket_design_archive IPCLAB_RUBRIC=$root/grader/rubric.tsv
 }
 
@@ -138,6 +147,15 @@ private_lines_in() {
 	lab=$(($(find tests -maxdepth 1 -name '*.bats' ! -name 'solution_*' -exec cat {} + | grep -c '^@test ') + units))
 	grep -qF "\`$yours passed, 0 failed\`" handouts/selfcheck.md
 	grep -qF "$lab tests of the framework" handouts/selfcheck.md
+	# The time is the slower variant's as measured (make selfcheck-time),
+	# rounded up.
+	local slowest stated
+	slowest=$(awk -F '\t' '!/^#/ && $1 != "variant" && $2 > m { m = $2 } END { print m }' \
+		"$root/handouts/selfcheck-time.tsv")
+	[[ $(cat handouts/selfcheck.md) =~ it\ takes\ about\ ([0-9]+)\ (seconds|minutes) ]]
+	stated=${BASH_REMATCH[1]}
+	[ "${BASH_REMATCH[2]}" = seconds ] || stated=$((stated * 60))
+	[ "$stated" -ge "$slowest" ] && [ "$stated" -lt $((slowest + 60)) ]
 }
 
 @test "the README's table of files to write lists exactly the files with a TODO" {

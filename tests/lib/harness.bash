@@ -66,8 +66,15 @@ declare -gA started_prog=()
 ns_holder=
 IPCLAB_ISOLATION=
 
+# now_ms: milliseconds since the epoch, from bash's own clock (no process
+# started: every bounded wait reads it at each poll).
 now_ms() {
-	local t
+	local t=${EPOCHREALTIME:-}
+	if [ -n "$t" ]; then
+		t=${t/[.,]/}
+		echo $((10#$t / 1000))
+		return
+	fi
 	t=$(date +%s%N)
 	echo $((t / 1000000))
 }
