@@ -22,8 +22,8 @@ TRACK ?= guided
 # Flags, SAN builds and every compile rule, shared with the handout's Makefile.
 include lab/build.mk
 
-.PHONY: all lab solution starter solution-socket starter-socket starter-design starter-design-socket units fixtures fuzzers fuzz test demo bench content handout handouts grade gradescope mutants clean help
-.PHONY: classroom deploy-check kit-check grade-all trace
+.PHONY: all lab solution starter solution-socket starter-socket starter-design starter-design-socket units fixtures fuzzers fuzz test check demo bench content handout handouts grade gradescope mutants clean help
+.PHONY: classroom deploy-check kit-check grade-all selfcheck-time trace
 
 # The variants' folders: solution/<variant>/ and starter/<variant>/, laid out
 # the same way. An implementation named <impl><suffix> (solution,
@@ -130,6 +130,20 @@ test: ## run the self-check, both variants unless VARIANT=... (IMPL=starter to c
 	@$(MAKE) --no-print-directory all units fixtures content VARIANT= $(if $(shell command -v $(FUZZ_CC)),fuzzers)
 	@IPCLAB_BUILD=$(CURDIR)/$(BUILD) bash tests/run --impl $(TEST_IMPL) --variant "$(BUILT_VARIANTS)" $(if $(filter solution,$(IMPL)),--with tests/kit --with grader/tests)
 
+# The time the handout's self-check page states (handouts/render.sh reads
+# the file): a student's `make test` on each reference, measured here.
+selfcheck-time: ## time a student's make test on each variant's reference into handouts/selfcheck-time.tsv (commit it)
+	@bash tests/lib/deps.sh
+	@$(MAKE) --no-print-directory all fixtures content VARIANT=
+	@IPCLAB_BUILD=$(CURDIR)/$(BUILD) bash tests/lib/selfcheck_time.sh
+
+# The quick tier, for after each change: the build, lab/'s C unit tests,
+# each variant's smoke check and the GETFILE protocol suite.
+check: ## the quick tier, under 90 s: build, C unit tests, smoke check (both variants unless VARIANT=...), protocol.bats
+	@bash tests/lib/deps.sh
+	@$(MAKE) --no-print-directory all units content VARIANT=
+	@IPCLAB_BUILD=$(CURDIR)/$(BUILD) bash tests/run --units --smoke --variant "$(BUILT_VARIANTS)" tests/protocol.bats
+
 demo: ## build, start cache and proxy, download the whole workload with checks, stop, show no leftovers
 	@bash tests/lib/deps.sh
 	@$(MAKE) --no-print-directory all content VARIANT=$(RUN_VARIANT)
@@ -143,7 +157,7 @@ trace: ## run VARIANT's pair (IMPL=...) traced over a short workload; writes bui
 bench: ## measure both variants' proxy+cache beside the direct server (VARIANT=... for one); writes build/bench/
 	@bash tests/lib/deps.sh bench
 	@$(MAKE) --no-print-directory all content VARIANT=$(VARIANT)
-	@BENCH_VARIANTS="$(BUILT_VARIANTS)" bash tests/bench.sh
+	@BENCH_VARIANTS="$(BUILT_VARIANTS)" BENCH_GRADE_CMD='bash grader/grade --quiet -o $(BUILD)/bench/grade' bash tests/bench.sh
 
 handout: ## write dist/ipclab-handout.tar.gz, the tree a student unpacks and works in (TRACK=design, VARIANT=socket)
 	@bash tests/lib/deps.sh handouts

@@ -37,7 +37,9 @@
 # Counts are never typed into a page: @YOUR_TESTS@ (the smoke check and
 # every test of tests/solution_*.bats), @YOUR_SUITES@ (those suites) and
 # @LAB_TESTS@ (the C unit tests and every test of the other tests/*.bats)
-# are filled in from tests/ when a page is rendered or handed out.
+# are filled in from tests/ when a page is rendered or handed out, and
+# @SELFCHECK_TIME@ ("about 40 seconds") from the slower variant's time in
+# handouts/selfcheck-time.tsv, which tests/lib/selfcheck_time.sh measures.
 #
 # Environment: HANDOUTS_SRC (the folder of pages and diagrams, default
 # handouts/ itself; handouts/pages.sh writes a track's), HANDOUTS_OUT (output
@@ -174,7 +176,23 @@ fill_counts() {
 	fi
 	read -r yours suites lab < <(test_counts)
 	[ "$suites" -gt 0 ] || die "no tests/solution_*.bats to count in $root/tests"
-	sed -e "s/@YOUR_TESTS@/$yours/g" -e "s/@YOUR_SUITES@/$suites/g" -e "s/@LAB_TESTS@/$lab/g" <<<"$page"
+	sed -e "s/@YOUR_TESTS@/$yours/g" -e "s/@YOUR_SUITES@/$suites/g" -e "s/@LAB_TESTS@/$lab/g" \
+		-e "s/@SELFCHECK_TIME@/$(selfcheck_time)/g" <<<"$page"
+}
+
+# selfcheck_time: the time of a student's `make test` after the build, as
+# measured (handouts/selfcheck-time.tsv: the slower variant), rounded up to
+# ten seconds, or to minutes from two minutes on.
+selfcheck_time() {
+	local data=$root/handouts/selfcheck-time.tsv
+	[ -f "$data" ] || die "no $data: run make selfcheck-time"
+	awk -F '\t' '!/^#/ && $1 != "variant" && $2 > max { max = $2 }
+		END {
+			if (max == "") exit 1
+			s = int((max + 9) / 10) * 10
+			if (s < 120) printf "about %d seconds\n", s
+			else printf "about %d minutes\n", int((s + 59) / 60)
+		}' "$data" || die "no time in $data: run make selfcheck-time"
 }
 
 # ---- Variants ----

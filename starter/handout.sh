@@ -71,9 +71,9 @@ if [ "$track" = design ]; then
 elif [ -f "$top/handouts/reflection.md" ]; then
 	cp "$top/handouts/reflection.md" "$top/"
 fi
-cp -r "$root/tests/lib" "$root/tests/fixtures" "$root/tests/unit" "$root/tests/run" "$top/tests/"
-# make bench is the kit's (tests/bench.sh stays out), and so is its report.
-rm -f "$top/tests/lib/bench_report.py"
+cp -r "$root/tests/lib" "$root/tests/fixtures" "$root/tests/unit" "$root/tests/run" "$root/tests/bench.sh" "$top/tests/"
+# The kit's own measurement of a student's make test stays with the kit.
+rm -f "$top/tests/lib/selfcheck_time.sh"
 cp "$root"/tests/*.bats "$top/tests/"
 
 mkdir -p "$(dirname "$out")"

@@ -19,14 +19,22 @@
 # 3. Sweep: each pair's throughput on the large files against segment
 #    size (-z 824 B to 1 MiB), drawn with the direct server as a reference
 #    line into build/bench/throughput.png.
-# 4. Grading time: `grader/grade` of the reference, wall time
-#    (BENCH_GRADE=0 skips it).
+# 4. Grading time: the wall time of the command BENCH_GRADE_CMD (the kit's
+#    `make bench` sets it to a grade of the reference; unset, or with
+#    BENCH_GRADE=0, nothing is timed).
 #
 # Every run is a row of build/bench/results.csv; tests/lib/bench_report.py
-# prints the table and judges the floors (see it for floors and goals).
-# Exit status: 0 every floor met, 1 a figure below its floor, 2 the bench
-# itself failed (a server did not start, a response was wrong, something
-# was left behind).
+# prints the table, the ratios beside the figures a correct design reaches
+# (it names those that fell below), the sweep's best -z beside the
+# defaults', and writes build/bench/measurements.md, the reflection's
+# "Measurements" section ready to paste.
+#
+# A student's handout runs it too (its `make bench`): IPCLAB_IMPL is then
+# the folder of the student's programs, the one pair beside the direct
+# server, of the variant IPCLAB_VARIANT; there is no grader to time.
+# Exit status: 0 it measured (whatever the figures), 2 the bench itself
+# failed (a server did not start, a response was wrong, something was
+# left behind).
 set -uo pipefail
 # Plain `shellcheck` does not follow it; `shellcheck -x` does.
 # shellcheck source=tests/lib/harness.bash disable=SC1091
@@ -40,6 +48,11 @@ ALL_SERVERS=(
 	"mqueue pair $IPCLAB_BUILD/$IPCLAB_IMPL"
 	"socket pair $IPCLAB_BUILD/$IPCLAB_IMPL-socket"
 )
+if [[ $IPCLAB_IMPL == /* ]]; then
+	# A folder of programs (a student's): one pair, of the variant's design.
+	ALL_SERVERS=("direct direct" "$IPCLAB_VARIANT pair $IPCLAB_IMPL")
+	BENCH_VARIANTS=$IPCLAB_VARIANT
+fi
 SERVERS=()
 for s in "${ALL_SERVERS[@]}"; do
 	case $s in
@@ -56,11 +69,15 @@ WORKLOADS=(
 )
 
 ROUNDS=${BENCH_ROUNDS:-5}
-PROXY_ARGS=(-t 8 -n 8 -z 65536)
+BENCH_Z=65536
+PROXY_ARGS=(-t 8 -n 8 -z "$BENCH_Z")
+# webproxy's own default -z (lab/cmdline.c), the one the handouts' command
+# lines use; the sweep measures it too, to set it beside the best.
+WEBPROXY_Z=5712
 CACHE_THREADS=8
 SWEEP_REQUESTS=48	# about 300 MB a run
 SWEEP_ROUNDS=3
-SWEEP_SIZES="824 4096 16384 65536 262144 1048576"
+SWEEP_SIZES="824 4096 $WEBPROXY_Z 16384 $BENCH_Z 262144 1048576"
 OUT=$IPCLAB_BUILD/bench
 CSV=$OUT/results.csv
 PLOT=$OUT/throughput.png
@@ -209,6 +226,7 @@ workloads() {
 	for w in "${WORKLOADS[@]}"; do
 		read -r name files conns threads requests <<<"$w"
 		echo "$name: $(wc -l <"$WORK/$files.txt") files, $conns connections on $threads threads, $requests requests a run, $ROUNDS rounds"
+		echo "$name: gfclient_load -p PORT -w WORKLOAD -c $conns -t $threads -r $requests (WORKLOAD: the $files files, $(wc -l <"$WORK/$files.txt") of them)" >>"$OUT/commands.txt"
 		for round in $(seq 1 "$ROUNDS"); do
 			for s in "${SERVERS[@]}"; do
 				sname=${s%% *}
@@ -279,12 +297,13 @@ plot() {
 	echo "plot: $PLOT"
 }
 
-# grade_time: the wall time of grading the reference, in seconds.
+# grade_time: the wall time of BENCH_GRADE_CMD, which prints one line
+# "NAME<TAB>SCORE<TAB>MAX", in seconds.
 grade_time() {
 	local started line
 	started=$(now_ms)
-	line=$(bash "$IPCLAB_ROOT/grader/grade" --quiet -o "$OUT/grade" 2>"$OUT/grade.log") ||
-		{ echo "grader/grade failed (see $OUT/grade.log)" >&2; return 1; }
+	line=$(bash -c "$BENCH_GRADE_CMD" 2>"$OUT/grade.log") ||
+		{ echo "the timed grade failed (see $OUT/grade.log)" >&2; return 1; }
 	echo "grade,$(($(now_ms) - started)),$(awk -F'\t' '{ print $2 "/" $3 }' <<<"$line")" >"$OUT/grade.csv"
 }
 
@@ -323,7 +342,7 @@ main() {
 	WORK=$BATS_TMP_ROOT
 	trap clean_up EXIT
 	mkdir -p "$OUT" || fail "cannot create $OUT"
-	rm -f "$OUT/grade.csv"
+	rm -f "$OUT/grade.csv" "$OUT/commands.txt"
 	make_workload 1048576 1000000000000 "$WORK/large.txt" || fail "no file >= 1 MiB in $LOCALS"
 	make_workload 0 8192 "$WORK/small.txt" || fail "no file <= 8 KiB in $LOCALS"
 	echo "experiment,server,segment_bytes,round,connections,requests,bytes,seconds,throughput_MBps,requests_per_s,latency_p50_us,latency_p99_us,server_cpu_ms" >"$CSV"
@@ -339,13 +358,18 @@ main() {
 	echo "sweep: segment sizes $SWEEP_SIZES"
 	sweep || fail "segment-size sweep failed"
 	stop_all || fail "shutdown was not clean"
-	if [ "${BENCH_GRADE:-1}" != 0 ]; then
+	if [ "${BENCH_GRADE:-1}" != 0 ] && [ -n "${BENCH_GRADE_CMD:-}" ]; then
 		echo "grading the reference (BENCH_GRADE=0 skips this)"
 		grade_time || rc=2
 	fi
 
 	echo
-	python3 "$REPORT" "$CSV" --grade "$OUT/grade.csv" --sweep-sizes "$SWEEP_SIZES"
+	echo "sweep: gfclient_load -p PORT -w WORKLOAD -c 8 -t 8 -r $SWEEP_REQUESTS (the large files), webproxy -t 8 -n 8 -z SIZE" >>"$OUT/commands.txt"
+	local -a grade=()
+	[ -f "$OUT/grade.csv" ] && grade=(--grade "$OUT/grade.csv")
+	python3 "$REPORT" "$CSV" "${grade[@]}" --sweep-sizes "$SWEEP_SIZES" \
+		--default-z "bench $BENCH_Z" --default-z "webproxy $WEBPROXY_Z" \
+		--measurements "$OUT/measurements.md" --commands "$OUT/commands.txt"
 	verdict=$?
 	[ "$verdict" -le "$rc" ] || rc=$verdict
 	plot || rc=2

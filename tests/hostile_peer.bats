@@ -2,6 +2,9 @@
 # The harness sets each daemon's NAME_pid and NAME_port; the bash -c
 # scripts are single-quoted on purpose.
 # shellcheck disable=SC2016,SC2154
+# tests/run runs it in the guided track only (the line below): a design
+# track student publishes a layout of their own.
+# ipclab-track: guided
 # A hostile process of the same user (tests/fixtures/hostile_peer.c) sends
 # junk, oversized and forged messages to the cache's queue, floods it with
 # forged requests, posts the segments' semaphores, scribbles their header

@@ -4,6 +4,10 @@
 # its time bound, with a valid results.json (Gradescope) and junit.xml, and
 # nothing left running or lying in /dev/shm or /dev/mqueue afterwards.
 
+# tests/run runs its tests as up to 3 jobs side by side (each grade is
+# independent, with uids of its own):
+# ipclab-shards: 3
+
 # run_grade sets status and output in the test, read by the helpers.
 # shellcheck disable=SC2030,SC2031
 

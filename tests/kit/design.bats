@@ -5,6 +5,9 @@
 # comes from lab/ as in the references, that it holds no TODO block of the
 # guided track, and that the self-check on it fails fast at the
 # smoke check, naming the rule that is not met yet.
+# tests/run runs its tests as up to 3 jobs side by side (setup_file only
+# names folders):
+# ipclab-shards: 3
 # bats runs each test in a subshell; `run` sets output there on purpose.
 # shellcheck disable=SC2030,SC2031
 # Backquotes in single quotes are Markdown code spans, not commands.

@@ -2,6 +2,7 @@
 """bench_report.py: the table and the verdict of `make bench`.
 
     bench_report.py RESULTS.CSV [--grade GRADE.CSV] [--sweep-sizes "824 ..."]
+                    [--default-z "WHO SIZE"]... [--measurements OUT.md [--commands FILE]]
     bench_report.py RESULTS.CSV --sweep-median SERVER SEGMENT
     bench_report.py RESULTS.CSV --sweep-table SERVER "824 4096 ..."
 
@@ -9,23 +10,37 @@ RESULTS.CSV is what tests/bench.sh writes, one row per run. For each
 workload the table gives every server's median over the rounds (request
 rate, throughput, p50 and p99 latency) and its CPU cost over all rounds
 (server CPU time per request and per MB). Then each server other than
-"direct" is judged against it: a ratio is the median of the rounds' ratios,
+"direct" is set beside it: a ratio is the median of the rounds' ratios,
 since the two runs of a round saw nearly the same load from other programs.
 
-Exit status: 0 every floor met, 1 a ratio below its floor, 2 no data.
+EXPECTED holds the figures a correct design reaches on the bench's
+machine (2 cores, the client on the same machine), with room below the
+references' for a design of one's own. They are expectations, not
+floors: the report names the figures that fell below them, and the
+architecture pages ("What a request costs") say where to look then.
+--default-z "WHO SIZE" sets a default segment size beside the sweep's
+best. --measurements writes the reflection's "Measurements" section
+(Markdown, ready to paste), with the client command lines of FILE.
+
+Exit status: 0 when there were results to report, whatever the figures;
+2 no data.
 """
 import argparse
 import csv
 import statistics
 import sys
 
-# workload, column, label, better ("higher" or "lower"), floor, goal
-CHECKS = [
-    ("small8", "requests_per_s", "request rate", "higher", 0.7, 0.9),
-    ("small8", "latency_p50_us", "p50 latency", "lower", 1.6, 1.2),
-    ("small500", "requests_per_s", "request rate", "higher", 0.7, 0.9),
-    ("large", "throughput_MBps", "throughput", "higher", 0.9, None),
+# workload, column, label, expected ratio to direct (at least). The large
+# files are judged at the sweep's best -z ("sweep"): a design is asked to
+# reach the figure with its segment size chosen well.
+EXPECTED = [
+    ("small8", "requests_per_s", "request rate", 0.5),
+    ("small500", "requests_per_s", "request rate", 0.5),
+    ("sweep", "throughput_MBps", "throughput at best -z", 0.6),
 ]
+# A default -z whose large-file throughput is more than this share below
+# the best -z's is pointed out (the pages say why the default stays).
+DEFAULT_Z_GAP = 0.2
 GRADE_GOAL_S = 45
 BASELINE = "direct"
 
@@ -92,45 +107,103 @@ def round_ratio(rows, experiment, server, column, segment=None):
 
 
 def judge(rows):
-    """Prints one verdict line per check and server; False if a floor fails."""
-    ok = True
+    """Prints each server's ratios beside the expected figures; returns
+    the figures that fell below them."""
+    below = []
     servers = in_order(r["server"] for r in rows
                        if r["server"] != BASELINE and r["experiment"] != "sweep")
-    print(f"verdict: ratio to {BASELINE} (median of the rounds' ratios)")
+    print(f"ratios to {BASELINE} (median of the rounds' ratios), beside what a"
+          " correct design reaches here")
     for s in servers:
-        for experiment, column, label, better, floor, goal in CHECKS:
-            ratio = round_ratio(rows, experiment, s, column)
+        for experiment, column, label, expected in EXPECTED:
+            where = "large" if experiment == "sweep" else experiment
+            if experiment == "sweep":
+                best = best_sweep_ratio(rows, s)
+                ratio = best[1] if best else None
+                label = f"{label} ({best[0]})" if best else label
+            else:
+                ratio = round_ratio(rows, experiment, s, column)
+            what = f"{s:<8} {where:<9} {label:<30}"
             if ratio is None:
-                print(f"  {s:<8} {experiment:<9} {label:<13} no data")
-                ok = False
+                print(f"  {what} no data")
                 continue
-            ok = print_check(f"{s:<8} {experiment:<9} {label:<13}", ratio,
-                             better, floor, goal) and ok
-        # Reported, not judged: how close the design comes when -z is
-        # chosen well (the sweep is short, so it is the noisier figure).
-        best = best_sweep_ratio(rows, s)
-        if best is not None:
-            print(f"  {s:<8} {'sweep':<9} {'best -z':<13} {best[1]:5.2f}x"
-                  f"  (not judged)  [throughput at -z {best[0]}]")
+            word = "reached" if ratio >= expected else "BELOW"
+            print(f"  {what} {ratio:5.2f}x  (expected at least {expected:.1f})  {word}")
+            if ratio < expected:
+                below.append(f"{s} {where} {label} {ratio:.2f}x < {expected:.1f}")
+        for experiment, column, label in (("small8", "latency_p50_us", "p50 latency"),
+                                          ("large", "throughput_MBps", "throughput at the bench's -z")):
+            ratio = round_ratio(rows, experiment, s, column)
+            if ratio is not None:
+                print(f"  {s:<8} {experiment:<9} {label:<30} {ratio:5.2f}x  (reported)")
         print(f"  {s:<8} server CPU per request, times {BASELINE}'s (the steadiest"
-              " figure, not judged): " + ", ".join(cpu_ratios(rows, s)))
-    return ok
+              " figure): " + ", ".join(cpu_ratios(rows, s)))
+    return below
 
 
-def print_check(what, ratio, better, floor, goal):
-    """Prints one verdict line; False if the ratio is below its floor."""
-    def meets(x):
-        return ratio >= x if better == "higher" else ratio <= x
-    bound = "at least" if better == "higher" else "at most"
-    goal_text = f"goal {goal:.1f}" if goal is not None else "no goal"
-    if not meets(floor):
-        word = "BELOW FLOOR"
-    elif goal is None:
-        word = "pass"
-    else:
-        word = "pass, goal met" if meets(goal) else "pass, goal not met"
-    print(f"  {what} {ratio:5.2f}x  ({bound}: floor {floor:.1f}, {goal_text})  {word}")
-    return word != "BELOW FLOOR"
+def print_defaults(rows, defaults):
+    """The sweep's best -z of each pair beside each default -z ("WHO SIZE"),
+    with the default's throughput as a share of the best's."""
+    servers = in_order(r["server"] for r in rows
+                       if r["experiment"] == "sweep" and r["server"] != BASELINE)
+    for s in servers:
+        best = best_sweep_ratio(rows, s)
+        best_mbps = sweep_median(rows, s, best[0]) if best else None
+        if not best_mbps:
+            continue
+        parts = []
+        for d in defaults:
+            who, z = d.split()
+            mbps = sweep_median(rows, s, z)
+            if mbps is None:
+                parts.append(f"{who} -z {z}: not swept")
+                continue
+            share = mbps / best_mbps
+            far = share < 1 - DEFAULT_Z_GAP
+            parts.append(f"{who} -z {z}: {share:.2f} of it"
+                         + (f" (more than {DEFAULT_Z_GAP:.0%} below)" if far else ""))
+        print(f"  {s:<8} best -z {best[0]} ({best_mbps:.1f} MB/s); " + "; ".join(parts))
+
+
+def write_measurements(rows, path, commands, sizes):
+    """The reflection's Measurements section: every workload's medians for
+    each server, the client command lines, and the sweep."""
+    name = {BASELINE: "gfserver_direct"}
+    lines = ["## 6. Measurements", "",
+             "Measured with `make bench`: each server's median over the rounds,"
+             " and its CPU time per request over all of them.", ""]
+    if commands:
+        with open(commands) as f:
+            used = [f"- `{c.strip()}`" for c in f if c.strip()]
+        if used:
+            lines += ["Client command lines:", ""] + used + [""]
+    lines += ["| workload | server | req/s | MB/s | p50 (µs) | p99 (µs) | CPU µs/req |",
+              "|---|---|---|---|---|---|---|"]
+    for e in in_order(r["experiment"] for r in rows if r["experiment"] != "sweep"):
+        for s in in_order(r["server"] for r in rows if r["experiment"] == e):
+            rs = runs(rows, e, s)
+            lines.append(f"| {e} | {name.get(s, 'proxy + cache (' + s + ')')}"
+                         f" | {median_of(rs, 'requests_per_s'):.0f}"
+                         f" | {median_of(rs, 'throughput_MBps'):.1f}"
+                         f" | {median_of(rs, 'latency_p50_us'):.0f}"
+                         f" | {median_of(rs, 'latency_p99_us'):.0f}"
+                         f" | {cpu_per(rs, 'request'):.1f} |")
+    pairs = in_order(r["server"] for r in rows
+                     if r["experiment"] == "sweep" and r["server"] != BASELINE)
+    if pairs and sizes:
+        lines += ["", "Large files against segment size, MB/s (`make bench`'s sweep):", "",
+                  "| -z | " + " | ".join(pairs) + " |", "|---|" + "---|" * len(pairs)]
+        for z in sizes.split():
+            cells = [sweep_median(rows, s, z) for s in pairs]
+            lines.append(f"| {z} | " + " | ".join(
+                f"{c:.1f}" if c is not None else "-" for c in cells) + " |")
+        direct = runs(rows, "sweep", BASELINE)
+        if direct:
+            lines.append(f"| gfserver_direct | {median_of(direct, 'throughput_MBps'):.1f}"
+                         + " |" * len(pairs))
+    lines += ["", "*What these figures show, and what changed when you changed -z or -n:*", ""]
+    with open(path, "w") as f:
+        f.write("\n".join(lines))
 
 
 def best_sweep_ratio(rows, server):
@@ -194,6 +267,9 @@ def parse_args(argv):
     p.add_argument("--sweep-sizes", metavar='"824 ..."')
     p.add_argument("--sweep-median", nargs=2, metavar=("SERVER", "SEGMENT"))
     p.add_argument("--sweep-table", nargs=2, metavar=("SERVER", '"824 ..."'))
+    p.add_argument("--default-z", action="append", default=[], metavar='"WHO SIZE"')
+    p.add_argument("--measurements", metavar="OUT.md")
+    p.add_argument("--commands", metavar="FILE")
     return p.parse_args(argv)
 
 
@@ -219,12 +295,22 @@ def main(argv):
     print(" direct run of the same round; CPU per request or per MB moves least.)")
     for e in experiments:
         print_table(rows, e)
-    ok = judge(rows)
+    below = judge(rows)
     if args.sweep_sizes:
         print_sweep(rows, args.sweep_sizes.split())
+    if args.default_z:
+        print_defaults(rows, args.default_z)
     if args.grade:
         print_grade(args.grade)
-    return 0 if ok else 1
+    if below:
+        print("below the expected figures: " + "; ".join(below))
+        print("(the architecture page's \"What a request costs\" says where to look)")
+    else:
+        print("every expected figure reached")
+    if args.measurements:
+        write_measurements(rows, args.measurements, args.commands, args.sweep_sizes)
+        print(f"for your reflection's Measurements section: {args.measurements}")
+    return 0
 
 
 if __name__ == "__main__":

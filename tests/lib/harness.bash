@@ -70,8 +70,15 @@ ns_holder=
 seal_monitor=
 IPCLAB_ISOLATION=
 
+# now_ms: milliseconds since the epoch, from bash's own clock (no process
+# started: every bounded wait reads it at each poll).
 now_ms() {
-	local t
+	local t=${EPOCHREALTIME:-}
+	if [ -n "$t" ]; then
+		t=${t/[.,]/}
+		echo $((10#$t / 1000))
+		return
+	fi
 	t=$(date +%s%N)
 	echo $((t / 1000000))
 }
@@ -415,10 +422,12 @@ kill_all_started() {
 # free_port: a TCP port nobody listens on now, below Linux's ephemeral
 # range (32768-60999): a port some client connection holds as its local
 # port cannot be bound, so a busy machine would make a daemon fail at start.
+# Within IPCLAB_PORT_COUNT ports from IPCLAB_PORT_BASE when set (tests/run
+# gives each suite running beside others a block of its own).
 free_port() {
 	local port
 	while :; do
-		port=$((20000 + RANDOM % 12768))
+		port=$((${IPCLAB_PORT_BASE:-20000} + RANDOM % ${IPCLAB_PORT_COUNT:-12768}))
 		if ! port_open "$port"; then
 			echo "$port"
 			return
