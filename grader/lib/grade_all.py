@@ -20,7 +20,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rubric as rubric_mod  # noqa: E402
-from grade import calibrated_scale  # noqa: E402
+import timescale  # noqa: E402
 
 GRADER_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KIT = os.path.dirname(GRADER_DIR)
@@ -107,7 +107,8 @@ class Batch:
         if os.environ.get("GRADER_TIMEOUT_SCALE", "auto") == "auto":
             # Measured once for the batch, not by each grade while the
             # others run beside it.
-            scale, ms = calibrated_scale()
+            ms = timescale.measure_ms()
+            scale = f"{timescale.scale_for(ms):g}"
             os.environ["GRADER_TIMEOUT_SCALE"] = scale
             sys.stderr.write(f"time limits x{scale} (calibration: {ms} ms)\n")
         self.rubric = rubric_mod.load(os.path.join(GRADER_DIR, "rubric.tsv"))
