@@ -1,12 +1,14 @@
 """grade.py: grades one ipclab submission against grader/rubric.tsv.
 
-Run as grader/grade (see its --help). The steps: take the lab's editable
-files from the submission, build them over a pristine lab/ as a sandboxed
-uid, run the smoke test, then every test the rubric names, each in its own
-bats run with its own time limit, within one budget for the whole grade;
-a failing test is run a second time before its row is judged. Then the
-rows are scored and written as report.txt, grade.json (every record, for
-grade-all and the grader's tests), results.json (Gradescope) and junit.xml.
+Run as grader/grade (see its --help). Its stages, over the plain records
+of records.py: intake (the lab's editable files from the submission),
+sandbox (uids, namespaces, hidden paths), build (over a pristine lab/ as a
+sandboxed uid), run (the smoke test, then every test the rubric names,
+each in its own bats run with its own limit, within one budget, in as
+many slots as the spare CPU feeds; timescale.py scales both), judge
+(judge.py: each run from its TAP log, each test from its runs), score
+(score.py: rows, and whether the grade is complete) and render (render.py:
+report.txt, grade.json, results.json and junit.xml from one grade record).
 
 Nothing a student program may print reaches the reports unfiltered: grader
 paths and hidden file names are removed, and the kit's secret folders are
