@@ -70,69 +70,17 @@ die() {
 }
 
 # rubric_table FILE: the Markdown tables of a rubric file: every row, then
-# the points per category and the total. Fails on a file of the wrong shape.
+# the points per category and the total; free_rows FILE: a Markdown list of
+# the rows graded even when the smoke test fails (gate `free`). The rubric
+# is read by the grader's own reader only (grader/lib/rubric.py), so that
+# the handout and the grade cannot read it differently. Both fail on a file
+# of the wrong shape.
 rubric_table() {
-	awk -F '\t' -v file="$1" '
-	function fail(msg) { printf "%s:%d: %s\n", file, NR, msg > "/dev/stderr"; bad = 1; exit 1 }
-	function cell(s) { gsub(/\|/, "\\|", s); return s }
-	function where(id) {
-		if (id == "compile") return "the build"
-		if (id ~ /^tests\//) return "`" substr(id, 1, index(id, ":") - 1) ".bats`"
-		if (id ~ /^manual:/) return "by hand"
-		return "grader only"
-	}
-	/^#/ || /^[[:space:]]*$/ { next }
-	!header {
-		if ($0 != "id\tpoints\tcategory\tdescription")
-			fail("expected the header id<TAB>points<TAB>category<TAB>description")
-		header = 1
-		next
-	}
-	{
-		if (NF != 4 || $1 == "" || $3 == "" || $4 == "")
-			fail("a row has exactly four tab-separated fields")
-		if ($2 !~ /^[0-9]+(\.[0-9]+)?$/)
-			fail("points must be a number, not \"" $2 "\"")
-		n++
-		rows[n] = "| " cell($3) " | " cell($4) " | " $2 " | " where($1) " |"
-		if (!($3 in points)) order[++ncat] = $3
-		points[$3] += $2
-		total += $2
-	}
-	END {
-		if (bad) exit 1
-		if (n == 0) { printf "%s: no rubric rows\n", file > "/dev/stderr"; exit 1 }
-		print "| Category | What is checked | Points | Test |"
-		print "|---|---|---:|---|"
-		for (i = 1; i <= n; i++) print rows[i]
-		print ""
-		print "| Category | Points |"
-		print "|---|---:|"
-		for (i = 1; i <= ncat; i++) print "| " cell(order[i]) " | " points[order[i]] " |"
-		print "| **Total** | **" total "** |"
-	}' "$1"
+	python3 "$root/grader/lib/rubric.py" table "$1"
 }
 
-# free_rows FILE: a Markdown list of the rows whose gate is `free` (the
-# "#= row ID LIMIT free" lines): the rows graded even when the smoke test
-# fails.
 free_rows() {
-	# Two passes: the settings lines may follow the rows.
-	awk -F '\t' '
-	# "#= row ID LIMIT GATE": blanks between fields, the id may hold spaces.
-	NR == FNR {
-		n = split($0, w, /[ \t]+/)
-		if (w[1] == "#=" && w[2] == "row" && n >= 5 && w[n] == "free") {
-			id = w[3]
-			for (i = 4; i <= n - 2; i++) id = id " " w[i]
-			free[id] = 1
-		}
-		next
-	}
-	/^#/ || /^[[:space:]]*$/ { next }
-	!header { header = 1; next }
-	$1 == "compile" || ($1 in free) { printf "- %s (%s point%s)\n", $4, $2, $2 == 1 ? "" : "s"; n++ }
-	END { if (n == 0) print "- only the build" }' "$1" "$1"
+	python3 "$root/grader/lib/rubric.py" free "$1"
 }
 
 # rubric_page: rubric.md with the marker lines replaced by the table and

@@ -1,12 +1,14 @@
 """grade.py: grades one ipclab submission against grader/rubric.tsv.
 
-Run as grader/grade (see its --help). The steps: take the lab's editable
-files from the submission, build them over a pristine lab/ as a sandboxed
-uid, run the smoke test, then every test the rubric names, each in its own
-bats run with its own time limit, within one budget for the whole grade;
-a failing test is run a second time before its row is judged. Then the
-rows are scored and written as report.txt, grade.json (every record, for
-grade-all and the grader's tests), results.json (Gradescope) and junit.xml.
+Run as grader/grade (see its --help). Its stages, over the plain records
+of records.py: intake (the lab's editable files from the submission),
+sandbox (uids, namespaces, hidden paths), build (over a pristine lab/ as a
+sandboxed uid), run (the smoke test, then every test the rubric names,
+each in its own bats run with its own limit, within one budget, in as
+many slots as the spare CPU feeds; timescale.py scales both), judge
+(judge.py: each run from its TAP log, each test from its runs), score
+(score.py: rows, and whether the grade is complete) and render (render.py:
+report.txt, grade.json, results.json and junit.xml from one grade record).
 
 Nothing a student program may print reaches the reports unfiltered: grader
 paths and hidden file names are removed. Student code (the build and the
@@ -18,7 +20,6 @@ hidden by a mount namespace (IPCLAB_HIDE) or, without one, made root's and
 """
 
 import fcntl
-import json
 import os
 import re
 import shutil
@@ -29,15 +30,16 @@ import tempfile
 import threading
 import time
 import traceback
-import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import judge  # noqa: E402
+import render  # noqa: E402
 import rubric as rubric_mod  # noqa: E402
+import score as score_mod  # noqa: E402
+import timescale  # noqa: E402
+from records import FAIL, GRADER_DIR, KIT, NOT_RUN, PASS, SLOW, Grade, Machine, Test  # noqa: E402
 from rubric import UsageError  # noqa: E402
 
-GRADER_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-KIT = os.path.dirname(GRADER_DIR)
 SANDBOX = os.path.join(KIT, "tests", "lib", "sandbox.bash")
 BUILD_LIMIT = 120
 MAX_SOURCE_BYTES = 1 << 20
@@ -52,37 +54,8 @@ UID_LOCK_DIR = "/tmp/ipclab-grade-uids"
 # student code (the reference, the grader, the kit's logs and history).
 KIT_VISIBLE = {"lab", "tests", "starter", "handouts", "Makefile", "README.md", "build"}
 BUILD_VISIBLE = {"lab", "content"}
-CRASH_SIGNALS = {
-    "Segmentation fault": "SIGSEGV",
-    "Aborted": "SIGABRT",
-    "Bus error": "SIGBUS",
-    "Floating point exception": "SIGFPE",
-    "Illegal instruction": "SIGILL",
-}
-
-
-@dataclass
-class Run:
-    status: str  # PASS, FAIL, SLOW (past its limit)
-    seconds: float
-    reason: str
-    output: str
-    log: str
-
-
-@dataclass
-class Test:
-    file: str
-    name: str
-    limit: float = 0.0
-    runs: list = field(default_factory=list)
-    status: str = "NOTRUN"  # PASS, FAIL, NOTRUN
-    reason: str = ""
-    output: str = ""
-
-    @property
-    def seconds(self):
-        return sum(r.seconds for r in self.runs)
+# grade's exit status when the machine kept some rows from running.
+EXIT_INCOMPLETE = 3
 
 
 class Grader:
@@ -106,6 +79,12 @@ class Grader:
         # The lab's track: guided (the TODO starter) or design (the student
         # designs the channel and hands in design.md, graded by hand).
         self.track = args.track
+        # What the grade measured of the machine (the time scale among it).
+        self.machine = Machine(jobs=args.jobs, slots=args.jobs)
+        self.scale = 1.0
+        self.budget = 0.0
+        self.last_calibration = 0.0
+        self.calibrating = threading.Lock()
 
     # ------------------------------------------------------------ helpers
 
@@ -113,18 +92,52 @@ class Grader:
         return time.monotonic() - self.t0
 
     def scaled(self, seconds):
-        out = subprocess.run(["bash", SANDBOX, "scaled", str(seconds)], capture_output=True, text=True,
-                             env=dict(os.environ, IPCLAB_TIMEOUT_SCALE=self.scale), check=True)
-        return int(out.stdout.strip())
+        return timescale.scaled(seconds, self.scale)
 
-    def calibrate(self):
-        """Scales every time limit by how much slower than the kit's own this
-        machine is, so that a busy server does not fail a correct submission
+    def calibrate(self, given):
+        """The time scale (given, else measured: timescale.py) and the
+        slots the spare CPU feeds, so that a busy or slow machine makes the
+        limits and the budget longer instead of failing a correct submission
         as "too slow"."""
-        self.scale, ms = calibrated_scale()
-        if self.scale != "1":
-            self.note(f"time limits x{self.scale}: this machine ran the calibration in {ms} ms, "
-                      "slower than the machine the limits were set on")
+        m = self.machine
+        m.spare = timescale.spare_cpus()
+        m.slots = timescale.slots_for(self.args.jobs, m.spare)
+        if given:
+            m.scale = given
+        else:
+            m.ms = timescale.measure_ms()
+            m.scale = timescale.scale_for(m.ms)
+        self.scale = m.scale
+        self.last_calibration = time.monotonic()
+        if m.slots < self.args.jobs:
+            self.note(f"{m.slots} slot(s) instead of {self.args.jobs}: {m.spare:.1f} CPUs were spare")
+
+    def recalibrate(self, ran_with):
+        """Measures the machine again after a test ran past its limit;
+        raises the scale (and the budget) when the machine slowed down, and
+        drops to fewer slots when the spare CPU fell. True when the run's
+        scale RAN_WITH was too short for the machine as it is now."""
+        with self.calibrating:
+            if time.monotonic() - self.last_calibration > 5:
+                ms = timescale.measure_ms()
+                m = self.machine
+                m.recalibrations.append(ms)
+                m.slots = min(m.slots, timescale.slots_for(self.args.jobs, timescale.spare_cpus()))
+                with self.lock:
+                    self.scale = max(self.scale, timescale.scale_for(ms))
+                    m.scale = self.scale
+                    self.set_budget()
+                self.last_calibration = time.monotonic()
+            return self.scale >= ran_with * timescale.SLOWDOWN
+
+    def set_budget(self):
+        """The whole grade's wall clock: --budget as given, else the
+        rubric's scaled like the limits, up to the platform's limit."""
+        if self.args.budget:
+            self.budget = self.args.budget
+        else:
+            self.budget = timescale.budget_for(self.rubric.budget, self.scale, self.args.platform_limit)
+        self.machine.budget = self.budget
 
     def note(self, text):
         self.notes.append(text)
@@ -428,8 +441,6 @@ class Grader:
         self.rubric = rubric_mod.load(os.path.join(GRADER_DIR, "rubric.tsv"))
         if self.track == "design":
             self.rubric.rows += rubric_mod.load(os.path.join(GRADER_DIR, "rubric-design.tsv")).rows
-        if self.args.budget:
-            self.rubric.budget = self.args.budget
         tests = {}
         for row in self.rubric.rows:
             if row.id == "compile" or row.manual:
@@ -454,16 +465,22 @@ class Grader:
     def wanted(self, row):
         return not self.args.only or re.search(self.args.only, row.id)
 
-    def run_once(self, test, slot, limit, n):
+    def run_once(self, test, slot, n):
         """One bats run of one test, in slot's uid, as PID 1's child of a
-        PID namespace of its own (everything it starts dies with it)."""
+        PID namespace of its own (everything it starts dies with it), with
+        its limit at the current scale, or what is left of the budget when
+        that is shorter (then a run stopped there is the machine's, not
+        judged)."""
+        scale = self.scale
+        full = timescale.scaled(test.limit, scale)
+        limit = max(1, min(full, int(self.remaining())))
         tmp = self.slot_tmp(slot)
         logdir = os.path.join(self.out, "logs")
         slug = re.sub(r"[^A-Za-z0-9]+", "-", test.name)[:60].strip("-")
         log = os.path.join(logdir, f"{slug}.{n}.tap")
         env = dict(os.environ, IPCLAB_ROOT=KIT, IPCLAB_IMPL=self.bin, IPCLAB_CONTENT=self.content,
                    IPCLAB_VARIANT=self.args.variant,
-                   IPCLAB_TIMEOUT_SCALE=self.scale, TMPDIR=tmp, BATS_TEST_TIMEOUT=str(limit))
+                   IPCLAB_TIMEOUT_SCALE=f"{scale:g}", TMPDIR=tmp, BATS_TEST_TIMEOUT=str(limit))
         env.pop("IPCLAB_SMOKE_FAILED", None)
         if self.is_root:
             env["IPCLAB_RUN_AS_UID"] = str(self.uid(slot))
@@ -493,7 +510,12 @@ class Grader:
                 data = f.read()
             with open(log, "wb") as f:
                 f.write(data[:LOG_MAX_BYTES // 2] + b"\n# ... (log cut) ...\n" + data[-65536:])
-        return self.judge_run(test, log, rc, secs, limit, tails, stall)
+        with open(log, encoding="utf-8", errors="replace") as f:
+            text = f.read()
+        run = judge.judge_run(text, rc, secs, limit, log, tails, stall, cut=limit < full, work=self.work,
+                              out=self.out)
+        run.scale = scale
+        return run
 
     def programs_under(self, root_pid):
         """{pid: name} of the submission's programs among root_pid's
@@ -599,83 +621,63 @@ class Grader:
             shutil.rmtree(os.path.join(tmp, run_dir), ignore_errors=True)
         return tails
 
-    def judge_run(self, test, log, rc, secs, limit, tails="", stall=""):
-        with open(log, encoding="utf-8", errors="replace") as f:
-            text = f.read()
-        result = re.search(r"^(ok|not ok) \d+ (.*?)( in \d+ms)?( # .*)?$", text, re.M)
-        block = "\n".join(re.sub(r"^# ?", "", l) for l in text.splitlines() if l.startswith("#"))
-        output = clean_output(block, self.work, self.out)
-        crash = crash_reason(block)
-        if result and result.group(1) == "ok":
-            if result.group(4) and "skip" in result.group(4):
-                return Run("FAIL", secs, "the test skipped itself:" + result.group(4).split("skip", 1)[1], output, log)
-            return Run("PASS", secs, "", output, log)
-        if rc in (124, 137) or (result and result.group(4) and "timeout" in result.group(4)) or secs >= limit:
-            reason = (f"too slow: limit {limit} s, several times what a correct pair needs (a wait that runs "
-                      "out its timeout instead of being woken, or a lost wake-up, makes every step slow)")
-            if stall:
-                reason = f"too slow: limit {limit} s; {stall}"
-            if crash:
-                reason = crash + f" (then the test ran past its limit of {limit} s)"
-            output = (output + "\n" + clean_output(tails, self.work, self.out)).strip()
-            return Run("SLOW", secs, reason, output, log)
-        if result:
-            reason = reason_of(output)
-            if crash and crash.split(" (")[0] not in reason:
-                reason = crash + "; " + reason
-            return Run("FAIL", secs, reason, output, log)
-        lines = [l for l in text.splitlines() if not l.startswith("#")][:2]
-        return Run("FAIL", secs, f"the test did not run (bats exit status {rc}): "
-                   + clean_output(" ".join(lines), self.work, self.out), output, log)
-
-    def run_test(self, test, slot, limit):
-        """Runs a test; a failing test runs once more. Two runs that
-        disagree make the test fail as 'fails intermittently'."""
-        first = self.run_once(test, slot, limit, 1)
-        test.runs = [first]
-        if first.status == "PASS":
-            test.status, test.output = "PASS", first.output
-            return
-        if self.remaining() < limit + 3 or self.stopping:
-            test.status, test.reason, test.output = "FAIL", first.reason, first.output
-            return
-        second = self.run_once(test, slot, limit, 2)
-        test.runs.append(second)
-        if second.status == "PASS":
-            test.status = "FAIL"
-            test.reason = f"fails intermittently: failed once ({first.reason}), then passed"
-            test.output = ("first run (failed):\n" + first.output + "\n\nsecond run (passed):\n" + second.output)
-        else:
-            test.status, test.reason = "FAIL", first.reason
-            test.output = first.output
+    def run_test(self, test, slot):
+        """Runs a test; a test that did not pass runs once more, when what
+        it needs fits in what is left. A run past its limit makes the grade
+        measure the machine again: if the machine slowed down meanwhile,
+        that run is the machine's and not judged (judge.judge_test)."""
+        test.runs = [self.run_once(test, slot, 1)]
+        for n in (2, 3):
+            last = test.runs[-1]
+            if last.status == PASS or self.stopping:
+                break
+            if last.status == SLOW and not last.machine and self.recalibrate(last.scale):
+                last.machine = (f"the machine slowed down while it ran (time scale x{last.scale:g}, "
+                                f"then x{self.scale:g})")
+            # A third run only replaces a run the machine spoiled.
+            if n == 3 and not last.machine:
+                break
+            if not self.fits(test):
+                break
+            test.runs.append(self.run_once(test, slot, n))
+        judge.judge_test(test)
 
     def remaining(self):
-        return self.rubric.budget - RESERVE - self.elapsed()
+        return self.budget - RESERVE - self.elapsed()
 
-    def run_queue(self, tests, limit_of):
+    def fits(self, test):
+        """Whether the time a correct pair needs for TEST on this machine
+        fits in what is left of the budget (not its whole limit: a test
+        stopped by the budget is NOT RUN, never failed)."""
+        return self.remaining() >= timescale.expected(self.scaled(test.limit)) + 1
+
+    def run_queue(self, tests):
         """Runs the tests in the slots, longest limit first (the slots end
-        together); a test that cannot finish within what is left of the
-        budget is not started."""
-        queue = sorted(tests, key=limit_of, reverse=True)
+        together); a test that does not fit in what is left of the budget
+        is not started. A slot stops once the machine's spare CPU no longer
+        feeds it (recalibrate lowers machine.slots)."""
+        queue = sorted(tests, key=lambda t: t.limit, reverse=True)
 
         def worker(slot):
             while True:
                 with self.lock:
-                    if not queue or self.stopping:
+                    if not queue or self.stopping or slot >= self.machine.slots:
                         return
                     test = queue.pop(0)
-                limit = limit_of(test)
-                if self.remaining() < limit + 3:
-                    test.status, test.reason = "NOTRUN", "not run: time budget"
+                if not self.fits(test):
+                    test.status, test.reason = NOT_RUN, "not run: the time budget ran out before it started"
                     continue
-                self.run_test(test, slot, limit)
-                self.progress("." if test.status == "PASS" else "x")
+                self.run_test(test, slot)
+                self.progress("." if test.status == PASS else "-" if test.status == NOT_RUN else "x")
 
-        threads = [threading.Thread(target=worker, args=(k,)) for k in range(self.args.jobs)]
+        threads = [threading.Thread(target=worker, args=(k,)) for k in range(self.machine.slots)]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
+        # Slot 0 takes what the dropped slots left.
+        if queue and not self.stopping:
+            self.run_queue(queue)
 
     def run_tests(self):
         self.stage = "running the tests"
@@ -690,57 +692,52 @@ class Grader:
         self.progress("testing ")
         smoke = [t for row, t in order if row.id == rubric_mod.SMOKE_ID]
         rest = [(row, t) for row, t in order if row.id != rubric_mod.SMOKE_ID]
-        limits = {limit: self.scaled(limit) for limit in {t.limit for _, t in order}}
         if smoke:
-            self.run_queue(smoke, lambda t: limits[t.limit])
-        if any(t.status != "PASS" for t in smoke):
+            self.run_queue(smoke)
+        if any(t.status == NOT_RUN for t in smoke):
+            for row, t in rest:
+                t.status, t.reason = NOT_RUN, "not run: the smoke test did not run (see its row)"
+        elif any(t.status != PASS for t in smoke):
             free = [t for row, t in rest if row.gate == "free"]
             for row, t in rest:
                 if row.gate != "free":
-                    t.status, t.reason = "NOTRUN", "not run: the smoke test failed (see its row)"
-            self.run_queue(free, lambda t: limits[t.limit])
+                    t.status, t.reason = FAIL, "not run: the smoke test failed (see its row)"
+            self.run_queue(free)
         else:
-            self.run_queue([t for _, t in rest], lambda t: limits[t.limit])
+            self.run_queue([t for _, t in rest])
         self.progress("\n")
 
     # ------------------------------------------------------------ scoring
 
     def score(self):
+        """Scores every row (score.py) and sets the grade's status: graded,
+        incomplete (a row the machine kept from running), or error."""
         self.stage = "scoring"
+        scored = []
         for row in self.rubric.rows:
-            row.score, row.status = 0.0, "FAIL"
+            row.score, row.status = 0.0, FAIL
+            row.seconds = round(sum(t.seconds for t in row.tests), 1)
             if row.manual:
                 row.status = "UNGRADED"
                 row.reason = row.reason or f"graded by hand: {row.prefix}"
-                continue
-            if row.id == "compile":
+            elif row.id == "compile":
                 if self.build_ok:
-                    row.score, row.status, row.reason = row.points, "PASS", ""
+                    row.score, row.status, row.reason = row.points, PASS, ""
                 else:
                     row.reason = self.compile_reason()
+            elif row.reason:
                 continue
-            row.seconds = round(sum(t.seconds for t in row.tests), 1)
-            if row.reason:
-                continue
-            if not self.build_ok:
+            elif not self.build_ok:
                 row.reason = "not run: the submission does not compile"
-                continue
-            if not self.wanted(row):
+            elif not self.wanted(row):
                 row.reason = "not graded (--only)"
-                continue
-            passed = [t for t in row.tests if t.status == "PASS"]
-            row.score = round(row.points * len(passed) / len(row.tests), 2)
-            if len(passed) == len(row.tests):
-                row.status = "PASS"
-                continue
-            first = next(t for t in row.tests if t.status != "PASS")
-            reason = first.reason or "failed (no message)"
-            if len(row.tests) > 1:
-                reason = f"{len(row.tests) - len(passed)} of {len(row.tests)} tests failed; {first.name}: {reason}"
-            row.reason = reason
+            else:
+                scored.append(score_mod.score_row(row))
         self.total = round(sum(r.score for r in self.rubric.rows), 2)
-        # The points an instructor still awards by hand (design.md).
-        self.manual_max = sum(r.points for r in self.rubric.rows if r.manual)
+        if self.status == "graded":
+            self.status, self.status_reason, self.not_run = score_mod.grade_status(scored, self.machine)
+        else:
+            self.not_run = []
 
     def compile_reason(self):
         log = os.path.join(self.out, "build.log")
@@ -749,123 +746,39 @@ class Grader:
         with open(log, encoding="utf-8", errors="replace") as f:
             first = next((l.strip() for l in f if re.search(r"error|Error", l)), "")
         return ("expected both programs to build with the kit's Makefile; saw: "
-                + (clean_output(first, self.work, self.out) or "a failed build (see the build log)"))
-
-    def rerun(self, row):
-        """How a student runs a public row's tests in their handout."""
-        if not row.public:
-            return ""
-        scale = f"IPCLAB_TIMEOUT_SCALE={self.scale} " if self.scale != "1" else ""
-        if self.args.variant != "mqueue":
-            scale += f"IPCLAB_VARIANT={self.args.variant} "
-        pattern = "^" + re.sub(r"([][.*^$+?(){}|\\/])", r"\\\1", row.prefix)
-        return f"{scale}bash tests/run --impl starter --filter {shell_quote(pattern)} {row.file}"
+                + (judge.clean_output(first, self.work, self.out) or "a failed build (see the build log)"))
 
     # ------------------------------------------------------------ reports
 
-    def row_output(self, row):
-        if row.id == "compile":
-            text = "\n".join(self.notes) + "\n\n"
-            log = os.path.join(self.out, "build.log")
-            if os.path.exists(log):
-                with open(log, encoding="utf-8", errors="replace") as f:
-                    text += clean_output(f.read(16384), self.work, self.out)
-            return text
-        text = row.status + (": " + row.reason if row.reason else "") + "\n"
-        if row.status == "PASS":
-            return text
-        if self.rerun(row):
-            text += "rerun: " + self.rerun(row) + "\n"
-        for t in row.tests:
-            if t.status in ("PASS", "FAIL"):
-                text += f"{t.status}  {t.name}\n"
-            if t.status == "FAIL":
-                text += "".join("    " + l + "\n" for l in t.output.splitlines()[:60])
-        return text[:8192]
-
-    def report_text(self, color=False):
-        lines = [f"ipclab grade: {self.name}", f"submission: {os.path.basename(self.submission)}"]
-        lines += ["  " + n for n in self.notes]
-        lines += ["", f"{'score':>6} {'max':>4}  {'':<4}  test (rubric id): what it checks"]
-        for row in self.rubric.rows:
-            st = row.status
-            if color:
-                st = ("\x1b[32m" if st == "PASS" else "\x1b[31m") + f"{st:<4}" + "\x1b[0m"
-            lines.append(f"{rubric_mod.fmt(row.score):>6} {rubric_mod.fmt(row.points):>4}  {st:<4}  {row.id}: {row.title}")
-            if row.status != "PASS":
-                lines.append(f"{'why:':>18} {row.reason}")
-                if self.rerun(row):
-                    lines.append(f"{'rerun:':>18} {self.rerun(row)}")
-        lines += ["", f"{rubric_mod.fmt(self.total):>6} {rubric_mod.fmt(self.rubric.max):>4}  total ({self.elapsed():.1f} s)"]
-        if self.manual_max:
-            lines.append(f"{'':>6} {rubric_mod.fmt(self.manual_max):>4}  of them ungraded: awarded by hand")
-        return "\n".join(lines) + "\n"
+    def record(self):
+        """The grade as one record, which every report is rendered from."""
+        build_log = ""
+        log = os.path.join(self.out, "build.log")
+        if os.path.exists(log):
+            with open(log, encoding="utf-8", errors="replace") as f:
+                build_log = judge.clean_output(f.read(16384), self.work, self.out)
+        self.machine.scale = self.scale
+        return Grade(name=self.name, submission=os.path.basename(self.submission), variant=self.args.variant,
+                     rows=self.rubric.rows, machine=self.machine, status=self.status, reason=self.status_reason,
+                     not_run=self.not_run, notes=self.notes, build_log=build_log, total=self.total,
+                     max=self.rubric.max, manual_max=sum(r.points for r in self.rubric.rows if r.manual),
+                     seconds=self.elapsed(), budget=self.budget)
 
     def write_reports(self):
         self.stage = "writing the reports"
-        with open(os.path.join(self.out, "report.txt"), "w") as f:
-            f.write(self.report_text())
-        rows = [{"id": r.id, "category": r.category, "description": r.description, "score": r.score,
-                 "max": r.points, "status": r.status, "reason": r.reason, "seconds": r.seconds,
-                 "limit": r.limit, "gate": r.gate,
-                 "tests": [{"name": t.name, "status": t.status, "reason": t.reason,
-                            "runs": [{"status": x.status, "seconds": round(x.seconds, 1), "reason": x.reason,
-                                      "log": os.path.relpath(x.log, self.out)} for x in t.runs]}
-                           for t in r.tests]}
-                for r in self.rubric.rows]
-        grade = {"name": self.name, "status": self.status, "reason": self.status_reason, "total": self.total,
-                 "max": self.rubric.max, "seconds": round(self.elapsed(), 1), "budget": self.rubric.budget,
-                 "time_scale": float(self.scale),
-                 "notes": self.notes, "rows": rows}
-        write_json(os.path.join(self.out, "grade.json"), grade)
-        self.write_junit()
-        results = {
-            "score": self.total, "execution_time": int(self.elapsed()),
-            "output": "\n".join([f"Total: {rubric_mod.fmt(self.total)} / {rubric_mod.fmt(self.rubric.max)}"]
-                                + ([f"Ungraded: {rubric_mod.fmt(self.manual_max)} points awarded by hand"]
-                                   if self.manual_max else []) + self.notes),
-            "visibility": "visible", "stdout_visibility": "hidden",
-            "tests": [self.gradescope_test(i, r) for i, r in enumerate(self.rubric.rows)]}
-        write_json(os.path.join(self.out, "results.json"), results)
-        if self.args.results:
-            shutil.copy(os.path.join(self.out, "results.json"), self.args.results)
+        self.grade = self.record()
+        render.write_all(self.grade, self.out, self.args.results)
         owner_only(self.out)
-
-    def gradescope_test(self, i, r):
-        """A row as a Gradescope test. A row graded by hand has no score
-        and no status yet: Gradescope shows it as ungraded, out of its
-        points, until the instructor awards them."""
-        if r.manual:
-            return {"name": r.title + " (ungraded: awarded by hand)", "number": str(i + 1),
-                    "max_score": r.points, "output": "UNGRADED: " + r.reason, "visibility": "visible"}
-        return {"name": r.title, "number": str(i + 1), "score": r.score, "max_score": r.points,
-                "status": "passed" if r.status == "PASS" else "failed", "output": self.row_output(r),
-                "visibility": "visible" if r.public or r.id == "compile" else "after_published"}
-
-    def write_junit(self):
-        fails = sum(1 for r in self.rubric.rows if r.status not in ("PASS", "UNGRADED"))
-        suites = ET.Element("testsuites")
-        suite = ET.SubElement(suites, "testsuite", name=f"ipclab grade {self.name}", tests=str(len(self.rubric.rows)),
-                              failures=str(fails), time=f"{self.elapsed():.1f}")
-        for r in self.rubric.rows:
-            case = ET.SubElement(suite, "testcase", classname=xml_text(f"ipclab.{r.category}"), name=xml_text(r.id),
-                                 time=str(r.seconds))
-            if r.manual:
-                ET.SubElement(case, "skipped", message=xml_text("ungraded: " + r.reason))
-            elif r.status != "PASS":
-                ET.SubElement(case, "failure", message=xml_text(r.reason)).text = xml_text(self.row_output(r))
-            ET.SubElement(case, "system-out").text = xml_text(f"{r.title}; {rubric_mod.fmt(r.score)} of {rubric_mod.fmt(r.points)} points")
-        if hasattr(ET, "indent"):  # Python 3.9: one element a line, for people reading it
-            ET.indent(suites)
-        ET.ElementTree(suites).write(os.path.join(self.out, "junit.xml"), encoding="UTF-8", xml_declaration=True)
 
     # ------------------------------------------------------------ main
 
     def main(self):
         a = self.args
-        self.scale = os.environ.get("GRADER_TIMEOUT_SCALE", "auto")
-        if self.scale != "auto" and (not re.fullmatch(r"[0-9]+(\.[0-9]+)?", self.scale) or float(self.scale) == 0):
+        given = os.environ.get("GRADER_TIMEOUT_SCALE", "auto")
+        if given != "auto" and (not re.fullmatch(r"[0-9]+(\.[0-9]+)?", given) or float(given) == 0):
             raise UsageError("GRADER_TIMEOUT_SCALE must be a positive number, or auto")
+        if a.platform_limit is not None and a.platform_limit <= RESERVE:
+            raise UsageError(f"--platform-limit takes a number of seconds above {RESERVE}")
         if not 1 <= a.jobs <= 99:
             raise UsageError("--jobs takes a number from 1 to 99")
         if not os.path.isdir(os.path.join(KIT, "starter", a.variant)):
@@ -895,12 +808,13 @@ class Grader:
         os.chmod(self.work, 0o711)
         os.makedirs(os.path.join(self.work, "private"), mode=0o700)
         os.environ["TMPDIR"] = self.work
-        if self.scale == "auto":
-            self.calibrate()
+        self.stage = "measuring the machine"
+        self.calibrate(None if given == "auto" else float(given))
         self.stage = "choosing the uids"
         self.claim_uids()
         self.detect_namespaces()
         self.plan()
+        self.set_budget()
         self.prepare_kit()
         if self.collect_files():
             self.build()
@@ -912,11 +826,14 @@ class Grader:
             self.run_tests()
         self.score()
         self.write_reports()
+        incomplete = self.status == "incomplete"
         if a.quiet:
-            print(f"{self.name}\t{rubric_mod.fmt(self.total)}\t{rubric_mod.fmt(self.rubric.max)}")
+            print(f"{self.name}\t{rubric_mod.fmt(self.total)}\t{rubric_mod.fmt(self.rubric.max)}"
+                  + ("\tINCOMPLETE" if incomplete else ""))
         else:
-            sys.stdout.write(self.report_text(color=sys.stdout.isatty()))
+            sys.stdout.write(render.report_text(self.grade, color=sys.stdout.isatty()))
             print(f"reports: {self.out}/{{report.txt,results.json,grade.json,junit.xml,logs/}}")
+        return EXIT_INCOMPLETE if incomplete else 0
 
     def cleanup(self):
         with self.lock:
@@ -944,8 +861,8 @@ class Grader:
                    "stdout_visibility": "hidden",
                    "tests": [{"name": "grader", "score": 0, "max_score": 0, "status": "failed", "output": msg,
                               "visibility": "visible"}]}
-        write_json(os.path.join(out, "results.json"), results)
-        write_json(os.path.join(out, "grade.json"), {"name": getattr(self, "name", ""), "status": "grader-failure",
+        render.write_json(os.path.join(out, "results.json"), results)
+        render.write_json(os.path.join(out, "grade.json"), {"name": getattr(self, "name", ""), "status": "grader-failure",
                                                     "reason": f"{self.stage}: {detail}", "total": None,
                                                     "seconds": round(self.elapsed(), 1), "rows": []})
         if self.args.results:
@@ -955,25 +872,6 @@ class Grader:
 
 
 # ---------------------------------------------------------------- text
-
-
-def calibrated_scale():
-    """(scale, milliseconds): how many times slower than the machine the
-    time limits were set on this one is (tests/lib/sandbox.bash calibrate),
-    and what its calibration took."""
-    out = subprocess.run(["bash", SANDBOX, "calibrate"], capture_output=True, text=True, check=True)
-    scale, ms = out.stdout.split()
-    return scale, ms
-
-
-def shell_quote(s):
-    if re.fullmatch(r"[A-Za-z0-9_./=:@%+,-]+", s):
-        return s
-    return "'" + s.replace("'", "'\\''") + "'"
-
-
-def xml_text(s):
-    return re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", "", s)
 
 
 def owner_only(top):
@@ -988,86 +886,6 @@ def owner_only(top):
             path = os.path.join(base, f)
             if not os.path.islink(path):
                 os.chmod(path, 0o700 if os.stat(path).st_mode & 0o111 else 0o600)
-
-
-def write_json(path, data):
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=1, ensure_ascii=True)
-        f.write("\n")
-    os.replace(tmp, path)
-
-
-# A line bash prints when a background job it started dies of a signal:
-# "FILE: line N:  6382 Segmentation fault      (core dumped) setsid ... prog ..."
-# (without "FILE: line N:" in some shells).
-JOB_LINE = re.compile(r"^(.*line \d+:)? *\d+ (Killed|Terminated|Hangup|Interrupt|Quit|User defined signal \d|"
-                      r"Broken pipe|Alarm clock|" + "|".join(CRASH_SIGNALS) + r")\b.*$")
-JOB_END = re.compile(r"^(done|fi|esac|[})\]])\W*$")
-NOISE = [
-    JOB_LINE,
-    re.compile(r"^\s*\(in test file .*\)\s*$"),
-    re.compile(r"^\s*\(?from function .* line \d+,?\)?$"),
-    re.compile(r"^\s*in test file .*"),
-    re.compile(r".*: unbound variable$"),
-    re.compile(r".*grader/hidden/.*"),
-]
-
-
-def crash_reason(block):
-    """'simplecached crashed: SIGSEGV (segmentation fault)' when a program
-    under test died of a crash signal: the harness names it at teardown;
-    else bash's job line names the signal only."""
-    m = re.search(r"^\s*(\S+) crashed: (SIG[A-Z]+)\s*$", block, re.M)
-    if m:
-        name = {v: k.lower() for k, v in CRASH_SIGNALS.items()}.get(m.group(2), "")
-        return f"{m.group(1)} crashed: {m.group(2)}" + (f" ({name})" if name else "")
-    for line in block.splitlines():
-        m = JOB_LINE.match(line)
-        if m and m.group(2) in CRASH_SIGNALS:
-            return f"a program under test crashed: {CRASH_SIGNALS[m.group(2)]} ({m.group(2).lower()})"
-    return ""
-
-
-def clean_output(text, work, out):
-    """What a student may see of a test's output: no shell noise, no grader
-    paths, no hidden file names."""
-    kept = []
-    in_job_line = False
-    for line in text.splitlines():
-        # bash quotes a killed job's whole command: a command of several
-        # lines goes on in indented lines and may end in an unindented
-        # "done )" or "}". Noise too.
-        if in_job_line and (line[:1] in (" ", "\t") or JOB_END.match(line)):
-            continue
-        in_job_line = bool(JOB_LINE.match(line))
-        if any(p.match(line) for p in NOISE):
-            continue
-        for path, label in ((work, "<grade>"), (out, "<grade>"), (KIT + "/", ""), (KIT, ".")):
-            if path:
-                line = line.replace(path, label)
-        line = re.sub(r"/tmp/ipclab-grade\.[A-Za-z0-9]+", "<grade>", line)
-        line = re.sub(r"<grade>/kit/build/sub/", "", line)
-        kept.append(line)
-    return "\n".join(kept)
-
-
-def reason_of(output):
-    """The one-line reason of a failed test: the first lines it printed
-    (bats-assert's expected/actual among them), else the command that failed."""
-    msgs, failed = [], ""
-    for line in output.splitlines():
-        s = line.strip()
-        if not s or re.fullmatch(r"--\s*", s):
-            continue
-        if re.match(r"^`.*' failed", s):
-            failed = failed or s
-            continue
-        s = re.sub(r"^-- (.*) --$", r"\1", s)
-        if len(msgs) < 4 and re.sub(r"\s+", " ", s) not in msgs:
-            msgs.append(re.sub(r"\s+", " ", s))
-    text = "; ".join(msgs) or failed or "failed (no message)"
-    return text if len(text) <= 240 else text[:237] + "..."
 
 
 def track_of(args):
@@ -1095,6 +913,7 @@ def parse_args(argv):
     p.add_argument("--results")
     p.add_argument("--only")
     p.add_argument("--budget", type=float)
+    p.add_argument("--platform-limit", type=float, default=os.environ.get("GRADER_PLATFORM_LIMIT") or None)
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--no-kit-build", action="store_true")
     p.add_argument("--variant", default=os.environ.get("VARIANT") or "mqueue")
@@ -1123,7 +942,7 @@ def main(argv):
     signal.signal(signal.SIGTERM, stopped)
     signal.signal(signal.SIGINT, stopped)
     try:
-        g.main()
+        rc = g.main()
     except UsageError as e:
         sys.stderr.write(f"grade: {e} (see grade --help)\n")
         rc = 2

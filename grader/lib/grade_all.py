@@ -25,7 +25,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import classpage  # noqa: E402
 import rubric as rubric_mod  # noqa: E402
 import similar  # noqa: E402
-from grade import calibrated_scale, track_of  # noqa: E402
+from grade import track_of  # noqa: E402
+import timescale  # noqa: E402
 
 GRADER_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KIT = os.path.dirname(GRADER_DIR)
@@ -192,7 +193,8 @@ class Batch:
 
     def calibrate(self, when):
         if self.scale_auto:
-            scale, ms = calibrated_scale()
+            ms = timescale.measure_ms()
+            scale = f"{timescale.scale_for(ms):g}"
             os.environ["GRADER_TIMEOUT_SCALE"] = scale
             sys.stderr.write(f"time limits x{scale} (calibration {when}: {ms} ms)\n")
 

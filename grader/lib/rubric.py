@@ -2,6 +2,16 @@
 grade and grade-all share (their command-line parsing and --help text, how
 a score is printed).
 
+The rubric file is read here only: handouts/render.sh and the tests call
+this file as a command for what they need of it (see main):
+
+    rubric.py table FILE   the handout's Markdown tables (rows, categories)
+    rubric.py free FILE    a Markdown list of the rows graded without a
+                           transfer (the build and the `free` rows)
+    rubric.py count FILE   the number of rows
+    rubric.py rows FILE    one line a row, tab-separated: id, points,
+                           category, description, limit, gate, bats file
+
 The table has four tab-separated columns (id, points, category,
 description) under a header; '#' lines are comments. Lines starting '#='
 are settings for the grader (render.sh, which makes the handout's rubric
@@ -21,6 +31,7 @@ between `row` and the last two fields.
 
 import argparse
 import re
+import sys
 from dataclasses import dataclass, field
 
 HEADER = "id\tpoints\tcategory\tdescription"
@@ -99,9 +110,9 @@ class Rubric:
         return sum(r.points for r in self.rows)
 
 
-def _number(text, where):
+def _number(text, where, what="expected a number"):
     if not re.fullmatch(r"[0-9]+(\.[0-9]+)?", text):
-        raise RubricError(f"{where}: expected a number, not '{text}'")
+        raise RubricError(f"{where}: {what}, not '{text}'")
     return float(text)
 
 
@@ -129,7 +140,7 @@ def load(path):
             raise RubricError(f"{where}: an id is 'compile' or FILE:NAME, not '{rid}'")
         if any(r.id == rid for r in rows):
             raise RubricError(f"{where}: the id '{rid}' appears twice")
-        rows.append(Row(rid, _number(parts[1], where), parts[2], parts[3]))
+        rows.append(Row(rid, _number(parts[1], where, "points must be a number"), parts[2], parts[3]))
     if not rows:
         raise RubricError(f"{path}: no rows")
     rubric = Rubric(rows)
@@ -183,3 +194,61 @@ def fmt(x):
     if x is None:
         return ""
     return f"{x:.2f}".rstrip("0").rstrip(".")
+
+
+def _cell(text):
+    return text.replace("|", "\\|")
+
+
+def _where(row):
+    if row.id == "compile":
+        return "the build"
+    if row.public:
+        return f"`{row.id.split(':', 1)[0]}.bats`"
+    if row.manual:
+        return "by hand"
+    return "grader only"
+
+
+def table_markdown(rubric):
+    """The handout's tables: every row, then the points per category and
+    the total."""
+    lines = ["| Category | What is checked | Points | Test |", "|---|---|---:|---|"]
+    lines += [f"| {_cell(r.category)} | {_cell(r.description)} | {fmt(r.points)} | {_where(r)} |" for r in rubric.rows]
+    per = {}
+    for r in rubric.rows:
+        per[r.category] = per.get(r.category, 0) + r.points
+    lines += ["", "| Category | Points |", "|---|---:|"]
+    lines += [f"| {_cell(c)} | {fmt(p)} |" for c, p in per.items()]
+    lines.append(f"| **Total** | **{fmt(rubric.max)}** |")
+    return "\n".join(lines)
+
+
+def free_markdown(rubric):
+    """The rows graded even when the smoke test fails, as a Markdown list."""
+    free = [r for r in rubric.rows if r.id == "compile" or r.gate == "free"]
+    return "\n".join(f"- {r.description} ({fmt(r.points)} point{'' if r.points == 1 else 's'})"
+                     for r in free) or "- only the build"
+
+
+def rows_tsv(rubric):
+    return "\n".join("\t".join([r.id, fmt(r.points), r.category, r.description, fmt(r.limit), r.gate, r.file or ""])
+                     for r in rubric.rows)
+
+
+def main(argv):
+    commands = {"table": table_markdown, "free": free_markdown, "count": lambda r: str(len(r.rows)),
+                "rows": rows_tsv}
+    if len(argv) != 2 or argv[0] not in commands:
+        sys.stderr.write("usage: rubric.py table|free|count|rows FILE\n")
+        return 2
+    try:
+        print(commands[argv[0]](load(argv[1])))
+    except (OSError, RubricError) as e:
+        sys.stderr.write(f"rubric.py: {e}\n")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -120,7 +120,7 @@ check_junit() {
 }
 
 rubric_rows() {
-	grep -v '^#' "$KIT/grader/rubric.tsv" | tail -n +2 | grep -c .
+	python3 "$KIT/grader/lib/rubric.py" count "$KIT/grader/rubric.tsv"
 }
 
 # check_failing GRADE_JSON IDS: every rubric id in IDS (separated by " ; ")
@@ -226,9 +226,11 @@ run_grade() {
 	run env TMPDIR="$GRADE_TMP" timeout -k 5 "$((limit * 3))" \
 		"$GRADE" --quiet --no-kit-build -j 2 --uid "$uid" --variant "$GRADE_VARIANT" "$@" "$sub" 3>&- 4>&-
 	elapsed=$((SECONDS - t0))
-	# --quiet prints one line: anything more (a traceback, a warning) is
-	# the grader's own error.
-	[[ ${#lines[@]} -eq 1 && ${lines[0]} =~ ^[^[:space:]]+$'\t'[0-9.]+$'\t'[0-9.]+$ ]] ||
+	# --quiet prints one line (ending INCOMPLETE when the machine kept rows
+	# from running): anything more (a traceback, a warning) is the
+	# grader's own error.
+	local quiet_line=$'^[^[:space:]]+\t[0-9.]+\t[0-9.]+(\tINCOMPLETE)?$'
+	[[ ${#lines[@]} -eq 1 && ${lines[0]} =~ $quiet_line ]] ||
 		fail "grade --quiet printed more than its line: $output"
 }
 

@@ -14,7 +14,8 @@
 #   bash tests/lib/sandbox.bash kill UID         kill every process of UID
 #   bash tests/lib/sandbox.bash scaled SECONDS   SECONDS times the scale
 #   bash tests/lib/sandbox.bash calibrate        this machine's scale and its
-#                                                calibration in ms
+#                                                calibration in ms (the
+#                                                grader's timescale.py)
 #
 # Root ignores RLIMIT_NPROC (`ulimit -u`), so the limits only bind once the
 # uid is dropped; without root, code runs as the caller, unlimited.
@@ -34,42 +35,11 @@ scaled() {
 		'BEGIN { v = s * k; i = int(v); if (i < v) i++; printf "%d\n", (i < 1 ? 1 : i) }'
 }
 
-# The machine the kit's time limits were measured on ran calibration_ms in
-# about CALIBRATION_BASE_MS (321-330 ms idle, 2 cores; 750-820 ms with three
-# busy loops beside it). The limits are several times what a correct pair
-# needs there; on a slower machine (a busy course server, a small cloud
-# runner) they must grow with it, or the reference itself would be "too
-# slow".
-CALIBRATION_BASE_MS=330
-
-# calibration_ms: milliseconds to start 100 processes one after another and
-# hash 64 MiB, what the tests spend their own time on (the harness is a shell
-# that starts a process for every check, and clients hash every body).
-calibration_ms() {
-	local start end i
-	start=$(date +%s%N)
-	for ((i = 0; i < 100; i++)); do
-		/bin/true
-	done
-	head -c 67108864 /dev/zero | sha256sum >/dev/null
-	end=$(date +%s%N)
-	echo $(((end - start) / 1000000))
-}
-
-# calibrated_scale: how many times slower than the kit's machine this one
-# is, from the middle of three calibrations, to the nearest half (noise of
-# a few percent stays 1), from 1 to 4: the scale the grader uses unless
-# GRADER_TIMEOUT_SCALE sets one. Prints the scale and the measured
-# milliseconds.
+# calibrated_scale: this machine's time scale and its calibration in ms,
+# by the one formula of grader/lib/timescale.py (the grader's; a student's
+# kit has no grader and sets IPCLAB_TIMEOUT_SCALE itself).
 calibrated_scale() {
-	local runs
-	runs=$(for _ in 1 2 3; do calibration_ms; done | sort -n | sed -n 2p)
-	awk -v t="$runs" -v b="$CALIBRATION_BASE_MS" 'BEGIN {
-		k = int(2 * t / b + 0.5) / 2
-		if (k < 1) k = 1
-		if (k > 4) k = 4
-		printf "%g %d\n", k, t
-	}'
+	python3 "$(dirname "${BASH_SOURCE[0]}")/../../grader/lib/timescale.py" calibrate
 }
 
 # sandbox_prefix UID: sets the array sandbox_cmd to the command prefix that
