@@ -490,6 +490,30 @@ stall_transfer() {
 	head -c 100000 <&5 >/dev/null
 }
 
+# trickle_transfer PORT PATH: stall_transfer, then a reader in the
+# background reads the rest at about 1 MB/s (256 KB every quarter second)
+# and creates $trickle_done once the server has closed. Sixteen MiB so
+# take some 16 s, and each turn of the transfer waits for the client about
+# a second, well below any bounded wait: no program gives up on it, and a
+# lock it holds is held until it ends. A test measures other requests
+# meanwhile and checks trickle_in_flight after them: requests served only
+# once the transfer ended were held up by it, however slow the machine.
+# harness_teardown stops the reader (a job of the test).
+trickle_transfer() {
+	trickle_done=$BATS_TMP_ROOT/trickle.done
+	rm -f "$trickle_done"
+	stall_transfer "$1" "$2"
+	(
+		while [ "$(head -c 262144 <&5 | wc -c)" -gt 0 ]; do sleep 0.25; done
+		: >"$trickle_done"
+	) 3>&- 4>&- &
+}
+
+# trickle_in_flight: the transfer trickle_transfer started has not ended.
+trickle_in_flight() {
+	[ ! -e "$trickle_done" ]
+}
+
 # send_queue PORT: the bytes waiting in the kernel's send buffers of the
 # connections the server on PORT accepted (IPv4 and IPv6 tables alike).
 send_queue() {
