@@ -45,7 +45,7 @@ LOG_MAX_BYTES = 4 << 20
 RESERVE = 5
 # A test still running this many seconds before its limit is looked at
 # from outside (stall_diagnosis: a 1 s window, then the stacks, bounded by
-# snapshot.STACK_LIMIT), so that its reason can say what stalled.
+# snapshot.STACKS_LIMIT), so that its reason can say what stalled.
 STALL_LOOK = 4
 UID_LOCK_DIR = "/tmp/ipclab-grade-uids"
 # What a student's kit may show them: the rest of the kit is hidden from

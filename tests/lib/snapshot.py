@@ -17,8 +17,9 @@ Stacks come from eu-stack (elfutils): it attaches, unwinds every thread
 and detaches in about a tenth of a second, where gdb needs seconds to load
 the same debug information; gdb in batch mode is the fallback where
 eu-stack is missing or fails. Both need ptrace rights over the program
-(root, or the same uid with ptrace_scope 0), and both are bounded by
-STACK_LIMIT seconds.
+(root, or the same uid with ptrace_scope 0), and each is bounded
+(STACK_LIMIT, STACKS_LIMIT). IPCLAB_STACK_TOOLS, "eu-stack gdb" by default, names
+the tools tried, in order (the tests use it to try gdb alone).
 
 Prints the reason line, then the threads and the logs; --json prints the
 whole record instead. The grader imports take() and reason() (grade.py),
@@ -36,9 +37,16 @@ import sys
 import time
 
 LOG_LINES = 20
-STACK_LIMIT = 2
-# A thread that used this share of a CPU over the window is spinning.
+# Seconds each stack tool may take (gdb loads the debug information
+# itself: 2.7 s here at a load average of 37), and all of them together.
+STACK_LIMIT = {"eu-stack": 3, "gdb": 6}
+STACKS_LIMIT = 8
+# A thread that used this share of a CPU over the window is spinning; so
+# is one that wanted a CPU (ran or queued for one) for WANTED of it in a
+# call that only polls, however little it got on a busy machine.
 SPIN = 0.5
+WANTED = 0.8
+POLL_CALLS = {"sem_trywait", "sched_yield", "pthread_mutex_trylock", "pthread_spin_lock"}
 # A thread that waited this share of the window on the run queue, and ran
 # less than that, wanted a CPU it did not get.
 STARVED = 0.3
@@ -59,6 +67,8 @@ CALL_NAMES = [
     (r"pthread_cond_signal", "pthread_cond_signal"),
     (r"pthread_cond_broadcast", "pthread_cond_broadcast"),
     (r"mutex_clocklock|mutex_timedlock", "pthread_mutex_timedlock"),
+    (r"mutex_trylock", "pthread_mutex_trylock"),
+    (r"spin_lock", "pthread_spin_lock"),
     (r"mutex_lock|lll_lock_wait", "pthread_mutex_lock"),
     (r"clockjoin|pthread_join|timedjoin", "pthread_join"),
     (r"mq_timedreceive|mq_receive", "mq_receive"),
@@ -169,7 +179,7 @@ def eu_stack(pid):
         return None
     try:
         out = subprocess.run(["eu-stack", "-p", str(pid), "-i", "-m", "-s", "-n", "64"],
-                             capture_output=True, text=True, errors="replace", timeout=STACK_LIMIT)
+                             capture_output=True, text=True, errors="replace", timeout=STACK_LIMIT["eu-stack"])
     except (OSError, subprocess.TimeoutExpired):
         return None
     return parse_eu_stack(out.stdout) or None
@@ -193,7 +203,7 @@ def gdb_stack(pid):
         return None
     try:
         out = subprocess.run(["gdb", "-nx", "-batch", "-p", str(pid), "-ex", "thread apply all bt"],
-                             capture_output=True, text=True, errors="replace", timeout=STACK_LIMIT,
+                             capture_output=True, text=True, errors="replace", timeout=STACK_LIMIT["gdb"],
                              stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired):
         return None
@@ -219,10 +229,11 @@ def parse_gdb(text, exe):
 def stacks_of(pid, deadline):
     """(tool, {tid: [frame]}) or (None, {}); gdb is not started past
     DEADLINE (monotonic seconds)."""
-    for tool, get in (("eu-stack", eu_stack), ("gdb", gdb_stack)):
-        if uptime() + STACK_LIMIT > deadline and tool == "gdb":
-            break
-        got = get(pid)
+    getters = {"eu-stack": eu_stack, "gdb": gdb_stack}
+    for tool in os.environ.get("IPCLAB_STACK_TOOLS", "eu-stack gdb").split():
+        if tool not in getters or uptime() + STACK_LIMIT[tool] > deadline:
+            continue
+        got = getters[tool](pid)
         if got:
             return tool, got
     return None, {}
@@ -240,8 +251,7 @@ def take(pids, window=1.0):
     t0 = uptime()
     time.sleep(window)
     span = uptime() - t0
-    # Stacks of every program within about 2 * STACK_LIMIT seconds.
-    deadline = uptime() + 2 * STACK_LIMIT
+    deadline = uptime() + STACKS_LIMIT
     record = {"window": round(span, 3), "cpus": os.cpu_count(), "load": (read("/proc/loadavg") or "").split()[:3],
               "programs": []}
     for pid, name in names.items():
@@ -321,19 +331,23 @@ def reason(record):
     threads = [(p, th) for p in progs for th in p["threads"]]
     cpu = sum(th.get("cpu", 0) for _, th in threads)
     queued = sum(th.get("queued", 0) for _, th in threads)
-    if queued >= STARVED and queued > cpu:
+    if queued >= STARVED and queued > cpu and not any(spins(th) for _, th in threads):
         who = " and ".join(p["name"] for p in progs)
         were = "both programs were" if len(progs) == 2 else f"{who} {'was' if len(progs) == 1 else 'were'}"
-        return (f"{were} runnable but got {round(100 * cpu)}% of a CPU "
-                f"(and waited {round(100 * queued)}% of it for one): the machine was busy")
-    spinning = sorted(((th.get("cpu", 0), p, th) for p, th in threads if th.get("cpu", 0) >= SPIN),
-                      key=lambda x: -x[0])
+        return (f"{were} runnable but got {round(100 * cpu)}% of a CPU, and queued for one "
+                f"{round(100 * queued)}% of the time: the machine was busy")
+    spinning = sorted(((th.get("cpu", 0), p, th) for p, th in threads if spins(th)), key=lambda x: -x[0])
     if spinning:
         parts = [f"{p['name']} thread {th['n']} used {round(100 * c)}% of a CPU in {at(*site(th))}"
                  for c, p, th in spinning[:2]]
         more = f" (and {len(spinning) - 2} more threads)" if len(spinning) > 2 else ""
         return "spinning: " + "; ".join(parts) + more + ": a wait that polls instead of sleeping until it is woken"
     return "; ".join(waits(p) for p in progs) + spun_before(threads)
+
+
+def spins(th):
+    cpu = th.get("cpu", 0)
+    return cpu >= SPIN or (cpu + th.get("queued", 0) >= WANTED and site(th)[0] in POLL_CALLS)
 
 
 def waits(prog):
@@ -392,9 +406,8 @@ def render(record):
         for th in p["threads"]:
             frames = tuple(f"{f['func']} ({place(f)})" if f["file"] else f["func"]
                            for f in th["stack"] if f.get("mine"))
-            spins = th.get("cpu", 0) >= SPIN
-            alike.setdefault((site(th), th["state"], spins, frames), []).append(th)
-        for (where, state, spins, frames), ths in alike.items():
+            alike.setdefault((site(th), th["state"], spins(th), frames), []).append(th)
+        for (where, state, _, frames), ths in alike.items():
             th = max(ths, key=lambda t: t.get("cpu", 0))
             what = f"state {state} ({th['wchan'] or '-'}), {round(100 * th.get('cpu', 0))}% of a CPU"
             if "waited" in th:
