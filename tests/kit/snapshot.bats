@@ -4,6 +4,8 @@
 # starts a program under test (its namespaces, its own session, and as root
 # an unprivileged uid with the sandbox's limits), and its reasons on
 # recorded snapshots (tests/kit/test_snapshot.py).
+# start_daemon sets the NAME_pid variables.
+# shellcheck disable=SC2154
 
 setup() {
 	load '/usr/lib/bats/bats-support/load'
