@@ -7,6 +7,7 @@ Run: python3 -m unittest discover -s tests/kit -p 'test_snapshot.py'
 
 import os
 import sys
+import tempfile
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
@@ -116,11 +117,27 @@ class Reasons(unittest.TestCase):
         self.assertTrue(why.startswith("spinning: webproxy thread 3 used 25% of a CPU"), why)
         self.assertNotIn("machine was busy", why)
 
+    def test_a_starved_poll_seen_in_a_second_look_is_spinning(self):
+        spinner = thread(3, [frame("segment_wait", PROXY, "shm_channel.c", 49)], state="R", cpu=0.05, queued=0.9)
+        spinner["also_in"] = ["segment_wait", "sem_trywait"]
+        why = snapshot.reason(record(program("webproxy", [spinner])))
+        self.assertTrue(why.startswith("spinning: webproxy thread 3 used 5% of a CPU in segment_wait"), why)
+
+    def test_a_starved_thread_that_never_slept_is_spinning(self):
+        spinner = thread(3, [frame("__GI___clock_gettime"), frame("deadline_after", CACHE, "lab/deadline.c", 12),
+                             frame("segment_wait", CACHE, "solution/mqueue/shm_channel.c", 39)],
+                         state="R", cpu=0.11, queued=0.85)
+        spinner["slept"] = 0
+        why = snapshot.reason(record(program("simplecached", [spinner])))
+        self.assertEqual(why, "spinning: simplecached thread 3 used 11% of a CPU in clock_gettime "
+                              "(deadline.c:12, from shm_channel.c:39) (all a busy machine gave it: it wanted a CPU "
+                              "96% of the time and never slept): a wait that polls instead of sleeping until it is woken")
+
     def test_runnable_threads_that_got_little_cpu_mean_a_busy_machine(self):
         work = [frame("memcpy"), frame("send_file", CACHE, "simplecached.c", 270)]
-        proxy = program("webproxy", [thread(3, [frame("send_within", PROXY, "gfnet.c", 49)], state="R",
-                                            cpu=0.1, queued=0.8)])
-        cache = program("simplecached", [thread(3, work, state="R", cpu=0.12, queued=0.75)])
+        proxy = program("webproxy", [dict(thread(3, [frame("send_within", PROXY, "gfnet.c", 49)], state="R",
+                                                 cpu=0.1, queued=0.8), slept=40)])
+        cache = program("simplecached", [dict(thread(3, work, state="R", cpu=0.12, queued=0.75), slept=35)])
         why = snapshot.reason(record(proxy, cache))
         self.assertEqual(why, "both programs were runnable but got 22% of a CPU, and queued for one 155% of the "
                               "time: the machine was busy")
@@ -170,6 +187,21 @@ GDB = """Thread 2 (Thread 0x7fe5dfb9e6c0 (LWP 7563) "semwait"):
 Thread 1 (Thread 0x7fe5dfb9f740 (LWP 7561) "semwait"):
 #0  0x00007fe5dfc27f7b in __GI___futex_abstimed_wait_cancelable64 (futex_word=0x1) from /lib/libc.so.6
 """
+
+
+class Source(unittest.TestCase):
+    def test_the_source_line_tells_a_timed_wait_from_sem_wait(self):
+        with tempfile.TemporaryDirectory() as top:
+            os.makedirs(os.path.join(top, "sub"))
+            os.makedirs(os.path.join(top, "build", "sub"))
+            with open(os.path.join(top, "sub", "shm_channel.c"), "w", encoding="utf-8") as f:
+                f.write("int x;\n\tif (sem_clockwait(sem, CLOCK_MONOTONIC, &slice) == 0)\n")
+            exe = os.path.join(top, "build", "sub", "webproxy")
+            waiter = sem_waiter(3, exe, 2, 4.0)
+            waiter["stack"][2].update(file="sub/shm_channel.c", exe=exe, mine=True)
+            self.assertEqual(snapshot.site(waiter)[0], "sem_clockwait")
+            waiter["stack"][2]["line"] = 1
+            self.assertEqual(snapshot.site(waiter)[0], "sem_wait")
 
 
 class Parsers(unittest.TestCase):

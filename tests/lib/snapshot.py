@@ -43,7 +43,8 @@ STACK_LIMIT = {"eu-stack": 3, "gdb": 6}
 STACKS_LIMIT = 8
 # A thread that used this share of a CPU over the window is spinning; so
 # is one that wanted a CPU (ran or queued for one) for WANTED of it in a
-# call that only polls, however little it got on a busy machine.
+# call that only polls, or without going to sleep once, however little it
+# got on a busy machine (a thread that works between waits sleeps at each).
 SPIN = 0.5
 WANTED = 0.8
 POLL_CALLS = {"sem_trywait", "sched_yield", "pthread_mutex_trylock", "pthread_spin_lock"}
@@ -85,6 +86,7 @@ CALL_NAMES = [
     (r"write", "write"),
     (r"connect", "connect"),
     (r"sched_yield", "sched_yield"),
+    (r"clock_gettime", "clock_gettime"),
 ]
 
 
@@ -132,6 +134,14 @@ def last_ran(pid, tid):
     text = read(f"/proc/{pid}/task/{tid}/sched") or ""
     m = re.search(r"^se\.exec_start\s*:\s*([\d.]+)", text, re.M)
     return float(m.group(1)) / 1000 if m else None
+
+
+def sleeps(pid, tid):
+    """How many times the thread has gone to sleep (blocked) so far, or
+    None: a thread that waits properly sleeps at each wait, a spinning one
+    never does."""
+    m = re.search(r"^voluntary_ctxt_switches:\s*(\d+)", read(f"/proc/{pid}/task/{tid}/status") or "", re.M)
+    return int(m.group(1)) if m else None
 
 
 def tids(pid):
@@ -247,7 +257,7 @@ def take(pids, window=1.0):
     be a list, or a {pid: name} dict)."""
     names = pids if isinstance(pids, dict) else {pid: program_name(pid) for pid in pids}
     hz = os.sysconf("SC_CLK_TCK")
-    before = {(p, t): (task_stat(p, t), schedstat(p, t)) for p in names for t in tids(p)}
+    before = {(p, t): (task_stat(p, t), schedstat(p, t), sleeps(p, t)) for p in names for t in tids(p)}
     t0 = uptime()
     time.sleep(window)
     span = uptime() - t0
@@ -258,7 +268,7 @@ def take(pids, window=1.0):
         threads = []
         for n, tid in enumerate(tids(pid), 1):
             stat, sched = task_stat(pid, tid), schedstat(pid, tid)
-            old_stat, old_sched = before.get((pid, tid), (None, None))
+            old_stat, old_sched, old_sleeps = before.get((pid, tid), (None, None, None))
             if not stat:
                 continue
             th = {"tid": tid, "n": n, "state": stat[0],
@@ -269,6 +279,8 @@ def take(pids, window=1.0):
                 th["queued"] = round((sched[1] - old_sched[1]) / 1e9 / span, 3)
             elif old_stat:
                 th["cpu"] = round((stat[1] - old_stat[1]) / hz / span, 3)
+            if old_sleeps is not None and sleeps(pid, tid) is not None:
+                th["slept"] = sleeps(pid, tid) - old_sleeps
             ran = last_ran(pid, tid)
             if th.get("cpu", 1) < 0.01:
                 th["waited"] = round(uptime() - ran, 1) if ran and ran <= uptime() else None
@@ -279,9 +291,18 @@ def take(pids, window=1.0):
             threads.append(th)
         tool, stacks = stacks_of(pid, deadline) if threads else (None, {})
         exe = os.path.realpath(f"/proc/{pid}/exe") if threads else ""
+        def frames(stacks, tid):
+            return [dict(f, mine=f["module"] == exe or os.path.basename(f["module"]) == name, exe=exe)
+                    for f in stacks.get(tid, [])]
         for th in threads:
-            th["stack"] = [dict(f, mine=f["module"] == exe or os.path.basename(f["module"]) == name)
-                           for f in stacks.get(th["tid"], [])]
+            th["stack"] = frames(stacks, th["tid"])
+        # A thread that wants a CPU all the time may be caught in its own
+        # loop rather than in the call it polls: look again, twice.
+        hungry = [th for th in threads if th.get("cpu", 0) + th.get("queued", 0) >= WANTED]
+        for _ in range(2 if hungry and tool == "eu-stack" else 0):
+            again = eu_stack(pid) or {}
+            for th in hungry:
+                th.setdefault("also_in", []).append(site({"stack": frames(again, th["tid"])})[0])
         log, tail = log_tail(pid)
         record["programs"].append({"pid": pid, "name": name, "alive": bool(threads), "stack_tool": tool,
                                    "threads": threads, "log": log, "tail": tail})
@@ -302,11 +323,41 @@ def site(th):
         return (call_name(stack[0]["func"]) if stack else th.get("wchan") or "?"), ""
     first = mine[0]
     call = call_name(stack[first - 1]["func"]) if first > 0 else stack[first]["func"]
+    call = named_in_source(stack[first], call)
     where = place(stack[first]) if stack[first]["file"] else ""
     student = next((stack[i] for i in mine if not stack[i]["file"].startswith("lab/")), None)
     if stack[first]["file"].startswith("lab/") and student:
         where += f", from {place(student)}"
     return call, where
+
+
+def named_in_source(frame, call):
+    """CALL as the program's source line names it, when the frame says
+    where its file is: glibc's sem_clockwait and sem_timedwait unwind as
+    sem_wait's internals (a tail call), the line tells them apart."""
+    family = call.rsplit("_", 1)[0]
+    text = source_line(frame.get("exe", ""), frame["file"], frame["line"]) if "_" in call else ""
+    found = re.findall(rf"\b({re.escape(family)}_\w+)\s*\(", text or "")
+    return found[0] if len(set(found)) == 1 else call
+
+
+def source_line(exe, file, line):
+    """Line LINE of FILE, found as given or relative to a folder above the
+    program's (where the build ran), or None."""
+    if not file or not line or not exe:
+        return None
+    tops = [os.path.dirname(exe)]
+    for _ in range(4):
+        tops.append(os.path.dirname(tops[-1]))
+    for top in ([""] if os.path.isabs(file) else tops):
+        try:
+            with open(os.path.join(top, file), encoding="utf-8", errors="replace") as f:
+                for n, text in enumerate(f, 1):
+                    if n == line:
+                        return text
+        except OSError:
+            continue
+    return None
 
 
 def place(frame):
@@ -338,16 +389,25 @@ def reason(record):
                 f"{round(100 * queued)}% of the time: the machine was busy")
     spinning = sorted(((th.get("cpu", 0), p, th) for p, th in threads if spins(th)), key=lambda x: -x[0])
     if spinning:
-        parts = [f"{p['name']} thread {th['n']} used {round(100 * c)}% of a CPU in {at(*site(th))}"
+        parts = [f"{p['name']} thread {th['n']} used {round(100 * c)}% of a CPU in {at(*site(th))}" + starved(th)
                  for c, p, th in spinning[:2]]
         more = f" (and {len(spinning) - 2} more threads)" if len(spinning) > 2 else ""
         return "spinning: " + "; ".join(parts) + more + ": a wait that polls instead of sleeping until it is woken"
     return "; ".join(waits(p) for p in progs) + spun_before(threads)
 
 
+def starved(th):
+    if th.get("cpu", 0) >= SPIN:
+        return ""
+    wanted = round(100 * (th.get("cpu", 0) + th.get("queued", 0)))
+    return f" (all a busy machine gave it: it wanted a CPU {wanted}% of the time and never slept)" \
+        if th.get("slept") == 0 else f" (all a busy machine gave it: it wanted a CPU {wanted}% of the time)"
+
+
 def spins(th):
     cpu = th.get("cpu", 0)
-    return cpu >= SPIN or (cpu + th.get("queued", 0) >= WANTED and site(th)[0] in POLL_CALLS)
+    polls = site(th)[0] in POLL_CALLS or POLL_CALLS & set(th.get("also_in", [])) or th.get("slept") == 0
+    return cpu >= SPIN or bool(cpu + th.get("queued", 0) >= WANTED and polls)
 
 
 def waits(prog):
