@@ -571,8 +571,25 @@ fd_count() {
 	find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l
 }
 
+# snapshot_programs: what the programs this test started and that still
+# run are doing (tests/lib/snapshot.py: each thread's wait, CPU and stack),
+# bounded in time.
+snapshot_programs() {
+	local pid
+	local -a alive=()
+	for pid in "${started_pids[@]}"; do
+		[ -n "${started_prog[$pid]:-}" ] && is_running "$pid" && alive+=("$pid")
+	done
+	[ ${#alive[@]} -gt 0 ] || return 0
+	echo "---- what the programs were doing"
+	timeout 15 python3 "$IPCLAB_ROOT/tests/lib/snapshot.py" --no-logs "${alive[@]}" 2>&1
+}
+
+# dump_logs: what a failed test shows below its message: the programs'
+# threads while they still run, then the last lines of each one's output.
 dump_logs() {
 	local f
+	snapshot_programs
 	for f in "$IPCLAB_LOGDIR"/*.log; do
 		[ -f "$f" ] || continue
 		echo "---- $(basename "$f") (last 20 lines)"

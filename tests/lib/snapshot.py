@@ -21,8 +21,8 @@ eu-stack is missing or fails. Both need ptrace rights over the program
 (STACK_LIMIT, STACKS_LIMIT). IPCLAB_STACK_TOOLS, "eu-stack gdb" by default, names
 the tools tried, in order (the tests use it to try gdb alone).
 
-Prints the reason line, then the threads and the logs; --json prints the
-whole record instead. The grader imports take() and reason() (grade.py),
+Prints the reason line, then the threads and the logs (--no-logs: not the
+logs); --json prints the whole record instead. The grader imports take() and reason() (grade.py),
 the tests run it (tests/lib/harness.bash snapshot_programs), and the
 unit tests feed reason() recorded snapshots (tests/kit/test_snapshot.py).
 Exit status 0, or 2 on bad usage.
@@ -451,7 +451,7 @@ def spun_before(threads):
     return ""
 
 
-def render(record):
+def render(record, logs=True):
     """The threads (those in the same place and state on one line), the
     program's frames of their stacks, and each program's last lines of
     output, as text for a report."""
@@ -476,7 +476,7 @@ def render(record):
             out.append(f"  thread{'s' if len(ths) > 1 else ''} {names}: {what}, in {at(*where)}")
             if frames:
                 out.append("    " + " <- ".join(frames[:6]))
-    for p in record["programs"]:
+    for p in record["programs"] if logs else []:
         if p["log"]:
             out.append(f"---- {p['name']}: the last {len(p['tail'])} lines of its output")
             out.extend(p["tail"] or ["(nothing)"])
@@ -488,6 +488,7 @@ def main(argv):
     ap = argparse.ArgumentParser(prog="snapshot.py", description="What the threads of PID... are doing.")
     ap.add_argument("--window", type=float, default=1.0, help="seconds over which CPU use is measured (1)")
     ap.add_argument("--json", action="store_true", help="print the whole record as JSON")
+    ap.add_argument("--no-logs", action="store_true", help="leave out the programs' last lines of output")
     ap.add_argument("pids", nargs="+", type=int, metavar="PID")
     args = ap.parse_args(argv)
     record = take(args.pids, args.window)
@@ -496,7 +497,7 @@ def main(argv):
         print(json.dumps(record, indent=1))
     else:
         print(record["reason"])
-        print(render(record))
+        print(render(record, logs=not args.no_logs))
     return 0
 
 
