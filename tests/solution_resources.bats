@@ -88,7 +88,7 @@ small_workload() {
 	start_cache
 	start_proxy -n 2 -z 824 -t 4
 	# A client asks for 16 MiB and reads it slowly: its transfer stays in
-	# flight for some 16 s, each turn waiting for the client. A lock held
+	# flight for some 25 s, each turn waiting for the client. A lock held
 	# across a whole transfer keeps the requests below waiting for all of
 	# it; without one, they go through the other segment at once. (A client
 	# that stopped reading for good would let the cache give up its turn

@@ -51,10 +51,10 @@ timed_fetch() {
 	start_cache
 	start_proxy_named first -n 2 -z 824
 	start_proxy_named second -n 2 -z 824
-	# The slow transfer keeps its cache worker in it for some 16 s, never
+	# The slow transfer keeps its cache worker in it for some 20 s, never
 	# long enough in one wait to give up (tests/lib/harness.bash): a lock
 	# it holds meanwhile keeps the second proxy's requests waiting until it
-	# ends, however long the limit below is scaled.
+	# has (nearly) ended, however long the limit below is scaled.
 	trickle_transfer "$first_port" /files/size-16777216.bin
 	{ timed_fetch 3 "$second_port" /files/size-5713.bin /files/size-825.bin && trickle_in_flight; } || {
 		echo "expected a request through a second proxy within 3 s, while a client of the first is still in the middle of a transfer: the cache seems to hold a lock across a whole transfer (one worker must never keep the others waiting)"

@@ -490,28 +490,37 @@ stall_transfer() {
 	head -c 100000 <&5 >/dev/null
 }
 
-# trickle_transfer PORT PATH: stall_transfer, then a reader in the
-# background reads the rest at about 1 MB/s (256 KB every quarter second)
-# and creates $trickle_done once the server has closed. Sixteen MiB so
-# take some 16 s, and each turn of the transfer waits for the client about
-# a second, well below any bounded wait: no program gives up on it, and a
-# lock it holds is held until it ends. A test measures other requests
-# meanwhile and checks trickle_in_flight after them: requests served only
-# once the transfer ended were held up by it, however slow the machine.
-# harness_teardown stops the reader (a job of the test).
+# trickle_transfer PORT PATH: stall_transfer, then one reader process in
+# the background reads the rest at about 640 KB/s (64 KB every 0.1 s),
+# noting in $trickle_count how many bytes it has read. Each turn of the
+# transfer then waits for the client about 2 s (the proxy's kernel send
+# buffer, up to 4 MiB here, wakes it once a third of it has drained), well
+# under the cache's 5 s bounded wait, and 16 MiB take some 25 s: whatever
+# the transfer holds, it keeps holding. A test measures other requests
+# meanwhile, then checks trickle_in_flight: requests served only once the
+# transfer had (nearly) all gone through were held up by it, however long
+# the limit is scaled. harness_teardown stops the reader (a job of the test).
 trickle_transfer() {
-	trickle_done=$BATS_TMP_ROOT/trickle.done
-	rm -f "$trickle_done"
+	trickle_count=$BATS_TMP_ROOT/trickle.count
+	echo 0 >"$trickle_count"
 	stall_transfer "$1" "$2"
-	(
-		while [ "$(head -c 262144 <&5 | wc -c)" -gt 0 ]; do sleep 0.25; done
-		: >"$trickle_done"
-	) 3>&- 4>&- &
+	python3 -c '
+import os, sys, time
+total = 0
+while (got := os.read(5, 65536)):
+    total += len(got)
+    with open(sys.argv[1] + ".new", "w") as f:
+        f.write(str(total))
+    os.replace(sys.argv[1] + ".new", sys.argv[1])
+    time.sleep(0.1)
+' "$trickle_count" 3>&- 4>&- &
 }
 
-# trickle_in_flight: the transfer trickle_transfer started has not ended.
+# trickle_in_flight: the client of trickle_transfer has read less than
+# half of the 16 MiB: the cache cannot have sent all of it yet (the socket
+# buffers between them hold a few MiB at most).
 trickle_in_flight() {
-	[ ! -e "$trickle_done" ]
+	[ "$(cat "$trickle_count")" -lt 8388608 ]
 }
 
 # send_queue PORT: the bytes waiting in the kernel's send buffers of the
