@@ -15,14 +15,16 @@ needs=(
 	"/usr/lib/bats/bats-support/load.bash bats-support"
 	"/usr/lib/bats/bats-assert/load.bash bats-assert"
 )
-test_needs=("valgrind valgrind" "jq jq" "python3 python3" "unzip unzip")
+# eu-stack: the stacks of a hung test's threads (tests/lib/snapshot.py).
+test_needs=("valgrind valgrind" "jq jq" "python3 python3" "unzip unzip" "eu-stack elfutils")
 handout_needs=("pandoc pandoc" "dot graphviz")
 case $purpose in
 test) needs+=("${test_needs[@]}") ;;
 bench) needs+=("gnuplot gnuplot-nox" "python3 python3") ;;
 handouts) needs+=("${handout_needs[@]}") ;;
-# The kit checks its classroom template's workflow with yamllint.
-kit) needs+=("${test_needs[@]}" "${handout_needs[@]}" "yamllint yamllint") ;;
+# The kit checks its classroom template's workflow with yamllint, and the
+# snapshot's fallback, gdb, with tests/kit/snapshot.bats.
+kit) needs+=("${test_needs[@]}" "${handout_needs[@]}" "yamllint yamllint" "gdb gdb") ;;
 esac
 
 missing=()
