@@ -162,12 +162,13 @@ def log_tail(pid):
     """(path, last LOG_LINES lines) of the file the program writes its
     output to, or (None, []) when that is not a regular file."""
     for fd in (1, 2):
+        # Never opened unless a regular file: reading a pipe would block.
+        if not os.path.isfile(f"/proc/{pid}/fd/{fd}"):
+            continue
         try:
             path = os.readlink(f"/proc/{pid}/fd/{fd}")
             with open(f"/proc/{pid}/fd/{fd}", "rb") as f:
                 size = os.fstat(f.fileno()).st_size
-                if not os.path.isfile(f"/proc/{pid}/fd/{fd}"):
-                    continue
                 f.seek(max(0, size - 16384))
                 lines = f.read().decode("utf-8", "replace").splitlines()
             return path, lines[-LOG_LINES:]
@@ -493,11 +494,16 @@ def main(argv):
     args = ap.parse_args(argv)
     record = take(args.pids, args.window)
     record["reason"] = reason(record)
-    if args.json:
-        print(json.dumps(record, indent=1))
-    else:
-        print(record["reason"])
-        print(render(record, logs=not args.no_logs))
+    try:
+        if args.json:
+            print(json.dumps(record, indent=1))
+        else:
+            print(record["reason"])
+            print(render(record, logs=not args.no_logs))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # A reader that wanted only the first lines (| head) is no error.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 
