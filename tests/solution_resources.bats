@@ -19,18 +19,6 @@ teardown() {
 	harness_teardown
 }
 
-# stall_client PATH: stall_transfer of PATH from the proxy, then waits
-# (bounded) until the transfer has stalled. teardown closes fd 5.
-stall_client() {
-	stall_transfer "$proxy_port" "$1"
-	wait_until 20 transfer_stalled "$proxy_port" || {
-		echo "the transfer of $1 never stalled behind a client that stopped reading: is the proxy still sending, or polling?"
-		grep -ih "$(printf ':%04X ' "$proxy_port")" /proc/net/tcp /proc/net/tcp6
-		dump_logs
-		return 1
-	}
-}
-
 # fds_back_to PID LIMIT: PID has at most LIMIT descriptors open.
 fds_back_to() {
 	[ "$(fd_count "$1")" -le "$2" ]
@@ -48,9 +36,14 @@ small_workload() {
 @test "a transfer stalled by a client that stops reading costs neither process CPU" {
 	start_cache
 	start_proxy -n 2 -z 824
-	stall_client /files/size-16777216.bin
+	stall_transfer "$proxy_port" /files/size-16777216.bin
 	# Measuring idleness takes time by nature: this sleep is the measurement.
-	mapfile -t used < <(cpu_permille 3 "$proxy_pid" "$cache_pid")
+	mapfile -t used < <(stalled_cpu_permille "$proxy_port" 3 "$proxy_pid" "$cache_pid")
+	[ ${#used[@]} -eq 2 ] || {
+		echo "the transfer never stalled behind a client that stopped reading: is the proxy still sending, or polling?"
+		dump_logs
+		false
+	}
 	echo "during a stalled transfer: webproxy used ${used[0]}/1000 of a CPU, simplecached ${used[1]}/1000"
 	echo "(a process waiting for its turn must sleep in the kernel, not poll in a loop)"
 	[ "${used[0]}" -lt 10 ]

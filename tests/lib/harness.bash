@@ -575,6 +575,42 @@ cpu_permille() {
 	done
 }
 
+# stalled_cpu_permille PORT SECONDS PID...: waits (20 s, scaled) for the
+# transfer the server on PORT sends to stall (its send buffers unchanged
+# over three looks 300 ms apart), then prints the CPU each PID used over
+# SECONDS counted from the first of those looks, as cpu_permille does.
+# Counted from there, however long the looks took on a busy machine: a
+# wait that polls burns CPU from the moment the transfer stopped until it
+# gives up (the reference's cache after 5 s), and a window opened only
+# once the stall was seen could miss all of it. Fails if it never stalled.
+stalled_cpu_permille() {
+	local port=$1 secs=$2 hz deadline t0 q0 pid i elapsed
+	local -a before
+	shift 2
+	hz=$(getconf CLK_TCK)
+	deadline=$(($(now_ms) + $(scaled 20) * 1000))
+	while [ "$(now_ms)" -lt "$deadline" ]; do
+		t0=$(now_ms)
+		q0=$(send_queue "$port")
+		before=()
+		for pid in "$@"; do before+=("$(proc_cpu_ticks "$pid")"); done
+		sleep 0.3
+		if [ "$q0" -eq 0 ] || [ "$(send_queue "$port")" -ne "$q0" ]; then continue; fi
+		sleep 0.3
+		[ "$(send_queue "$port")" -eq "$q0" ] || continue
+		elapsed=$(($(now_ms) - t0))
+		((elapsed >= secs * 1000)) || sleep "$(((secs * 1000 - elapsed) / 1000)).$(printf '%03d' $(((secs * 1000 - elapsed) % 1000)))"
+		elapsed=$(($(now_ms) - t0))
+		i=0
+		for pid in "$@"; do
+			echo $((($(proc_cpu_ticks "$pid") - before[i]) * 1000 * 1000 / (hz * elapsed)))
+			i=$((i + 1))
+		done
+		return 0
+	done
+	return 1
+}
+
 # fd_count PID: the descriptors PID has open now.
 fd_count() {
 	find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l
