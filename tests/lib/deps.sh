@@ -23,7 +23,7 @@ test) needs+=("${test_needs[@]}") ;;
 bench) needs+=("gnuplot gnuplot-nox" "python3 python3") ;;
 handouts) needs+=("${handout_needs[@]}") ;;
 # The kit checks its classroom template's workflow with yamllint, and the
-# snapshot's fallback, gdb, with tests/kit/snapshot.bats.
+# snapshot's fallback, gdb, with the kit's own snapshot tests.
 kit) needs+=("${test_needs[@]}" "${handout_needs[@]}" "yamllint yamllint" "gdb gdb") ;;
 esac
 

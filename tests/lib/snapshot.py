@@ -22,9 +22,9 @@ eu-stack is missing or fails. Both need ptrace rights over the program
 the tools tried, in order (the tests use it to try gdb alone).
 
 Prints the reason line, then the threads and the logs (--no-logs: not the
-logs); --json prints the whole record instead. The grader imports take() and reason() (grade.py),
-the tests run it (tests/lib/harness.bash snapshot_programs), and the
-unit tests feed reason() recorded snapshots (tests/kit/test_snapshot.py).
+logs); --json prints the whole record instead. The grading imports take(),
+reason() and render(); the harness runs it below a failed test's message
+(snapshot_programs); its unit tests feed reason() recorded snapshots.
 Exit status 0, or 2 on bad usage.
 """
 
