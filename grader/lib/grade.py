@@ -454,7 +454,8 @@ class Grader:
                 self.procs.discard(proc)
         secs = time.monotonic() - start
         self.kill_slot(slot)
-        tails = seen or self.program_tails(tmp)
+        # The programs' last lines first: a report that cuts a long output keeps them.
+        tails = self.program_tails(tmp) + seen
         if os.path.getsize(log) > LOG_MAX_BYTES:
             with open(log, "rb") as f:
                 data = f.read()
@@ -505,18 +506,19 @@ class Grader:
 
     def stall_diagnosis(self, proc):
         """Called when a test is about to run out its limit: (reason, the
-        threads' states, stacks and logs) of the submission's programs,
-        seen from outside (tests/lib/snapshot.py), so it holds for any
-        design. Empty if the test ended meanwhile or nothing can be said."""
+        threads' states and stacks) of the submission's programs, seen
+        from outside (tests/lib/snapshot.py), so it holds for any design;
+        program_tails adds their last lines of output. Empty if the test
+        ended meanwhile or nothing can be said."""
         progs = self.programs_under(proc.pid)
         if not progs or proc.poll() is not None:
             return "", ""
         full = [f"{name} has {n} descriptors open, its limit" for name, n, limit in
                 ((name, self.open_fds(pid), self.fd_limit(pid)) for pid, name in progs.items()) if n and n >= limit - 4]
-        record = snapshot.take(progs, window=1.0)
         if full:
             return "; ".join(full) + ": a descriptor leaks (one opened per request and never closed?)", ""
-        return snapshot.reason(record), snapshot.render(record)
+        record = snapshot.take(progs, window=1.0)
+        return snapshot.reason(record), snapshot.render(record, logs=False)
 
     def program_tails(self, tmp):
         """The last lines of each program's log in the test's folder (what
@@ -528,8 +530,9 @@ class Grader:
                 if name.endswith(".log"):
                     with open(os.path.join(logs, name), "rb") as f:
                         f.seek(max(0, os.path.getsize(f.name) - 4096))
-                        lines = f.read().decode("utf-8", "replace").splitlines()[-8:]
-                    tails += f"---- {name} (its last lines when the test was stopped)\n" + "\n".join(lines) + "\n"
+                        lines = f.read().decode("utf-8", "replace").splitlines()[-snapshot.LOG_LINES:]
+                    tails += (f"---- {name} (its last lines when the test was stopped)\n"
+                              + "\n".join(lines or ["(it printed nothing)"]) + "\n")
             shutil.rmtree(os.path.join(tmp, run_dir), ignore_errors=True)
         return tails
 
@@ -714,8 +717,8 @@ class Grader:
             if t.status in ("PASS", "FAIL"):
                 text += f"{t.status}  {t.name}\n"
             if t.status == "FAIL":
-                text += "".join("    " + l + "\n" for l in t.output.splitlines()[:60])
-        return text[:8192]
+                text += "".join("    " + l + "\n" for l in t.output.splitlines()[:100])
+        return text[:12288]
 
     def report_text(self, color=False):
         lines = [f"ipclab grade: {self.name}", f"submission: {os.path.basename(self.submission)}"]

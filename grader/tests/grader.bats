@@ -111,7 +111,7 @@ deadlock_checks() {
 	[[ $why == *thread* && $why =~ in\ [a-z_]+\ \([A-Za-z_]+\.c:[0-9]+ ]] ||
 		fail "the hung row's reason does not say where a thread waits: $why"
 	[[ $why != *"its log below"* && $why != *"idle (no CPU)"* ]] || fail "the hung row's reason guesses: $why"
-	jq -r '.tests[].output' "$out/results.json" | grep -q -- "---- simplecached: the last" ||
+	jq -r '.tests[].output' "$out/results.json" | grep -q -- "---- cache.log (its last lines" ||
 		fail "results.json holds no lines of simplecached's output under the hung row"
 }
 

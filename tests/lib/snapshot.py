@@ -453,10 +453,15 @@ def spun_before(threads):
 
 
 def render(record, logs=True):
-    """The threads (those in the same place and state on one line), the
-    program's frames of their stacks, and each program's last lines of
-    output, as text for a report."""
+    """Each program's last lines of output, then the threads (those in the
+    same place and state on one line) with the program's frames of their
+    stacks, as text for a report (the output first: a report that cuts a
+    long text keeps it)."""
     out = []
+    for p in record["programs"] if logs else []:
+        if p["log"]:
+            out.append(f"---- {p['name']}: the last {len(p['tail'])} lines of its output")
+            out.extend(p["tail"] or ["(nothing)"])
     for p in record["programs"]:
         if not p["alive"]:
             out.append(f"---- {p['name']} (pid {p['pid']}) had exited")
@@ -477,10 +482,6 @@ def render(record, logs=True):
             out.append(f"  thread{'s' if len(ths) > 1 else ''} {names}: {what}, in {at(*where)}")
             if frames:
                 out.append("    " + " <- ".join(frames[:6]))
-    for p in record["programs"] if logs else []:
-        if p["log"]:
-            out.append(f"---- {p['name']}: the last {len(p['tail'])} lines of its output")
-            out.extend(p["tail"] or ["(nothing)"])
     return "\n".join(out)
 
 
