@@ -9,7 +9,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
 	build-essential make bats bats-assert bats-support valgrind util-linux \
-	procps iproute2 coreutils findutils python3 patch tar gzip unzip ca-certificates bubblewrap >/dev/null
+	procps iproute2 coreutils findutils python3 patch tar gzip unzip ca-certificates bubblewrap elfutils gdb >/dev/null
 
 # The tests need bats 1.5 or newer; Ubuntu 22.04 ships 1.2. Its npm package
 # is the same bats-core, used only when the system's is too old.

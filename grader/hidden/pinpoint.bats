@@ -38,11 +38,14 @@ timed_fetch() {
 	return "$rc"
 }
 
-@test "handshake: a 90-chunk transfer passes each turn at once (within 8 s; each turn waiting out a 200 ms timeout would take 18 s)" {
+@test "handshake: 1 MiB through one 824-byte segment, over a thousand turns, passes each turn at once (within 8 s; each turn waiting out a 200 ms timeout would take minutes)" {
 	start_cache
 	start_proxy -n 1 -z 824
-	timed_fetch 8 "$proxy_port" /files/size-65537.bin || {
-		echo "expected a 90-chunk file through one 824-byte segment within 8 s, it took longer: each turn waits out a timeout instead of being woken by the other process. Is what it waits on process-shared (sem_init with pshared 1, or PTHREAD_PROCESS_SHARED)?"
+	# Over a thousand turns, so that a pair whose turns are not woken (each
+	# waits out its timeout: over 60 s here) stays far above the limit
+	# however far it is scaled; a correct pair needs a tenth of a second.
+	timed_fetch 8 "$proxy_port" /files/size-1048576.bin || {
+		echo "expected 1 MiB through one 824-byte segment within 8 s, it took longer: each turn waits out a timeout instead of being woken by the other process. Is what it waits on process-shared (sem_init with pshared 1, or PTHREAD_PROCESS_SHARED)?"
 		false
 	}
 }
@@ -51,11 +54,13 @@ timed_fetch() {
 	start_cache
 	start_proxy_named first -n 2 -z 824
 	start_proxy_named second -n 2 -z 824
-	# The stalled transfer keeps its cache worker waiting 5 s for the turn:
-	# a lock it holds meanwhile keeps the second proxy's requests waiting.
-	stall_transfer "$first_port" /files/size-16777216.bin
-	timed_fetch 3 "$second_port" /files/size-5713.bin /files/size-825.bin || {
-		echo "expected a request through a second proxy within 3 s while a client of the first stalls its transfer: the cache seems to hold a lock across a whole transfer (one worker must never keep the others waiting)"
+	# The slow transfer keeps its cache worker in it for some 20 s, never
+	# long enough in one wait to give up (tests/lib/harness.bash): a lock
+	# it holds meanwhile keeps the second proxy's requests waiting until it
+	# has (nearly) ended, however long the limit below is scaled.
+	trickle_transfer "$first_port" /files/size-16777216.bin
+	{ timed_fetch 3 "$second_port" /files/size-5713.bin /files/size-825.bin && trickle_in_flight; } || {
+		echo "expected a request through a second proxy within 3 s, while a client of the first is still in the middle of a transfer: the cache seems to hold a lock across a whole transfer (one worker must never keep the others waiting)"
 		false
 	}
 }

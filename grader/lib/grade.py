@@ -38,6 +38,9 @@ import rubric as rubric_mod  # noqa: E402
 import score as score_mod  # noqa: E402
 import timescale  # noqa: E402
 from records import FAIL, GRADER_DIR, KIT, NOT_RUN, PASS, SLOW, Grade, Machine, Test  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                                "tests", "lib"))
+import snapshot  # noqa: E402
 from rubric import UsageError  # noqa: E402
 
 SANDBOX = os.path.join(KIT, "tests", "lib", "sandbox.bash")
@@ -47,8 +50,9 @@ LOG_MAX_BYTES = 4 << 20
 # Seconds kept back from the budget for the reports.
 RESERVE = 5
 # A test still running this many seconds before its limit is looked at
-# from outside (stall_diagnosis), so that its reason can say what stalled.
-STALL_LOOK = 2.5
+# from outside (stall_diagnosis: a 1 s window, then the stacks, bounded by
+# snapshot.STACKS_LIMIT), so that its reason can say what stalled.
+STALL_LOOK = 4
 UID_LOCK_DIR = "/tmp/ipclab-grade-uids"
 # What a student's kit may show them: the rest of the kit is hidden from
 # student code (the reference, the grader, the kit's logs and history).
@@ -494,17 +498,18 @@ class Grader:
                                     stderr=subprocess.STDOUT)
             with self.lock:
                 self.procs.add(proc)
-            stall = ""
+            stall, seen = "", ""
             try:
                 rc = proc.wait(timeout=max(limit - STALL_LOOK, 0.5))
             except subprocess.TimeoutExpired:
-                stall = self.stall_diagnosis(proc)
+                stall, seen = self.stall_diagnosis(proc)
                 rc = proc.wait()
             with self.lock:
                 self.procs.discard(proc)
         secs = time.monotonic() - start
         self.kill_slot(slot)
-        tails = self.program_tails(tmp)
+        # The programs' last lines first: a report that cuts a long output keeps them.
+        tails = self.program_tails(tmp) + seen
         if os.path.getsize(log) > LOG_MAX_BYTES:
             with open(log, "rb") as f:
                 data = f.read()
@@ -540,15 +545,6 @@ class Grader:
         return found
 
     @staticmethod
-    def cpu_ticks(pid):
-        try:
-            with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            return int(fields[11]) + int(fields[12])  # utime + stime
-        except (OSError, IndexError, ValueError):
-            return None
-
-    @staticmethod
     def open_fds(pid):
         try:
             return len(os.listdir(f"/proc/{pid}/fd"))
@@ -568,43 +564,20 @@ class Grader:
         return 1 << 30
 
     def stall_diagnosis(self, proc):
-        """Called when a test is about to run out its limit: what the
-        submission's programs do in its last STALL_LOOK seconds, from the
-        outside only (alive, and how much CPU), so it holds for any design.
-        Empty if the test ended meanwhile or nothing can be said."""
+        """Called when a test is about to run out its limit: (reason, the
+        threads' states and stacks) of the submission's programs, seen
+        from outside (tests/lib/snapshot.py), so it holds for any design;
+        program_tails adds their last lines of output. Empty if the test
+        ended meanwhile or nothing can be said."""
         progs = self.programs_under(proc.pid)
-        before = {pid: self.cpu_ticks(pid) for pid in progs}
-        t0 = time.monotonic()
-        try:
-            proc.wait(timeout=STALL_LOOK - 0.5)
-            return ""
-        except subprocess.TimeoutExpired:
-            pass
-        span = (time.monotonic() - t0) * os.sysconf("SC_CLK_TCK")
-        use = {}
-        for pid, name in progs.items():
-            after = self.cpu_ticks(pid)
-            if after is not None and before[pid] is not None:
-                use[name] = max(use.get(name, 0), (after - before[pid]) / span)
-        if not use:
-            return ""
-        full = [f"{name} has {n} descriptors open, its limit" for name, n in
-                ((name, self.open_fds(pid)) for pid, name in progs.items()) if n and n >= self.fd_limit(pid) - 4]
+        if not progs or proc.poll() is not None:
+            return "", ""
+        full = [f"{name} has {n} descriptors open, its limit" for name, n, limit in
+                ((name, self.open_fds(pid), self.fd_limit(pid)) for pid, name in progs.items()) if n and n >= limit - 4]
         if full:
-            return "; ".join(full) + ": a descriptor leaks (one opened per request and never closed?)"
-        busy = sorted(n for n, u in use.items() if u >= 0.5)
-        if busy:
-            return (f"{' and '.join(busy)} used {round(100 * max(use[n] for n in busy))}% of a CPU in the last "
-                    "second before the limit: a wait that polls in a loop instead of sleeping until it is woken?")
-        if all(u < 0.05 for u in use.values()):
-            who = " and ".join(sorted(use))
-            both = "were both" if len(use) > 1 else "was"
-            return (f"stalled: {who} {both} alive and idle (no CPU) in the last second before the limit: "
-                    "a step of the handshake waits for a post or a signal that comes late or never. The usual "
-                    "causes: semaphores or condition variables that are not process-shared, a post or signal "
-                    "that is missed (given before the wait, to the wrong object, or not at all), or a process "
-                    "that stopped serving (its log below may say why)")
-        return ""
+            return "; ".join(full) + ": a descriptor leaks (one opened per request and never closed?)", ""
+        record = snapshot.take(progs, window=1.0)
+        return snapshot.reason(record), snapshot.render(record, logs=False)
 
     def program_tails(self, tmp):
         """The last lines of each program's log in the test's folder (what
@@ -616,8 +589,9 @@ class Grader:
                 if name.endswith(".log"):
                     with open(os.path.join(logs, name), "rb") as f:
                         f.seek(max(0, os.path.getsize(f.name) - 4096))
-                        lines = f.read().decode("utf-8", "replace").splitlines()[-8:]
-                    tails += f"---- {name} (its last lines when the test was stopped)\n" + "\n".join(lines) + "\n"
+                        lines = f.read().decode("utf-8", "replace").splitlines()[-snapshot.LOG_LINES:]
+                    tails += (f"---- {name} (its last lines when the test was stopped)\n"
+                              + "\n".join(lines or ["(it printed nothing)"]) + "\n")
             shutil.rmtree(os.path.join(tmp, run_dir), ignore_errors=True)
         return tails
 

@@ -68,8 +68,8 @@ def row_output(g, row):
     for t in row.tests:
         text += f"{t.status}  {t.name}\n"
         if t.status != PASS:
-            text += "".join("    " + l + "\n" for l in t.output.splitlines()[:60])
-    return text[:8192]
+            text += "".join("    " + l + "\n" for l in t.output.splitlines()[:100])
+    return text[:12288]
 
 
 def report_text(g, color=False):

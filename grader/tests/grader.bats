@@ -106,8 +106,21 @@ segfault_checks() {
 	grade_expected segfault-start 64060 segfault_checks
 }
 
-@test "grader: fixture deadlock" {
-	grade_expected deadlock 64080
+# deadlock_checks: the hung row's reason says where a thread waits (the
+# call and file:line, from its stack), never a guess, and the output below
+# it holds the threads and both programs' last lines of output.
+deadlock_checks() {
+	local why out=$BATS_TEST_TMPDIR/out
+	why=$(row_reason "$out/grade.json" "tests/solution_transfer:a miss gets")
+	[[ $why == *thread* && $why =~ in\ [a-z_]+\ \([A-Za-z_]+\.c:[0-9]+ ]] ||
+		fail "the hung row's reason does not say where a thread waits: $why"
+	[[ $why != *"its log below"* && $why != *"idle (no CPU)"* ]] || fail "the hung row's reason guesses: $why"
+	jq -r '.tests[].output' "$out/results.json" | grep -q -- "---- cache.log (its last lines" ||
+		fail "results.json holds no lines of simplecached's output under the hung row"
+}
+
+@test "grader: fixture deadlock: the reason says where the threads wait" {
+	grade_expected deadlock 64080 deadlock_checks
 }
 
 @test "grader: fixture busy-loop" {

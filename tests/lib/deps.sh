@@ -16,7 +16,8 @@ needs=(
 	"/usr/lib/bats/bats-assert/load.bash bats-assert"
 )
 # bwrap: the grader runs student code in a sealed root (tests/lib/sandbox.bash).
-test_needs=("valgrind valgrind" "jq jq" "python3 python3" "unzip unzip" "bwrap bubblewrap")
+# eu-stack: the stacks of a hung test's threads (tests/lib/snapshot.py).
+test_needs=("valgrind valgrind" "jq jq" "python3 python3" "unzip unzip" "bwrap bubblewrap" "eu-stack elfutils")
 handout_needs=("pandoc pandoc" "dot graphviz")
 case $purpose in
 test) needs+=("${test_needs[@]}") ;;
@@ -27,8 +28,9 @@ similar) needs+=("${test_needs[@]}" "sim_c similarity-tester") ;;
 # make deploy-check builds clean Debian roots with debootstrap and packs the
 # Gradescope zip.
 deploy) needs+=("${test_needs[@]}" "debootstrap debootstrap" "zip zip") ;;
-# The kit checks its classroom template's workflow with yamllint.
-kit) needs+=("${test_needs[@]}" "${handout_needs[@]}" "yamllint yamllint" "sim_c similarity-tester") ;;
+# The kit checks its classroom template's workflow with yamllint, and the
+# snapshot's fallback, gdb, with the kit's own snapshot tests.
+kit) needs+=("${test_needs[@]}" "${handout_needs[@]}" "yamllint yamllint" "sim_c similarity-tester" "gdb gdb") ;;
 esac
 
 missing=()

@@ -586,6 +586,39 @@ stall_transfer() {
 	head -c 100000 <&5 >/dev/null
 }
 
+# trickle_transfer PORT PATH: stall_transfer, then one reader process in
+# the background reads the rest at about 640 KB/s (64 KB every 0.1 s),
+# noting in $trickle_count how many bytes it has read. Each turn of the
+# transfer then waits for the client about 2 s (the proxy's kernel send
+# buffer, up to 4 MiB here, wakes it once a third of it has drained), well
+# under the cache's 5 s bounded wait, and 16 MiB take some 25 s: whatever
+# the transfer holds, it keeps holding. A test measures other requests
+# meanwhile, then checks trickle_in_flight: requests served only once the
+# transfer had (nearly) all gone through were held up by it, however long
+# the limit is scaled. harness_teardown stops the reader (a job of the test).
+trickle_transfer() {
+	trickle_count=$BATS_TMP_ROOT/trickle.count
+	echo 0 >"$trickle_count"
+	stall_transfer "$1" "$2"
+	python3 -c '
+import os, sys, time
+total = 0
+while (got := os.read(5, 65536)):
+    total += len(got)
+    with open(sys.argv[1] + ".new", "w") as f:
+        f.write(str(total))
+    os.replace(sys.argv[1] + ".new", sys.argv[1])
+    time.sleep(0.1)
+' "$trickle_count" 3>&- 4>&- &
+}
+
+# trickle_in_flight: the client of trickle_transfer has read less than
+# half of the 16 MiB: the cache cannot have sent all of it yet (the socket
+# buffers between them hold a few MiB at most).
+trickle_in_flight() {
+	[ "$(cat "$trickle_count")" -lt 8388608 ]
+}
+
 # send_queue PORT: the bytes waiting in the kernel's send buffers of the
 # connections the server on PORT accepted (IPv4 and IPv6 tables alike).
 send_queue() {
@@ -638,13 +671,66 @@ cpu_permille() {
 	done
 }
 
+# stalled_cpu_permille PORT SECONDS PID...: waits (20 s, scaled) for the
+# transfer the server on PORT sends to stall (its send buffers unchanged
+# over three looks 300 ms apart), then prints the CPU each PID used over
+# SECONDS counted from the first of those looks, as cpu_permille does.
+# Counted from there, however long the looks took on a busy machine: a
+# wait that polls burns CPU from the moment the transfer stopped until it
+# gives up (the reference's cache after 5 s), and a window opened only
+# once the stall was seen could miss all of it. Fails if it never stalled.
+stalled_cpu_permille() {
+	local port=$1 secs=$2 hz deadline t0 q0 pid i elapsed
+	local -a before
+	shift 2
+	hz=$(getconf CLK_TCK)
+	deadline=$(($(now_ms) + $(scaled 20) * 1000))
+	while [ "$(now_ms)" -lt "$deadline" ]; do
+		t0=$(now_ms)
+		q0=$(send_queue "$port")
+		before=()
+		for pid in "$@"; do before+=("$(proc_cpu_ticks "$pid")"); done
+		sleep 0.3
+		if [ "$q0" -eq 0 ] || [ "$(send_queue "$port")" -ne "$q0" ]; then continue; fi
+		sleep 0.3
+		[ "$(send_queue "$port")" -eq "$q0" ] || continue
+		elapsed=$(($(now_ms) - t0))
+		((elapsed >= secs * 1000)) || sleep "$(((secs * 1000 - elapsed) / 1000)).$(printf '%03d' $(((secs * 1000 - elapsed) % 1000)))"
+		elapsed=$(($(now_ms) - t0))
+		i=0
+		for pid in "$@"; do
+			echo $((($(proc_cpu_ticks "$pid") - before[i]) * 1000 * 1000 / (hz * elapsed)))
+			i=$((i + 1))
+		done
+		return 0
+	done
+	return 1
+}
+
 # fd_count PID: the descriptors PID has open now.
 fd_count() {
 	find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l
 }
 
+# snapshot_programs: what the programs this test started and that still
+# run are doing (tests/lib/snapshot.py: each thread's wait, CPU and stack),
+# bounded in time.
+snapshot_programs() {
+	local pid
+	local -a alive=()
+	for pid in "${started_pids[@]}"; do
+		[ -n "${started_prog[$pid]:-}" ] && is_running "$pid" && alive+=("$pid")
+	done
+	[ ${#alive[@]} -gt 0 ] || return 0
+	echo "---- what the programs were doing"
+	timeout 15 python3 "$IPCLAB_ROOT/tests/lib/snapshot.py" --no-logs "${alive[@]}" 2>&1
+}
+
+# dump_logs: what a failed test shows below its message: the programs'
+# threads while they still run, then the last lines of each one's output.
 dump_logs() {
 	local f
+	snapshot_programs
 	for f in "$IPCLAB_LOGDIR"/*.log; do
 		[ -f "$f" ] || continue
 		echo "---- $(basename "$f") (last 20 lines)"

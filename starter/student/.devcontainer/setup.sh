@@ -17,7 +17,7 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
 	build-essential make bats bats-assert bats-support valgrind jq python3 unzip \
 	util-linux procps iproute2 coreutils \
-	gdb man-db manpages manpages-dev \
+	gdb elfutils man-db manpages manpages-dev \
 	git less sudo ca-certificates >/dev/null
 apt-get clean
 rm -rf /var/lib/apt/lists/*
