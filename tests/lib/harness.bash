@@ -726,11 +726,25 @@ snapshot_programs() {
 	timeout 15 python3 "$IPCLAB_ROOT/tests/lib/snapshot.py" --no-logs "${alive[@]}" 2>&1
 }
 
+# trace_report: with IPCLAB_TRACE set, the wait this test's trace shows
+# never ended, and the timeline drawn from that trace (lab/trace/render.py),
+# named by its path. Call it while the programs still run.
+trace_report() {
+	[ -n "${IPCLAB_TRACE:-}" ] && [ -d "$(trace_folder)" ] || return 0
+	local hang
+	hang=$(trace_hang_report)
+	[ -z "$hang" ] || echo "---- the trace: $hang"
+	timeout 60 python3 "$IPCLAB_ROOT/lab/trace/render.py" "$(trace_folder)" "$(trace_folder)/timeline" >/dev/null 2>&1 &&
+		echo "---- timeline: $(trace_folder)/timeline/timeline.html"
+}
+
 # dump_logs: what a failed test shows below its message: the programs'
-# threads while they still run, then the last lines of each one's output.
+# threads while they still run, what the trace saw (IPCLAB_TRACE), then the
+# last lines of each one's output.
 dump_logs() {
 	local f
 	snapshot_programs
+	trace_report
 	for f in "$IPCLAB_LOGDIR"/*.log; do
 		[ -f "$f" ] || continue
 		echo "---- $(basename "$f") (last 20 lines)"
