@@ -45,7 +45,7 @@
 # handouts/ itself; handouts/pages.sh writes a track's), HANDOUTS_OUT (output
 # folder, default build/handouts, or build/handouts-<variant> for another
 # variant than mqueue; the pages, style and diagrams an earlier render left
-# there are removed first), IPCLAB_RUBRIC (the rubric file; none by default)
+# there are removed first), IPCLAB_RUBRIC (the rubric file; none by default) with IPCLAB_RUBRIC_READER (the kit's reader of it)
 # and IPCLAB_VARIANT (or VARIANT).
 set -euo pipefail
 
@@ -72,15 +72,15 @@ die() {
 # rubric_table FILE: the Markdown tables of a rubric file: every row, then
 # the points per category and the total; free_rows FILE: a Markdown list of
 # the rows graded even when the smoke test fails (gate `free`). The rubric
-# is read by the grader's own reader only (grader/lib/rubric.py), so that
-# the handout and the grade cannot read it differently. Both fail on a file
-# of the wrong shape.
+# is read by the kit's one rubric reader, IPCLAB_RUBRIC_READER (set beside
+# IPCLAB_RUBRIC), so that the handout and the grade cannot read it
+# differently. Both fail on a file of the wrong shape.
 rubric_table() {
-	python3 "$root/grader/lib/rubric.py" table "$1"
+	python3 "${IPCLAB_RUBRIC_READER:?set IPCLAB_RUBRIC_READER beside IPCLAB_RUBRIC}" table "$1"
 }
 
 free_rows() {
-	python3 "$root/grader/lib/rubric.py" free "$1"
+	python3 "${IPCLAB_RUBRIC_READER:?set IPCLAB_RUBRIC_READER beside IPCLAB_RUBRIC}" free "$1"
 }
 
 # rubric_page: rubric.md with the marker lines replaced by the table and

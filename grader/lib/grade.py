@@ -32,14 +32,15 @@ import time
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# The harness's modules (tests/lib): the time scale and the stall snapshot.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                                "tests", "lib"))
 import judge  # noqa: E402
 import render  # noqa: E402
 import rubric as rubric_mod  # noqa: E402
 import score as score_mod  # noqa: E402
 import timescale  # noqa: E402
 from records import FAIL, GRADER_DIR, KIT, NOT_RUN, PASS, SLOW, Grade, Machine, Test  # noqa: E402
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                                "tests", "lib"))
 import snapshot  # noqa: E402
 from rubric import UsageError  # noqa: E402
 

@@ -22,6 +22,9 @@ import time
 from dataclasses import dataclass
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# The harness's modules (tests/lib): the time scale.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                                "tests", "lib"))
 import classpage  # noqa: E402
 import rubric as rubric_mod  # noqa: E402
 import similar  # noqa: E402

@@ -34,6 +34,7 @@ setup_file() {
 	pids+=($!)
 	wait "${pids[@]}" || true
 	export root archive socket_archive design_archive socket_design_archive IPCLAB_RUBRIC=$root/grader/rubric.tsv
+	export IPCLAB_RUBRIC_READER=$root/grader/lib/rubric.py
 }
 
 setup() {
@@ -265,7 +266,9 @@ student_path() {
 	assert_failure
 	# Either track's smoke check names the rule that is not met yet.
 	assert_output --partial "not ok smoke: rule 1: the cache creates its command channel at start (simplecached made no $channel)"
-	assert_output --partial "rule 1: the proxy creates its -n segments of -z bytes at start (webproxy -n 2 -z 4096 made 0 of its 2"
+	# The guided starter's proxy stops at start (the pool's segments are the
+	# student's segment_create); the design starter's runs with none.
+	assert_output --regexp "rule 1: the proxy creates its -n segments of -z bytes at start \(webproxy -n 2 -z 4096 made 0 of its 2|webproxy did not listen on its port"
 	assert_output --regexp "# skip the smoke check failed"
 	# Only the student's suites run (lab/'s are make test-lab's), and
 	# every skip is the smoke check's.

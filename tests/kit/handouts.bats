@@ -16,6 +16,7 @@ VARIANTS=(mqueue socket)
 setup_file() {
 	root=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 	export root IPCLAB_RUBRIC=$root/grader/rubric.tsv
+	export IPCLAB_RUBRIC_READER=$root/grader/lib/rubric.py
 	# Render once, with the real `make handouts`, into a private folder
 	# (other test runs may use build/handouts at the same time).
 	# html is the mqueue variant's HTML; each variant's is in html-<variant>,

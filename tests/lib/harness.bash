@@ -138,7 +138,13 @@ sealed_ns_create() {
 	local content_real
 	IPCLAB_ISOLATION=sealed
 	content_real=$(readlink -f "$IPCLAB_CONTENT/locals.txt" 2>/dev/null)
-	seal_prefix "$IMPL_BIN:$LAB_BIN:$IPCLAB_BUILD/fixtures:$IPCLAB_CONTENT:${content_real%/*}" "$BATS_TMP_ROOT"
+	# A traced run (IPCLAB_TRACE) writes its records from inside the root.
+	local writable=$BATS_TMP_ROOT
+	if [ -n "${IPCLAB_TRACE:-}" ]; then
+		mkdir -p "$(trace_folder)" && chmod 1777 "$(trace_folder)"
+		writable+=":$(cd "$(trace_folder)" && pwd)"
+	fi
+	seal_prefix "$IMPL_BIN:$LAB_BIN:$IPCLAB_BUILD/fixtures:$IPCLAB_CONTENT:${content_real%/*}" "$writable"
 	setsid "${seal_cmd[@]}" sh -c 'chmod 1777 /dev/shm /dev/mqueue && exec sleep 100000' \
 		</dev/null >/dev/null 2>&1 3>&- 4>&- &
 	seal_monitor=$!

@@ -15,7 +15,7 @@
 #   bash tests/lib/sandbox.bash scaled SECONDS   SECONDS times the scale
 #   bash tests/lib/sandbox.bash calibrate        this machine's scale and its
 #                                                calibration in ms (the
-#                                                grader's timescale.py)
+#                                                one formula, timescale.py)
 #
 # Root ignores RLIMIT_NPROC (`ulimit -u`), so the limits only bind once the
 # uid is dropped; without root, code runs as the caller, unlimited.
@@ -36,10 +36,10 @@ scaled() {
 }
 
 # calibrated_scale: this machine's time scale and its calibration in ms,
-# by the one formula of grader/lib/timescale.py (the grader's; a student's
-# kit has no grader and sets IPCLAB_TIMEOUT_SCALE itself).
+# by the one formula of timescale.py beside this file, which the grader
+# uses too.
 calibrated_scale() {
-	python3 "$(dirname "${BASH_SOURCE[0]}")/../../grader/lib/timescale.py" calibrate
+	python3 "$(dirname "${BASH_SOURCE[0]}")/timescale.py" calibrate
 }
 
 # sandbox_prefix UID: sets the array sandbox_cmd to the command prefix that
