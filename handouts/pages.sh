@@ -86,4 +86,6 @@ sed -i -e '/^The \[reflection\](reflection.md)/,/it counts in your course\.$/c\'
 	"$dest/rubric.md"
 if [ "$release" != 1 ]; then
 	rm -f "$dest"/architecture*.md "$dest"/diagrams/*.dot
+	# The reference's timelines (handshake pages) show its design too.
+	rm -f "$dest"/diagrams/trace-*.png
 fi
