@@ -10,22 +10,14 @@
 #include <string.h>
 
 #include "shm_channel.h"
-#include "shm_test.h"
 
 #define SEGMENT_SIZE 4096
 #define QUICK_MS 300		/* a wait expected to end at once, or to time out */
 #define TURN_WAIT_MS 5000	/* a wait the other thread ends */
 
+#include "shm_test.h"
+
 static atomic_bool never_stopping;
-
-static bool new_segment(struct segment *proxy)
-{
-	char name[IPCNAME_MAX];
-
-	unique_segment_name(name, sizeof(name));
-	return CHECK(segment_create(proxy, name, SEGMENT_SIZE) == 0,
-		     "segment_create %s failed", name);
-}
 
 /* The proxy's side of a request: a new transfer, and the turn given. */
 static bool start(struct segment *proxy)
@@ -51,7 +43,7 @@ static struct segment *attach(struct segment_maps *maps,
 
 struct transfer {
 	const struct segment *proxy;
-	uint64_t generation, token, file_size;
+	uint64_t file_size;
 	enum wait_result turns[2];
 };
 
@@ -66,12 +58,13 @@ static void *worker_writes_file(void *arg)
 		size_t len = t->file_size - offset < seg->capacity ?
 			t->file_size - offset : seg->capacity;
 
-		t->turns[i] = channel_take_turn(seg, t->generation, offset,
+		t->turns[i] = channel_take_turn(seg, t->proxy->generation, offset,
 						TURN_WAIT_MS, &never_stopping);
 		if (t->turns[i] != WAIT_OK)
 			break;
 		fill_chunk(seg->data, offset, len);
-		channel_put_chunk(seg, t->token, CHUNK_OK, t->file_size, offset, len);
+		channel_put_chunk(seg, t->proxy->token, CHUNK_OK, t->file_size,
+				  offset, len);
 		offset += len;
 	}
 	if (seg != NULL)
@@ -80,102 +73,88 @@ static void *worker_writes_file(void *arg)
 	return NULL;
 }
 
-static void test_turn_passing(void)
+static void turn_passing(struct segment *proxy, struct segment_maps *maps,
+			 const void *arg)
 {
-	struct segment proxy;
-	struct transfer t = { .proxy = &proxy, .turns = { WAIT_ERROR, WAIT_ERROR } };
+	struct transfer t = { .proxy = proxy, .file_size = proxy->capacity + 100,
+			      .turns = { WAIT_ERROR, WAIT_ERROR } };
 	pthread_t worker;
 	struct chunk c;
 	uint64_t taken = 0;
 
-	if (!new_segment(&proxy))
+	(void)maps, (void)arg;
+	if (!in_thread(&worker, worker_writes_file, &t))
 		return;
-	t.file_size = proxy.capacity + 100;
-	if (start(&proxy)) {
-		t.generation = proxy.generation;
-		t.token = proxy.token;
-		CHECK(pthread_create(&worker, NULL, worker_writes_file, &t) == 0,
-		      "pthread_create failed");
-		for (int i = 0; i < 2; i++) {
-			enum wait_result r = channel_take_chunk(&proxy, TURN_WAIT_MS,
-								&never_stopping, &c);
+	for (int i = 0; i < 2; i++) {
+		enum wait_result r = channel_take_chunk(proxy, TURN_WAIT_MS,
+							&never_stopping, &c);
 
-			if (!CHECK(r == WAIT_OK, "chunk %d: channel_take_chunk gave %d, not WAIT_OK", i, r))
-				break;
-			CHECK(c.status == CHUNK_OK && c.file_size == t.file_size,
-			      "chunk %d: status %d, file size %llu", i, c.status,
-			      (unsigned long long)c.file_size);
-			CHECK(first_bad_byte(c.bytes, taken, c.len) == c.len,
-			      "chunk %d: byte %zu differs from the file", i,
-			      first_bad_byte(c.bytes, taken, c.len));
-			taken += c.len;
-			if (taken < t.file_size)
-				channel_give_turn(&proxy);
-		}
-		pthread_join(worker, NULL);
-		CHECK(taken == t.file_size, "took %llu bytes of %llu",
-		      (unsigned long long)taken, (unsigned long long)t.file_size);
-		CHECK(t.turns[0] == WAIT_OK && t.turns[1] == WAIT_OK,
-		      "the worker's turns gave %d and %d", t.turns[0], t.turns[1]);
-		CHECK(proxy.holds_turn && channel_is_idle(&proxy),
-		      "after the last chunk the segment is not idle with the proxy");
+		if (!CHECK(r == WAIT_OK, "chunk %d: channel_take_chunk gave %d, not WAIT_OK", i, r))
+			break;
+		CHECK(c.status == CHUNK_OK && c.file_size == t.file_size,
+		      "chunk %d: status %d, file size %llu", i, c.status,
+		      (unsigned long long)c.file_size);
+		take_file_bytes(i, c.bytes, c.len, &taken);
+		if (taken < t.file_size)
+			channel_give_turn(proxy);
 	}
-	segment_destroy(&proxy);
+	pthread_join(worker, NULL);
+	CHECK(taken == t.file_size, "took %llu bytes of %llu",
+	      (unsigned long long)taken, (unsigned long long)t.file_size);
+	CHECK(t.turns[0] == WAIT_OK && t.turns[1] == WAIT_OK,
+	      "the worker's turns gave %d and %d", t.turns[0], t.turns[1]);
+	CHECK(proxy->holds_turn && channel_is_idle(proxy),
+	      "after the last chunk the segment is not idle with the proxy");
 }
 
 /* ---- A worker of an older transfer, or for another chunk. ---- */
 
-static void test_stale_turn(void)
+static void stale_turn(struct segment *proxy, struct segment_maps *maps,
+		       const void *arg)
 {
-	struct segment proxy;
-	struct segment_maps maps = { 0 };
+	uint64_t old = proxy->generation;
 	struct segment *seg;
-	uint64_t old;
+	enum wait_result r;
 
-	if (!new_segment(&proxy))
+	(void)arg;
+	if (!CHECK(channel_take_back_turn(proxy), "no take-back") ||
+	    !start(proxy) || (seg = attach(maps, proxy)) == NULL)
 		return;
-	if (start(&proxy) && CHECK(channel_take_back_turn(&proxy), "no take-back")) {
-		old = proxy.generation;
-		if (start(&proxy) && (seg = attach(&maps, &proxy)) != NULL) {
-			enum wait_result r = channel_take_turn(seg, old, 0, QUICK_MS,
-							       &never_stopping);
-
-			CHECK(r == WAIT_STALE, "a turn of generation %llu taken for %llu gave %d, not WAIT_STALE",
-			      (unsigned long long)proxy.generation,
-			      (unsigned long long)old, r);
-			r = channel_take_turn(seg, proxy.generation, 512, QUICK_MS,
-					      &never_stopping);
-			CHECK(r == WAIT_STALE, "a turn for offset 0 taken for 512 gave %d, not WAIT_STALE", r);
-			segment_release(seg);
-			/* Handed back untouched: the proxy can still take it. */
-			CHECK(channel_take_back_turn(&proxy),
-			      "a stale worker kept the turn instead of handing it back");
-		}
+	r = channel_take_turn(seg, old, 0, QUICK_MS, &never_stopping);
+	if (CHECK(r == WAIT_STALE, "a turn of generation %llu taken for %llu gave %d, not WAIT_STALE",
+		  (unsigned long long)proxy->generation, (unsigned long long)old, r)) {
+		r = channel_take_turn(seg, proxy->generation, 512, QUICK_MS,
+				      &never_stopping);
+		CHECK(r == WAIT_STALE, "a turn for offset 0 taken for 512 gave %d, not WAIT_STALE", r);
 	}
-	segment_maps_clear(&maps);
-	segment_destroy(&proxy);
+	/* A worker that wrongly kept the turn must not stop the run on
+	 * segment_release()'s assert. */
+	seg->holds_turn = false;
+	segment_release(seg);
+	/* Handed back untouched: the proxy can still take it. */
+	CHECK(channel_take_back_turn(proxy),
+	      "a stale worker kept the turn instead of handing it back");
 }
 
 /* ---- Nobody picked the turn up: the proxy takes it back. ---- */
 
-static void test_take_back(void)
+static void take_back(struct segment *proxy, struct segment_maps *maps,
+		      const void *arg)
 {
-	struct segment proxy;
-
-	if (!new_segment(&proxy))
-		return;
-	if (start(&proxy)) {
-		CHECK(!proxy.holds_turn, "the proxy still holds the turn it gave");
-		CHECK(channel_take_back_turn(&proxy), "an untaken turn was not taken back");
-		CHECK(proxy.holds_turn && channel_is_idle(&proxy),
-		      "after a take-back the segment is not idle with the proxy");
-	}
-	segment_destroy(&proxy);
+	(void)maps, (void)arg;
+	CHECK(!proxy->holds_turn, "the proxy still holds the turn it gave");
+	CHECK(channel_take_back_turn(proxy), "an untaken turn was not taken back");
+	CHECK(proxy->holds_turn && channel_is_idle(proxy),
+	      "after a take-back the segment is not idle with the proxy");
 }
 
 /* ---- Chunks that break the rules. ---- */
 
 enum flaw { WRONG_TOKEN, WRONG_OFFSET, TOO_LONG, UNKNOWN_STATUS };
+static const char *const flaw_names[] = {
+	"another token", "the wrong offset", "a length past the data area",
+	"an unknown status",
+};
 
 static void put_flawed_chunk(struct segment *seg, const struct segment *proxy,
 			     enum flaw flaw)
@@ -199,97 +178,81 @@ static void put_flawed_chunk(struct segment *seg, const struct segment *proxy,
 	sem_post(&h->data_ready);
 }
 
-static void test_bad_chunk(enum flaw flaw, const char *what)
+static void bad_chunk(struct segment *proxy, struct segment_maps *maps,
+		      const void *arg)
 {
-	struct segment proxy;
-	struct segment_maps maps = { 0 };
-	struct segment *seg;
+	enum flaw flaw = *(const enum flaw *)arg;
+	struct segment *seg = attach(maps, proxy);
 	struct chunk c;
+	enum wait_result r;
 
-	if (!new_segment(&proxy))
+	if (seg == NULL)
 		return;
-	if (start(&proxy) && (seg = attach(&maps, &proxy)) != NULL) {
-		enum wait_result r = channel_take_turn(seg, proxy.generation, 0,
-						       QUICK_MS, &never_stopping);
-
-		if (CHECK(r == WAIT_OK, "%s: the worker's turn gave %d", what, r)) {
-			put_flawed_chunk(seg, &proxy, flaw);
-			r = channel_take_chunk(&proxy, QUICK_MS, &never_stopping, &c);
-			CHECK(r == WAIT_BAD_CHUNK, "a chunk with %s gave %d, not WAIT_BAD_CHUNK",
-			      what, r);
-		}
-		segment_release(seg);
+	r = channel_take_turn(seg, proxy->generation, 0, QUICK_MS, &never_stopping);
+	if (CHECK(r == WAIT_OK, "%s: the worker's turn gave %d", flaw_names[flaw], r)) {
+		put_flawed_chunk(seg, proxy, flaw);
+		r = channel_take_chunk(proxy, QUICK_MS, &never_stopping, &c);
+		CHECK(r == WAIT_BAD_CHUNK, "a chunk with %s gave %d, not WAIT_BAD_CHUNK",
+		      flaw_names[flaw], r);
 	}
-	segment_maps_clear(&maps);
-	segment_destroy(&proxy);
+	segment_release(seg);
 }
 
 /* ---- A bounded wait: nobody answers. ---- */
 
-static void test_timeout(void)
+static void timeout(struct segment *proxy, struct segment_maps *maps,
+		    const void *arg)
 {
-	struct segment proxy;
+	struct timespec t0 = deadline_after(CLOCK_MONOTONIC, 0);
 	struct chunk c;
+	enum wait_result r = channel_take_chunk(proxy, QUICK_MS, &never_stopping, &c);
+	long waited = ms_since(&t0);
 
-	if (!new_segment(&proxy))
-		return;
-	if (start(&proxy)) {
-		struct timespec t0 = deadline_after(CLOCK_MONOTONIC, 0);
-		enum wait_result r = channel_take_chunk(&proxy, QUICK_MS,
-							&never_stopping, &c);
-		long waited = ms_since(&t0);
-
-		CHECK(r == WAIT_TIMEOUT, "a chunk nobody writes gave %d, not WAIT_TIMEOUT", r);
-		CHECK(waited >= QUICK_MS - 10 && waited < QUICK_MS + 2000,
-		      "a wait bounded at %d ms took %ld ms", QUICK_MS, waited);
-	}
-	segment_destroy(&proxy);
+	(void)maps, (void)arg;
+	CHECK(r == WAIT_TIMEOUT, "a chunk nobody writes gave %d, not WAIT_TIMEOUT", r);
+	CHECK_BOUNDED(waited, QUICK_MS);
 }
 
 /* ---- A worker that dies holding the turn. ---- */
 
-static void test_dead_worker(void)
+static bool worker_takes_turn(void *arg)
 {
-	struct segment proxy;
+	const struct segment *proxy = arg;
+	struct segment_maps maps = { 0 };
+	char why[256];
+	struct segment *seg = segment_attach(&maps, proxy->name, why, sizeof(why));
+
+	return seg != NULL &&
+	       channel_take_turn(seg, proxy->generation, 0, TURN_WAIT_MS,
+				 &never_stopping) == WAIT_OK;
+}
+
+static void dead_worker(struct segment *proxy, struct segment_maps *maps,
+			const void *arg)
+{
 	struct chunk c;
-	pid_t pid;
+	enum wait_result r;
 
-	if (!new_segment(&proxy))
+	(void)maps, (void)arg;
+	if (!CHECK(in_child(worker_takes_turn, proxy), "the child did not take the turn"))
 		return;
-	if (start(&proxy)) {
-		pid = fork();
-		if (pid == 0) {
-			struct segment_maps maps = { 0 };
-			char why[256];
-			struct segment *seg = segment_attach(&maps, proxy.name, why, sizeof(why));
-
-			_exit(seg != NULL &&
-			      channel_take_turn(seg, proxy.generation, 0, TURN_WAIT_MS,
-						&never_stopping) == WAIT_OK ? 0 : 1);
-		}
-		if (CHECK(pid > 0, "fork failed")) {
-			CHECK(child_succeeded(pid), "the child did not take the turn");
-			enum wait_result r = channel_take_chunk(&proxy, QUICK_MS,
-								&never_stopping, &c);
-
-			CHECK(r == WAIT_TIMEOUT, "waiting on a dead worker gave %d, not WAIT_TIMEOUT", r);
-			CHECK(!channel_take_back_turn(&proxy),
-			      "the proxy took back a turn the dead worker had taken");
-		}
-	}
-	segment_destroy(&proxy);
+	r = channel_take_chunk(proxy, QUICK_MS, &never_stopping, &c);
+	CHECK(r == WAIT_TIMEOUT, "waiting on a dead worker gave %d, not WAIT_TIMEOUT", r);
+	CHECK(!channel_take_back_turn(proxy),
+	      "the proxy took back a turn the dead worker had taken");
 }
 
 int main(void)
 {
-	test_turn_passing();
-	test_stale_turn();
-	test_take_back();
-	test_bad_chunk(WRONG_TOKEN, "another token");
-	test_bad_chunk(WRONG_OFFSET, "the wrong offset");
-	test_bad_chunk(TOO_LONG, "a length past the data area");
-	test_bad_chunk(UNKNOWN_STATUS, "an unknown status");
-	test_timeout();
-	test_dead_worker();
+	static const enum flaw flaws[] = { WRONG_TOKEN, WRONG_OFFSET, TOO_LONG,
+					   UNKNOWN_STATUS };
+
+	on_new_transfer(turn_passing, NULL);
+	on_new_transfer(stale_turn, NULL);
+	on_new_transfer(take_back, NULL);
+	for (size_t i = 0; i < sizeof(flaws) / sizeof(flaws[0]); i++)
+		on_new_transfer(bad_chunk, &flaws[i]);
+	on_new_transfer(timeout, NULL);
+	on_new_transfer(dead_worker, NULL);
 	return tests_result("shm_channel_mqueue");
 }
