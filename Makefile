@@ -69,7 +69,15 @@ starter: $(BUILD)/starter/webproxy $(BUILD)/starter/simplecached ## build the mq
 # The design track's starters: build/starter-design/, build/starter-design-socket/.
 solution-socket starter-socket starter-design starter-design-socket: %: $(BUILD)/%/webproxy $(BUILD)/%/simplecached
 
-units: $(UNIT_TESTS) ## build the C unit tests into build/tests/
+# Each variant's shm_channel.c tested in one process: tests/channel/<variant>.c
+# -> build/tests/shm_channel_<variant>. Kept out of tests/unit/, which the
+# handout ships: these test the references, not the framework.
+CHANNEL_TESTS := $(patsubst tests/channel/%.c,$(BUILD)/tests/shm_channel_%,$(wildcard tests/channel/*.c))
+$(BUILD)/tests/shm_channel_%: tests/channel/%.c tests/channel/shm_test.h solution/%/shm_channel.c solution/%/shm_channel.h solution/%/cache-student.h $(LAB_LIB) $(LAB_HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -Ilab -Isolution/$* -o $@ $< solution/$*/shm_channel.c $(LAB_LIB) $(LDLIBS)
+
+units: $(UNIT_TESTS) $(CHANNEL_TESTS) ## build the C unit tests into build/tests/
 
 fixtures: $(FIXTURES) ## build the test fixtures (broken servers) into build/fixtures/
 
