@@ -16,7 +16,7 @@ rm -f /etc/dpkg/dpkg.cfg.d/docker /etc/dpkg/dpkg.cfg.d/excludes
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
 	build-essential make bats bats-assert bats-support valgrind jq python3 unzip \
-	util-linux procps iproute2 coreutils \
+	util-linux procps iproute2 coreutils bubblewrap \
 	gdb elfutils man-db manpages manpages-dev \
 	git less sudo ca-certificates >/dev/null
 apt-get clean
