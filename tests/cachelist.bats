@@ -11,8 +11,9 @@ load lib/harness
 
 setup() {
 	harness_setup
-	listdir=$(mktemp -d)
-	# simplecached runs as the test uid (sandboxed) and reads its list here.
+	listdir=$(mktemp -d "$BATS_TMP_ROOT/lists.XXXXXX")
+	# simplecached runs as the test uid (sandboxed: it sees only the test's
+	# own folder) and reads its list here.
 	chmod 755 "$listdir"
 	printf 'alpha\n' >"$listdir/a.txt"
 	mkdir "$listdir/sub"

@@ -115,8 +115,12 @@ def starter_lines(kit):
 
 
 def lab_names(kit, variant, track):
-    d = os.path.join(kit, "starter", variant, "design" if track == "design" else "")
-    return sorted(e for e in os.listdir(d) if re.fullmatch(r"[^.].*\.[ch]", e))
+    """The names of a student's lab files: the starter's of the variant and
+    track (the design track's files both variants share are kept once, in
+    starter/design/)."""
+    dirs = ([os.path.join(kit, "starter", variant, "design"), os.path.join(kit, "starter", "design")]
+            if track == "design" else [os.path.join(kit, "starter", variant)])
+    return sorted({e for d in dirs if os.path.isdir(d) for e in os.listdir(d) if re.fullmatch(r"[^.].*\.[ch]", e)})
 
 
 def shallowest(candidates):
