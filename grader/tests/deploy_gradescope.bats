@@ -121,7 +121,9 @@ grade_in_image() {
 @test "deploy: Gradescope: a submission searching the file system reads no secret, and the reports are root's alone" {
 	local plant=1 f
 	grade_in_image reads-secrets
-	check_no_secrets "$BATS_TEST_TMPDIR/root/autograder/results/grade"
+	# The container grades without a sealed root when its namespaces are
+	# refused, as Gradescope's are (grader/docs/security.md).
+	check_no_secrets "$BATS_TEST_TMPDIR/root/autograder/results/grade" unsealed
 	for f in "$BATS_TEST_TMPDIR/root/autograder/results" "$BATS_TEST_TMPDIR/root/autograder/results/grade/logs"; do
 		[[ $(stat -c %a "$f") == 700 ]] || fail "$f is $(stat -c %a "$f"), not 700"
 	done

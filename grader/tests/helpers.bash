@@ -244,18 +244,27 @@ plant_others() {
 	chmod -R a+rX "$1/other"
 }
 
-# check_no_secrets OUT: the grade of the reads-secrets fixture, whose cache
-# searches the whole file system for secrets and prints what it reads: it
-# read none (its log shows it tried, and counted 0), and no byte of them
-# reached any report. The markers are lines only those sources hold: the
-# reference, the hidden tests, the rubric, grader/independent/, a .git
-# (its config, or a worktree's .git file), and plant_others' files.
+# check_no_secrets OUT [unsealed]: the grade of the reads-secrets fixture,
+# whose cache searches the whole file system for files that look secret
+# and prints what it reads: in a sealed root it read none (its log shows
+# it tried, and counted 0); without one (a container that refuses
+# namespaces: the uid and file modes are the guard) it reads the public
+# files such a search also matches (the lab, the starter, its own
+# submission), so only its count shows it ran. Either way no byte of a
+# secret reached any report. The markers are lines only those sources
+# hold: the reference, the hidden tests, the rubric, grader/independent/, a
+# .git (its config, or a worktree's .git file), and plant_others' files.
 check_no_secrets() {
 	local out=$1 f marker
-	grep -qsE 'No such file|Permission denied|cannot open' "$out"/logs/*.tap ||
-		fail "the fixture's attempts do not show in its logs"
-	grep -qsF 'reads-secrets: read 0 secret files' "$out"/logs/*.tap ||
-		fail "the fixture read secret files: $(grep -hs -m3 'reads-secrets: read\|^# == ' "$out"/logs/*.tap | head -n 5)"
+	if [ "${2:-}" = unsealed ]; then
+		grep -qsE 'reads-secrets: read [0-9]+ secret files' "$out"/logs/*.tap ||
+			fail "the fixture's search does not show in its logs"
+	else
+		grep -qsE 'No such file|Permission denied|cannot open' "$out"/logs/*.tap ||
+			fail "the fixture's attempts do not show in its logs"
+		grep -qsF 'reads-secrets: read 0 secret files' "$out"/logs/*.tap ||
+			fail "the fixture read secret files: $(grep -hs -m3 'reads-secrets: read\|^# == ' "$out"/logs/*.tap | head -n 5)"
+	fi
 	for marker in '//@ begin' 'hidden_setup' '#= budget' "load 'common'" '(independent implementation)' \
 		'repositoryformatversion' 'gitdir:' 'ipclab-other-submission-marker' 'ipclab-other-report-marker'; do
 		for f in "$out"/results.json "$out"/report.txt "$out"/junit.xml "$out"/logs/*.tap; do
