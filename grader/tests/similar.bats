@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # grade-all --similar-only on a planted class: copies of grader/independent/
 # made the ways people hide a copy, among independent work (the two
-# references and the independent implementation). Every planted pair must
+# references, the independent implementation, and two fill-ins of the design
+# track's starter, grader/tests/design-fillins/). Every planted pair must
 # rank above every pair of independent work; the starter does not count.
 
 setup() {
@@ -13,8 +14,13 @@ setup() {
 # plant: the class folder and its CSV.
 plant() {
 	local d
-	mkdir -p "$CLASS"/{indep,ref-mq,ref-sock}
+	mkdir -p "$CLASS"/{indep,ref-mq,ref-sock,mailbox,baton}
 	cp "$KIT"/grader/independent/*.[ch] "$CLASS/indep/"
+	# Two more students' design-track work, written apart from each other
+	# and from indep (their READMEs say how each is built); only their text
+	# is compared, so they need not pass the tests.
+	cp "$KIT"/grader/tests/design-fillins/mailbox/*.[ch] "$CLASS/mailbox/"
+	cp "$KIT"/grader/tests/design-fillins/baton/*.[ch] "$CLASS/baton/"
 	cp "$KIT"/solution/mqueue/*.[ch] "$CLASS/ref-mq/"
 	cp "$KIT"/solution/socket/*.[ch] "$CLASS/ref-sock/"
 	for d in verbatim renamed reordered comments; do
@@ -56,6 +62,8 @@ plant() {
 		reordered,mqueue,design
 		comments,mqueue,design
 		borrow,socket,guided
+		mailbox,mqueue,design
+		baton,socket,design
 	CSV
 }
 
@@ -76,7 +84,8 @@ rank() {
 		[[ -n $r ]] || fail "the pair indep | $p is not ranked"
 		((r > worst)) && worst=$r
 	done
-	for p in "indep ref-mq" "indep ref-sock" "ref-mq ref-sock"; do
+	for p in "indep ref-mq" "indep ref-sock" "ref-mq ref-sock" "indep mailbox" "indep baton" "mailbox baton" \
+		"mailbox ref-mq" "mailbox ref-sock" "baton ref-mq" "baton ref-sock"; do
 		# shellcheck disable=SC2086
 		r=$(rank $p)
 		[[ -z $r ]] && continue
@@ -94,6 +103,18 @@ rank() {
 	cp "$KIT"/starter/mqueue/*.[ch] "$CLASS/one/"
 	cp "$KIT"/starter/mqueue/*.[ch] "$CLASS/two/"
 	run timeout 60 "$KIT/grader/grade-all" --similar-only -o "$OUT" "$CLASS" 3>&- 4>&-
+	assert_success
+	assert_output --partial "no pair shares a run of code beyond the starter"
+	assert_equal "$(wc -l <"$OUT/similar.csv")" 1
+}
+
+@test "similar: the design starter's lines do not count" {
+	mkdir -p "$CLASS"/{one,two}
+	# Two untouched design starters (starter/design/ and the variant's
+	# design/ files): all of them starter.
+	cp "$KIT"/starter/design/*.[ch] "$KIT"/starter/mqueue/design/*.[ch] "$CLASS/one/"
+	cp "$KIT"/starter/design/*.[ch] "$KIT"/starter/mqueue/design/*.[ch] "$CLASS/two/"
+	run timeout 60 "$KIT/grader/grade-all" --similar-only --track design -o "$OUT" "$CLASS" 3>&- 4>&-
 	assert_success
 	assert_output --partial "no pair shares a run of code beyond the starter"
 	assert_equal "$(wc -l <"$OUT/similar.csv")" 1

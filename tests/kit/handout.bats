@@ -376,7 +376,7 @@ student_path() {
 	assert_failure
 }
 
-@test "every C name and file a page names is in that handout, in each track and variant" {
+@test "every C name, file, make target and test a page names is in that handout, in each track and variant" {
 	local a
 	for a in "$archive" "$socket_archive" "$design_archive" "$socket_design_archive"; do
 		[ -f "$a" ] || fail "no archive $a"

@@ -25,9 +25,13 @@ bench) needs+=("gnuplot gnuplot-nox" "python3 python3") ;;
 handouts) needs+=("${handout_needs[@]}") ;;
 # grade-all --similar compares the class's code with sim_c.
 similar) needs+=("${test_needs[@]}" "sim_c similarity-tester") ;;
-# make deploy-check builds clean Debian roots with debootstrap and packs the
-# Gradescope zip.
-deploy) needs+=("${test_needs[@]}" "debootstrap debootstrap" "zip zip") ;;
+# make deploy-check builds clean Debian roots with debootstrap (which checks
+# the archive's signatures with its keyring, and reaches an https mirror
+# only with the CA certificates), packs the Gradescope zip, and makes the
+# Classroom template, whose handout is rendered (pandoc, dot).
+deploy) needs+=("${test_needs[@]}" "${handout_needs[@]}" "debootstrap debootstrap" "zip zip"
+	"/usr/share/keyrings/debian-archive-keyring.gpg debian-archive-keyring"
+	"/etc/ssl/certs/ca-certificates.crt ca-certificates") ;;
 # The kit checks its classroom template's workflow with yamllint, and the
 # snapshot's fallback, gdb, with the kit's own snapshot tests.
 kit) needs+=("${test_needs[@]}" "${handout_needs[@]}" "yamllint yamllint" "sim_c similarity-tester" "gdb gdb") ;;
