@@ -40,7 +40,7 @@ with_track() {
 	trap 'rm -rf "$stage"' EXIT
 	bash "$0" "$1" "$2" "$stage/pages"
 	bash "$0" --rubric "$1" >"$stage/rubric.tsv"
-	IPCLAB_RUBRIC=$stage/rubric.tsv IPCLAB_RUBRIC_READER=$here/../grader/lib/rubric.py HANDOUTS_SRC=$stage/pages bash "$here/render.sh" "${@:3}"
+	IPCLAB_TRACK=$1 IPCLAB_RUBRIC=$stage/rubric.tsv IPCLAB_RUBRIC_READER=$here/../grader/lib/rubric.py HANDOUTS_SRC=$stage/pages bash "$here/render.sh" "${@:3}"
 }
 
 if [ "${1:-}" = --render ] && [ $# -eq 3 ]; then

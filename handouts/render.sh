@@ -97,17 +97,19 @@ rubric_page() {
 		{ print }' "$src_dir/rubric.md"
 }
 
-# test_counts: "YOUR_TESTS YOUR_SUITES LAB_TESTS", counted in tests/.
+# test_counts: "YOUR_TESTS YOUR_SUITES LAB_TESTS": the tests that a
+# student's make test and make test-lab run in this variant and track, as
+# tests/run plans them (a suite of another variant or track is not run).
 test_counts() {
-	local tests=$root/tests f yours=1 suites=0 lab=0 n
-	for f in "$tests"/*.bats; do
-		n=$(grep -c '^@test ' "$f")
+	local f yours=1 suites=0 lab=0 n
+	while read -r f; do
+		n=$(grep -c '^@test ' "$root/$f")
 		case $(basename "$f") in
 		solution_*) yours=$((yours + n)) suites=$((suites + 1)) ;;
 		*) lab=$((lab + n)) ;;
 		esac
-	done
-	for f in "$tests"/unit/*.c; do
+	done < <(IPCLAB_TRACK=${IPCLAB_TRACK:-guided} bash "$root/tests/run" --variant "$variant" --list | cut -f1 | sort -u)
+	for f in "$root"/tests/unit/*.c; do
 		[ -f "$f" ] && lab=$((lab + 1))
 	done
 	echo "$yours $suites $lab"

@@ -5,6 +5,8 @@
 # tests/run runs it in the guided track only (the line below): a design
 # track student publishes a layout of their own.
 # ipclab-track: guided
+# and in the queue variant only, whose published layout it attacks:
+# ipclab-variants: mqueue
 # A hostile process of the same user (tests/fixtures/hostile_peer.c) sends
 # junk, oversized and forged messages to the cache's queue, floods it with
 # forged requests, posts the segments' semaphores, scribbles their header

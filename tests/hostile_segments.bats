@@ -1,6 +1,8 @@
 #!/usr/bin/env bats
 # The harness sets each daemon's NAME_pid and NAME_port.
 # shellcheck disable=SC2034,SC2154
+# tests/run runs it in each variant (the socket layout's tests skip in the other):
+# ipclab-variants: mqueue socket
 # A hostile process of the same user (tests/fixtures/hostile_peer.c) spoils
 # the proxy's segments: under a cache worker, it truncates them; while they
 # sit idle in the proxy's pool, it truncates them,

@@ -2,6 +2,8 @@
 # The harness sets each daemon's NAME_pid and NAME_port; the sh -c
 # scripts are single-quoted on purpose.
 # shellcheck disable=SC2016,SC2154
+# tests/run runs it in the socket variant only:
+# ipclab-variants: socket
 # A hostile process of the same user attacks the socket variant's command
 # socket (tests/fixtures/hostile_socket.c): junk, connections that hold
 # still or dribble, and the socket's file removed or replaced. Neither program may crash or hang, the
