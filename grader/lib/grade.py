@@ -40,7 +40,7 @@ import render  # noqa: E402
 import rubric as rubric_mod  # noqa: E402
 import run  # noqa: E402
 import score  # noqa: E402
-from records import GRADER_DIR, KIT, Grade  # noqa: E402
+from records import GRADER_DIR, KIT, Build, Grade, Kit, Sandbox, Submission  # noqa: E402
 from rubric import UsageError  # noqa: E402
 
 # grade's exit status when the machine kept some rows from running.
@@ -59,13 +59,13 @@ class Grading:
     out: str = ""
     work: str = ""           # the grade's private folder, removed at the end
     notes: list = field(default_factory=list)
-    jail: object = None      # records.Sandbox
-    rubric: object = None
-    kit: object = None
-    sub: object = None       # records.Submission
-    build: object = None     # records.Build
-    bed: object = None       # run.Testbed, while tests may run
-    grade: object = None     # records.Grade
+    jail: Sandbox = None
+    rubric: rubric_mod.Rubric = None
+    kit: Kit = None
+    sub: Submission = None
+    build: Build = None
+    bed: run.Testbed = None  # once tests may run
+    grade: Grade = None
 
 
 def grade(g):

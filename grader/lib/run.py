@@ -23,7 +23,7 @@ import judge
 import rubric as rubric_mod
 import stall
 import timescale
-from records import FAIL, GRADER_DIR, KIT, NOT_RUN, PASS, SLOW, Test
+from records import FAIL, GRADER_DIR, KIT, NOT_RUN, PASS, SLOW, Sandbox, Test
 
 LOG_MAX_BYTES = 4 << 20
 # A test still running this many seconds before its limit is looked at
@@ -37,7 +37,7 @@ class Testbed:
     """What every slot's runs share. `lock` guards the queue, `procs` (the
     runs in flight, stopped if the grade is stopped) and `stopping`."""
     clock: clock_mod.Clock
-    jail: object
+    jail: Sandbox
     bin: str
     content: str
     out: str
