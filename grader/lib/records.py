@@ -1,6 +1,9 @@
 """records.py: the plain records a grade passes from stage to stage.
 
-A Run is one bats run of one test; a Test is one bats test of the rubric
+A Sandbox is how student code is kept in (its uids, namespaces, hidden
+paths); a Kit the starter's files; a Submission the lab files taken from
+what a student handed in; a Build what became of them. A Run is one bats
+run of one test; a Test is one bats test of the rubric
 with its runs; rubric.Row is a rubric row with its tests and score. A run
 whose `machine` is set says nothing about the submission (the budget ran
 out while it ran, the machine slowed down or was busy): its test is NOT
@@ -85,3 +88,44 @@ class Grade:
     manual_max: float = 0.0  # points an instructor still awards by hand
     seconds: float = 0.0
     budget: float = 0.0
+
+
+@dataclass
+class Sandbox:
+    """How student code is kept in (jail.py)."""
+    is_root: bool
+    work: str                 # the grade's private folder
+    jobs: int = 1             # the slots, each with a uid of its own
+    uid_base: int = 0         # slot k runs as uid_base + k (as root)
+    uid_locks: list = field(default_factory=list)  # held open while the grade runs
+    claimed: bool = False     # uid_base is this grade's
+    pidns: list = field(default_factory=list)  # the command prefix of a test's PID namespace
+    sealed: bool = False      # bubblewrap's sealed root works here
+    hide: list = field(default_factory=list)  # paths a mount namespace hides, when not sealed
+
+
+@dataclass
+class Kit:
+    """The starter a submission's missing files come from (build.py)."""
+    starter: str
+    starter_files: dict = field(default_factory=dict)  # editable name: its starter's path
+    editable: list = field(default_factory=list)  # the names a submission may hand in
+
+
+@dataclass
+class Submission:
+    """What intake.py took from a submission."""
+    path: str
+    files: str                # the folder its lab files were copied into
+    problem: str = ""         # why it could not be read; empty when it was
+    manual: dict = field(default_factory=dict)  # a hand-graded file's name: its row's reason
+    notes: list = field(default_factory=list)
+
+
+@dataclass
+class Build:
+    """The submission's programs built, or why not (build.py)."""
+    log: str
+    bin: str = ""             # the folder holding webproxy and simplecached
+    ok: bool = False
+    reason: str = ""          # the compile row's reason when not ok

@@ -9,6 +9,7 @@ not run says NOT RUN, junit.xml marks those rows skipped, not failed.
 import json
 import os
 import re
+import shutil
 import xml.etree.ElementTree as ET
 
 from records import NOT_RUN, PASS
@@ -167,3 +168,36 @@ def write_all(g, out, results=None):
     junit_xml(g).write(os.path.join(out, "junit.xml"), encoding="UTF-8", xml_declaration=True)
     if results:
         write_json(results, results_json(g))
+
+
+def write_fallback(out, name, stage, rc, detail, seconds, results=None):
+    """Whatever happens, Gradescope gets a results.json saying that the
+    grader failed, where (STAGE), and with which status."""
+    msg = (f"The grader itself failed while {stage} (exit status {rc}), so this submission has no score "
+           "yet. This is not your fault: please tell the course staff.")
+    os.makedirs(out, exist_ok=True)
+    write_json(os.path.join(out, "results.json"),
+               {"score": 0, "execution_time": int(seconds), "output": msg, "visibility": "visible",
+                "stdout_visibility": "hidden",
+                "tests": [{"name": "grader", "score": 0, "max_score": 0, "status": "failed", "output": msg,
+                           "visibility": "visible"}]})
+    write_json(os.path.join(out, "grade.json"),
+               {"name": name, "status": "grader-failure", "reason": f"{stage}: {detail}", "total": None,
+                "seconds": round(seconds, 1), "rows": []})
+    if results:
+        shutil.copy(os.path.join(out, "results.json"), results)
+    owner_only(out)
+
+
+def owner_only(top):
+    """Makes a grade's reports and logs the grader's alone: 0700 folders,
+    0600 files, 0700 programs (they hold hidden test names and students'
+    work)."""
+    os.chmod(top, 0o700)
+    for base, dirs, files in os.walk(top):
+        for d in dirs:
+            os.chmod(os.path.join(base, d), 0o700)
+        for f in files:
+            path = os.path.join(base, f)
+            if not os.path.islink(path):
+                os.chmod(path, 0o700 if os.stat(path).st_mode & 0o111 else 0o600)

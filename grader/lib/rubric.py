@@ -110,6 +110,11 @@ class Rubric:
         return sum(r.points for r in self.rows)
 
 
+def wanted(row, only):
+    """Whether --only ONLY (a regex of rubric ids, or none) grades ROW."""
+    return not only or re.search(only, row.id)
+
+
 def _number(text, where, what="expected a number"):
     if not re.fullmatch(r"[0-9]+(\.[0-9]+)?", text):
         raise RubricError(f"{where}: {what}, not '{text}'")

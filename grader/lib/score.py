@@ -8,7 +8,36 @@ never a lower score. "N of M tests failed" counts the tests that ran.
 """
 
 from records import FAIL, NOT_RUN, PASS
+from rubric import wanted
 from timescale import BASE_MS
+
+
+def score_rows(rows, build, only, manual):
+    """Scores every row: the hand-graded ones UNGRADED (MANUAL: a file
+    name: its row's reason), the compile row from BUILD, a row the
+    rubric could not plan FAIL with its reason, and the rest from their
+    tests. Returns the rows scored from their tests."""
+    scored = []
+    for row in rows:
+        row.score, row.status = 0.0, FAIL
+        row.seconds = round(sum(t.seconds for t in row.tests), 1)
+        if row.manual:
+            row.status = "UNGRADED"
+            row.reason = manual.get(row.prefix) or f"graded by hand: {row.prefix}"
+        elif row.id == "compile":
+            if build.ok:
+                row.score, row.status, row.reason = row.points, PASS, ""
+            else:
+                row.reason = build.reason
+        elif row.reason:
+            continue
+        elif not build.ok:
+            row.reason = "not run: the submission does not compile"
+        elif not wanted(row, only):
+            row.reason = "not graded (--only)"
+        else:
+            scored.append(score_row(row))
+    return scored
 
 
 def score_row(row):

@@ -12,11 +12,12 @@ import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "lib"))
+import clock  # noqa: E402
 import judge  # noqa: E402
 import render  # noqa: E402
 import score  # noqa: E402
 import timescale  # noqa: E402
-from records import FAIL, NOT_RUN, PASS, SLOW, Grade, Machine, Run, Test  # noqa: E402
+from records import FAIL, NOT_RUN, PASS, SLOW, Build, Grade, Machine, Run, Test  # noqa: E402
 from rubric import Row  # noqa: E402
 
 # TAP logs as bats 1.8 writes them (recorded from real runs).
@@ -179,6 +180,34 @@ class Score(unittest.TestCase):
         self.assertEqual(score.grade_status([row_with(failed())], Machine())[0], "graded")
 
 
+class ScoreRows(unittest.TestCase):
+    """Every row of a grade: the compile row from the build, the rows
+    graded by hand, the rows --only leaves out, a submission that does
+    not build."""
+
+    def rows(self):
+        rows = [Row("compile", 10.0, "build", "both build"), Row("manual:design.md", 20.0, "design", "by hand"),
+                Row("tests/x:t", 3.0, "cat", "a test"), Row("hidden/y:u", 2.0, "cat", "another")]
+        rows[2].tests, rows[3].tests = [passed()], [passed()]
+        return rows
+
+    def test_built(self):
+        rows = self.rows()
+        scored = score.score_rows(rows, Build("build.log", ok=True), "tests/", {"design.md": "graded by hand: X"})
+        self.assertEqual([r.id for r in scored], ["tests/x:t"])
+        self.assertEqual([r.status for r in rows], [PASS, "UNGRADED", PASS, FAIL])
+        self.assertEqual((rows[1].reason, rows[3].reason), ("graded by hand: X", "not graded (--only)"))
+
+    def test_not_built(self):
+        rows = self.rows()
+        scored = score.score_rows(rows, Build("build.log", reason="saw: error"), None, {})
+        self.assertEqual(scored, [])
+        self.assertEqual([r.reason for r in rows], ["saw: error", "graded by hand: design.md",
+                                                     "not run: the submission does not compile",
+                                                     "not run: the submission does not compile"])
+        self.assertEqual(sum(r.score for r in rows), 0)
+
+
 class Render(unittest.TestCase):
     def grade(self):
         rows = [row_with(passed()), row_with(not_run()), row_with(failed())]
@@ -235,6 +264,24 @@ class TimeScale(unittest.TestCase):
         self.assertEqual(timescale.scaled(20, 1.5), 30)
         self.assertEqual(timescale.scaled(0.1, 1), 1)
         self.assertEqual(timescale.scaled(7, 1.5), 11)
+
+
+class Clock(unittest.TestCase):
+    def test_budget_given_or_scaled(self):
+        c = clock.Clock(jobs=3, platform_limit=540, machine=Machine(scale=6))
+        clock.set_budget(c, 300)
+        self.assertEqual((c.budget, c.machine.budget), (540, 540))
+        c = clock.Clock(jobs=3, given_budget=100, machine=Machine(scale=6))
+        clock.set_budget(c, 300)
+        self.assertEqual(c.budget, 100)
+
+    def test_a_test_fits_by_what_it_needs_not_its_limit(self):
+        c = clock.Clock(jobs=1, given_budget=clock.RESERVE + 16, machine=Machine(scale=2))
+        clock.set_budget(c, 300)
+        # About 16 s are left; a 20 s limit is 40 s at x2, of which a
+        # correct pair needs a third.
+        self.assertTrue(clock.fits(c, Test("tests/x.bats", "t", 20)))
+        self.assertFalse(clock.fits(c, Test("tests/x.bats", "t", 30)))
 
 
 if __name__ == "__main__":
