@@ -29,10 +29,6 @@ teardown() {
 	harness_teardown
 }
 
-peer() {
-	attacker "$attacker_bin" "$@"
-}
-
 # no_wrong_bytes: the workload through the proxy while an attack is on.
 # Errors and short bodies are allowed then, and so is a slow answer, but
 # every request must end (no hang), and an OK body must be the very file

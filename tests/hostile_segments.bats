@@ -1,14 +1,12 @@
 #!/usr/bin/env bats
 # The harness sets each daemon's NAME_pid and NAME_port.
 # shellcheck disable=SC2034,SC2154
-# tests/run runs it in each variant (the socket layout's tests skip in the other):
+# tests/run runs it in each variant (the socket variant's locks: hostile_locks.bats):
 # ipclab-variants: mqueue socket
 # A hostile process of the same user (tests/fixtures/hostile_peer.c) spoils
-# the proxy's segments: under a cache worker, it truncates them; while they
-# sit idle in the proxy's pool, it truncates them,
-# takes the names their replacements would get, dies holding their locks,
-# or writes into their condition variables. The pool must renew what was
-# spoiled and never shrink, and neither program may die. And a thread that
+# the proxy's segments: under a cache worker, or while they sit idle in the
+# proxy's pool, it truncates them. The pool must renew what was spoiled and
+# never shrink, and neither program may die. And a thread that
 # never returns from a wake-up (tests/fixtures/preload_stuck_wake.c) may not
 # keep either program from exiting within 2 s of SIGTERM, its names
 # removed.
@@ -25,19 +23,6 @@ teardown() {
 	harness_teardown
 }
 
-peer() {
-	attacker "$attacker_bin" "$@"
-}
-
-socket_only() {
-	[ "$IPCLAB_VARIANT" = socket ] || skip "the socket variant's segment layout"
-}
-
-# live_segments SIZE: how many segments of SIZE bytes exist.
-live_segments() {
-	ipc_objects | awk -v z="$1" '$1 == "shm" && $3 == z' | wc -l
-}
-
 @test "idle segments truncated in the pool: no SIGBUS, they are renewed, and the pair serves on" {
 	start_cache
 	start_proxy -n 2 -z 4096
@@ -45,51 +30,7 @@ live_segments() {
 	assert_success
 	echo "# $output" >&3
 	serves_normally
-	assert_equal "$(live_segments 4096)" 2
-}
-
-@test "replacement names taken, then every lock left by a dead owner: the pool never shrinks" {
-	socket_only
-	start_cache
-	start_proxy -n 2 -z 4096
-	run peer squat "$proxy_pid" 2 6
-	assert_success
-	run peer lock-die
-	assert_success
-	echo "# $output" >&3
-	serves_normally
-	assert_equal "$(live_segments 4096)" 2
-}
-
-@test "4 bytes written into an idle segment's condition variable: it is renewed, and the pair serves on" {
-	socket_only
-	start_cache
-	start_proxy -n 2 -z 4096
-	run peer poke 60
-	assert_success
-	echo "# $output" >&3
-	start=$(now_ms)
-	serves_normally
-	echo "# the workload took $(($(now_ms) - start)) ms" >&3
-	assert_equal "$(live_segments 4096)" 2
-}
-
-# stops_within_2s: SIGTERM to both; each is gone within 2 s with every
-# name removed. Prints each exit status.
-stops_within_2s() {
-	local name pidvar start took
-	kill -TERM "$cache_pid" "$proxy_pid"
-	start=$(now_ms)
-	for name in proxy cache; do
-		pidvar=${name}_pid
-		wait_until 2 is_gone "${!pidvar}" || { dump_logs; return 1; }
-		took=$(($(now_ms) - start))
-		status=0
-		wait "${!pidvar}" 2>/dev/null || status=$?
-		echo "# $name gone after ${took} ms, status $status" >&3
-		[ "$status" -lt 128 ] || { dump_logs; return 1; }
-	done
-	[ -z "$(ipc_objects)" ] || { ipc_objects; dump_logs; return 1; }
+	pool_holds 2 4096
 }
 
 @test "a segment truncated under a cache worker, before it takes its turn, costs neither process" {
@@ -123,17 +64,4 @@ stops_within_2s() {
 	stops_within_2s
 	kill "$client" 2>/dev/null || true
 	grep -h "did not return" "$IPCLAB_LOGDIR/cache.log" "$IPCLAB_LOGDIR/proxy.log" >&3 || true
-}
-
-@test "condition variables scribbled during transfers: SIGTERM still ends both within 2 s, names removed" {
-	socket_only
-	start_cache -c "$IPCLAB_CONTENT/locals.txt" -t 4
-	start_proxy -n 4 -z 4096
-	(cd "$BATS_TEST_TMPDIR" && timeout "$(scaled 30)" "$LAB_BIN/gfclient_download" \
-		-p "$proxy_port" -t 4 -r 400 -w "$IPCLAB_CONTENT/workload.txt" >/dev/null 2>&1) &
-	client=$!
-	# Words 56..63 of each segment: inside the first condition variable.
-	peer scribble 3 56 64 >/dev/null
-	stops_within_2s
-	kill "$client" 2>/dev/null || true
 }

@@ -21,6 +21,8 @@ plan() {
 	assert_line $'tests/hostile_segments.bats\tmqueue'
 	assert_line $'tests/hostile_segments.bats\tsocket'
 	assert_line $'tests/hostile_peer.bats\tmqueue'
+	assert_line $'tests/hostile_locks.bats\tsocket'
+	refute_line $'tests/hostile_locks.bats\tmqueue'
 	refute_line $'tests/hostile_peer.bats\tsocket'
 	plan --variant socket
 	assert_line $'tests/hostile_socket.bats\tsocket'
@@ -46,4 +48,6 @@ plan() {
 	refute_line --partial 'hostile_peer.bats'
 	IPCLAB_TRACK=guided plan --variant mqueue
 	assert_line $'tests/hostile_peer.bats\tmqueue'
+	assert_line $'tests/hostile_locks.bats\tsocket'
+	refute_line $'tests/hostile_locks.bats\tmqueue'
 }

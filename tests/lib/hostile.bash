@@ -52,3 +52,46 @@ junk_logged_at_most_once_a_second() {
 	[ "$log_lines" -le $((seconds + 3)) ] || { tail -n 5 "$IPCLAB_LOGDIR/cache.log"; return 1; }
 	serves_normally
 }
+
+# peer ARGS...: runs the suite's attacker (hostile_setup's FIXTURE).
+peer() {
+	attacker "$attacker_bin" "$@"
+}
+
+# live_segments SIZE: how many segments of SIZE bytes exist.
+live_segments() {
+	ipc_objects | awk -v z="$1" '$1 == "shm" && $3 == z' | wc -l
+}
+
+segments_are() {
+	[ "$(live_segments "$2")" -eq "$1" ]
+}
+
+# pool_holds N SIZE: the pool is back to N segments of SIZE bytes within
+# 5 s. A spoiled segment is replaced with backoff, so right after a
+# workload one may still be on its way: the count is polled, bounded.
+pool_holds() {
+	wait_until 5 segments_are "$1" "$2" && return 0
+	echo "the pool holds $(live_segments "$2") segments of $2 bytes, not $1:"
+	ipc_objects
+	dump_logs
+	return 1
+}
+
+# stops_within_2s: SIGTERM to both; each is gone within 2 s with every
+# name removed. Prints each exit status.
+stops_within_2s() {
+	local name pidvar start took
+	kill -TERM "$cache_pid" "$proxy_pid"
+	start=$(now_ms)
+	for name in proxy cache; do
+		pidvar=${name}_pid
+		wait_until 2 is_gone "${!pidvar}" || { dump_logs; return 1; }
+		took=$(($(now_ms) - start))
+		status=0
+		wait "${!pidvar}" 2>/dev/null || status=$?
+		echo "# $name gone after ${took} ms, status $status" >&3
+		[ "$status" -lt 128 ] || { dump_logs; return 1; }
+	done
+	[ -z "$(ipc_objects)" ] || { ipc_objects; dump_logs; return 1; }
+}

@@ -1,0 +1,61 @@
+#!/usr/bin/env bats
+# The harness sets each daemon's NAME_pid and NAME_port.
+# shellcheck disable=SC2034,SC2154
+# tests/run runs it in the socket variant, whose segments hold a robust
+# mutex and two condition variables:
+# ipclab-variants: socket
+# A hostile process of the same user (tests/fixtures/hostile_peer.c) takes
+# the names an idle segment's replacement would get, dies holding every
+# segment's lock, or writes into the condition variables' words, idle or
+# during transfers. The pool must renew what was spoiled and never shrink,
+# and SIGTERM must still end both programs within 2 s, names removed, even
+# with a thread stuck inside glibc's wake-up.
+
+setup() {
+	load '/usr/lib/bats/bats-support/load'
+	load '/usr/lib/bats/bats-assert/load'
+	load 'lib/harness'
+	load 'lib/hostile'
+	hostile_setup hostile_peer
+	[ "$IPCLAB_VARIANT" = socket ] || skip "the socket variant's segment layout"
+}
+
+teardown() {
+	harness_teardown
+}
+
+@test "replacement names taken, then every lock left by a dead owner: the pool never shrinks" {
+	start_cache
+	start_proxy -n 2 -z 4096
+	run peer squat "$proxy_pid" 2 6
+	assert_success
+	run peer lock-die
+	assert_success
+	echo "# $output" >&3
+	serves_normally
+	pool_holds 2 4096
+}
+
+@test "4 bytes written into an idle segment's condition variable: it is renewed, and the pair serves on" {
+	start_cache
+	start_proxy -n 2 -z 4096
+	run peer poke 60
+	assert_success
+	echo "# $output" >&3
+	start=$(now_ms)
+	serves_normally
+	echo "# the workload took $(($(now_ms) - start)) ms" >&3
+	pool_holds 2 4096
+}
+
+@test "condition variables scribbled during transfers: SIGTERM still ends both within 2 s, names removed" {
+	start_cache -c "$IPCLAB_CONTENT/locals.txt" -t 4
+	start_proxy -n 4 -z 4096
+	(cd "$BATS_TEST_TMPDIR" && timeout "$(scaled 30)" "$LAB_BIN/gfclient_download" \
+		-p "$proxy_port" -t 4 -r 400 -w "$IPCLAB_CONTENT/workload.txt" >/dev/null 2>&1) &
+	client=$!
+	# Words 56..63 of each segment: inside the first condition variable.
+	peer scribble 3 56 64 >/dev/null
+	stops_within_2s
+	kill "$client" 2>/dev/null || true
+}
