@@ -2,9 +2,9 @@
 # The trace (lab/trace/, make trace): both references traced over the short
 # workload of tests/lib/trace_run.sh take the turns their design implies,
 # the trace-event JSON is well formed, the HTML timeline draws in headless
-# Chromium, a hanging mutant's trace names the wait that never ended, a
-# design nobody wrote the tracer for (grader/independent/) traces, and
-# without IPCLAB_TRACE nothing is preloaded.
+# Chromium, a design nobody wrote the tracer for (grader/independent/)
+# traces, and without IPCLAB_TRACE nothing is preloaded. The hanging
+# mutants' traces: trace_hangs.bats.
 # bats runs each test in a subshell; `run` sets output there on purpose.
 # shellcheck disable=SC2030,SC2031
 
@@ -121,24 +121,6 @@ build_patched() {
 	(cd "$src" && patch -s -p1 <"$2") || fail "$2 does not apply"
 	make -s -C "$root" "SRC_trace-$1=$src" "build/trace-$1/webproxy" "build/trace-$1/simplecached" >&2 ||
 		fail "the patched $3 reference does not build"
-}
-
-@test "trace: a lost last chunk: the hang report names the proxy's wait and the cache's last post" {
-	build_patched lost "$root/grader/mutants/chunk-last-dropped.patch" mqueue
-	# shellcheck disable=SC2034  # read by the harness
-	IPCLAB_IMPL=$build/trace-lost IMPL_BIN=$build/trace-lost
-	IPCLAB_TRACE=$BATS_TEST_TMPDIR/raw
-	export IPCLAB_TRACE
-	harness_setup
-	start_cache
-	start_proxy -n 2 -z 8192 -t 4
-	# The proxy waits for a last chunk that never comes; the client gives up.
-	# shellcheck disable=SC2016,SC2154  # $1 expands in the inner shell; start_proxy sets proxy_port
-	timeout 2 bash -c 'exec 5<>"/dev/tcp/127.0.0.1/$1"; printf "GETFILE GET /files/size-65537.bin\r\n\r\n" >&5
-		head -c 100000 <&5 >/dev/null' _ "$proxy_port" || true
-	run trace_hang_report
-	assert_output --regexp '^webproxy thread [0-9]+ has waited since t=[0-9.]+ s on [a-z_]+ of /[^ ]+ \(sem_clockwait'
-	assert_output --regexp 'the last post on it came from simplecached thread [0-9]+ at t=[0-9.]+ s'
 }
 
 @test "trace: a design the tracer was not written for (grader/independent/) traces" {
