@@ -10,6 +10,13 @@ many slots as the spare CPU feeds; timescale.py scales both), judge
 (score.py: rows, and whether the grade is complete) and render (render.py:
 report.txt, grade.json, results.json and junit.xml from one grade record).
 
+A test that ran out its limit is run again traced (lab/trace/, preloaded
+by the harness: IPCLAB_TRACE), every test when IPCLAB_TRACE is set for the
+grade. The first run's verdict stands, so the trace never changes a
+score; the timeline of a traced run that stalled too is kept in the
+grade's folder (trace/TEST/) for the instructor, and the row's reason
+names it and the wait that never ended.
+
 Nothing a student program may print reaches the reports unfiltered: grader
 paths and hidden file names are removed. Student code (the build and the
 programs under test) runs in a sealed root built by allow-list: its own
@@ -20,6 +27,7 @@ hidden by a mount namespace (IPCLAB_HIDE) or, without one, made root's and
 """
 
 import fcntl
+import glob
 import os
 import re
 import shutil
@@ -45,6 +53,9 @@ import snapshot  # noqa: E402
 from rubric import UsageError  # noqa: E402
 
 SANDBOX = os.path.join(KIT, "tests", "lib", "sandbox.bash")
+RENDER_TRACE = os.path.join(KIT, "lab", "trace", "render.py")
+# Seconds a trace may take to be drawn (render.py on a run's records).
+RENDER_LIMIT = 60
 BUILD_LIMIT = 120
 MAX_SOURCE_BYTES = 1 << 20
 LOG_MAX_BYTES = 4 << 20
@@ -90,6 +101,9 @@ class Grader:
         self.budget = 0.0
         self.last_calibration = 0.0
         self.calibrating = threading.Lock()
+        # Every run traced (IPCLAB_TRACE set for the grade), else only the
+        # run after one that stalled.
+        self.trace_all = bool(os.environ.get("IPCLAB_TRACE"))
 
     # ------------------------------------------------------------ helpers
 
@@ -470,12 +484,12 @@ class Grader:
     def wanted(self, row):
         return not self.args.only or re.search(self.args.only, row.id)
 
-    def run_once(self, test, slot, n):
+    def run_once(self, test, slot, n, traced=False):
         """One bats run of one test, in slot's uid, as PID 1's child of a
         PID namespace of its own (everything it starts dies with it), with
         its limit at the current scale, or what is left of the budget when
         that is shorter (then a run stopped there is the machine's, not
-        judged)."""
+        judged). TRACED: its programs record their calls (keep_trace)."""
         scale = self.scale
         full = timescale.scaled(test.limit, scale)
         limit = max(1, min(full, int(self.remaining())))
@@ -487,6 +501,13 @@ class Grader:
                    IPCLAB_VARIANT=self.args.variant,
                    IPCLAB_TIMEOUT_SCALE=f"{scale:g}", TMPDIR=tmp, BATS_TEST_TIMEOUT=str(limit))
         env.pop("IPCLAB_SMOKE_FAILED", None)
+        env.pop("IPCLAB_TRACE", None)
+        trace_dir = os.path.join(tmp, f"trace.{n}")
+        if traced:
+            shutil.rmtree(trace_dir, ignore_errors=True)
+            os.makedirs(trace_dir)
+            os.chmod(trace_dir, 0o1777)
+            env["IPCLAB_TRACE"] = trace_dir
         if self.is_root:
             env["IPCLAB_RUN_AS_UID"] = str(self.uid(slot))
         if self.hide:
@@ -499,11 +520,13 @@ class Grader:
                                     stderr=subprocess.STDOUT)
             with self.lock:
                 self.procs.add(proc)
-            stall, seen = "", ""
+            stall, seen, stalled = "", "", []
             try:
                 rc = proc.wait(timeout=max(limit - STALL_LOOK, 0.5))
             except subprocess.TimeoutExpired:
-                stall, seen = self.stall_diagnosis(proc)
+                progs = self.programs_under(proc.pid)
+                stalled = [p for p in map(ns_pid, progs) if p]
+                stall, seen = self.stall_diagnosis(proc, progs)
                 rc = proc.wait()
             with self.lock:
                 self.procs.discard(proc)
@@ -521,7 +544,37 @@ class Grader:
         run = judge.judge_run(text, rc, secs, limit, log, tails, stall, cut=limit < full, work=self.work,
                               out=self.out)
         run.scale = scale
+        if traced:
+            if run.status == SLOW and not run.machine:
+                self.keep_trace(run, trace_dir, slug, stalled)
+            shutil.rmtree(trace_dir, ignore_errors=True)
         return run
+
+    def keep_trace(self, run, trace_dir, slug, stalled):
+        """Draws the trace of a run that stalled (lab/trace/render.py) into
+        the grade's folder, trace/SLUG/ (timeline.html, trace.json,
+        summary.txt), unless a run of the test was kept there already; notes
+        its path and the wait that never ended in a program that still ran
+        at the stall (STALLED: their pids as the trace knows them) in the
+        run."""
+        dest = os.path.join(self.out, "trace", slug)
+        folders = sorted({os.path.dirname(p) for p in glob.glob(os.path.join(trace_dir, "**", "*.trace"),
+                                                               recursive=True)})
+        limit = min(RENDER_LIMIT, self.remaining())
+        if os.path.exists(dest) or len(folders) != 1 or limit < 5:
+            return
+        try:
+            # A killed program's waits end with it: only those still running count.
+            hang = subprocess.run([sys.executable, RENDER_TRACE, "--hang", folders[0]] + [str(p) for p in stalled],
+                                  capture_output=True, text=True, timeout=limit).stdout.strip() if stalled else ""
+            drawn = subprocess.run([sys.executable, RENDER_TRACE, folders[0], dest], capture_output=True,
+                                   timeout=limit).returncode == 0
+        except subprocess.TimeoutExpired:
+            return
+        if drawn:
+            run.timeline = os.path.join("trace", slug, "timeline.html")
+            sources = os.path.join(self.work, "kit", "sub") + "/"
+            run.hang = judge.clean_output(hang.replace(sources, ""), self.work, self.out)
 
     def programs_under(self, root_pid):
         """{pid: name} of the submission's programs among root_pid's
@@ -564,13 +617,13 @@ class Grader:
             pass
         return 1 << 30
 
-    def stall_diagnosis(self, proc):
-        """Called when a test is about to run out its limit: (reason, the
-        threads' states and stacks) of the submission's programs, seen
-        from outside (tests/lib/snapshot.py), so it holds for any design;
-        program_tails adds their last lines of output. Empty if the test
-        ended meanwhile or nothing can be said."""
-        progs = self.programs_under(proc.pid)
+    def stall_diagnosis(self, proc, progs):
+        """Called when a test is about to run out its limit, with its
+        programs PROGS ({pid: name}): (reason, the threads' states and
+        stacks) of the submission's programs, seen from outside
+        (tests/lib/snapshot.py), so it holds for any design; program_tails
+        adds their last lines of output. Empty if the test ended meanwhile
+        or nothing can be said."""
         if not progs or proc.poll() is not None:
             return "", ""
         full = [f"{name} has {n} descriptors open, its limit" for name, n, limit in
@@ -601,7 +654,7 @@ class Grader:
         it needs fits in what is left. A run past its limit makes the grade
         measure the machine again: if the machine slowed down meanwhile,
         that run is the machine's and not judged (judge.judge_test)."""
-        test.runs = [self.run_once(test, slot, 1)]
+        test.runs = [self.run_once(test, slot, 1, self.trace_all)]
         for n in (2, 3):
             last = test.runs[-1]
             if last.status == PASS or self.stopping:
@@ -614,8 +667,17 @@ class Grader:
                 break
             if not self.fits(test):
                 break
-            test.runs.append(self.run_once(test, slot, n))
+            # After a stall the judged first run stands, so a trace's cost
+            # cannot change the verdict: only show what stalled.
+            traced = self.trace_all or (last.status == SLOW and not last.machine)
+            test.runs.append(self.run_once(test, slot, n, traced))
         judge.judge_test(test)
+        kept = next((r for r in test.runs if r.timeline), None)
+        if kept and test.status == FAIL:
+            test.reason += (f"; the timeline of a traced run that stalled is {kept.timeline} in the grade's "
+                            "folder, for the instructor")
+            if kept.hang:
+                test.reason += "; its trace: " + kept.hang
 
     def remaining(self):
         return self.budget - RESERVE - self.elapsed()
@@ -774,7 +836,7 @@ class Grader:
         os.makedirs(self.out, exist_ok=True)
         # Reports and logs: no student uid reads them (nor other submissions').
         os.chmod(self.out, 0o700)
-        for old in ("logs", "bin"):
+        for old in ("logs", "bin", "trace"):
             shutil.rmtree(os.path.join(self.out, old), ignore_errors=True)
         for old in ("results.json", "junit.xml", "report.txt", "build.log", "grade.json"):
             if os.path.exists(os.path.join(self.out, old)):
@@ -807,7 +869,8 @@ class Grader:
                   + ("\tINCOMPLETE" if incomplete else ""))
         else:
             sys.stdout.write(render.report_text(self.grade, color=sys.stdout.isatty()))
-            print(f"reports: {self.out}/{{report.txt,results.json,grade.json,junit.xml,logs/}}")
+            traces = ",trace/" if os.path.isdir(os.path.join(self.out, "trace")) else ""
+            print(f"reports: {self.out}/{{report.txt,results.json,grade.json,junit.xml,logs/{traces}}}")
         return EXIT_INCOMPLETE if incomplete else 0
 
     def cleanup(self):
@@ -861,6 +924,19 @@ def owner_only(top):
             path = os.path.join(base, f)
             if not os.path.islink(path):
                 os.chmod(path, 0o700 if os.stat(path).st_mode & 0o111 else 0o600)
+
+
+def ns_pid(pid):
+    """PID as the process itself sees it, in its innermost PID namespace
+    (what a trace records), or None once it has ended."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("NSpid:"):
+                    return int(line.split()[-1])
+    except (OSError, ValueError):
+        pass
+    return None
 
 
 def track_of(args):
