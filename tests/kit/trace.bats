@@ -3,8 +3,9 @@
 # workload of tests/lib/trace_run.sh take the turns their design implies,
 # the trace-event JSON is well formed, the HTML timeline draws in headless
 # Chromium, a design nobody wrote the tracer for (grader/independent/)
-# traces, and without IPCLAB_TRACE nothing is preloaded. The hanging
-# mutants' traces: trace_hangs.bats.
+# traces, the late worker the handshake pages draw still lands its chunk,
+# and without IPCLAB_TRACE nothing is preloaded. The hanging mutants'
+# traces: trace_hangs.bats.
 # bats runs each test in a subshell; `run` sets output there on purpose.
 # shellcheck disable=SC2030,SC2031
 
@@ -133,6 +134,30 @@ build_patched() {
 	run cat "$BATS_TEST_TMPDIR/out/summary.txt"
 	assert_line --regexp '^/[^ ]+ +[1-9][0-9]* +[1-9][0-9]* '
 	assert_line --partial "never ended: none"
+}
+
+# The late worker the handshake pages draw (trace_shots.sh): the patch
+# still applies to the reference, and the run still shows what the page
+# says: the segment's next transfer gets the late worker's chunk, refuses
+# it and replaces the segment.
+late_worker() {
+	local delay=$2
+	build_patched "$1-late" "$root/tests/kit/trace-late-$1.patch" "$1"
+	echo /files/size-65537.bin >"$BATS_TEST_TMPDIR/second.txt"
+	IPCLAB_VARIANT=$1 IPCLAB_IMPL=$build/trace-$1-late TRACE_WORKLOAD=$BATS_TEST_TMPDIR/second.txt TRACE_SECONDS=6 \
+		TRACE_PROXY_ARGS="-n 1 -z 65536 -t 2" TRACE_CACHE_ARGS="-t 2 -d $delay" \
+		TRACE_HANG_UP=/files/size-16777216.bin run timeout 60 bash "$root/tests/lib/trace_run.sh" "$BATS_TEST_TMPDIR/out"
+	assert_failure
+	assert_output --regexp 'webproxy: a chunk (for|of) /files/size-65537.bin broke the rules'
+	assert_output --regexp 'webproxy: replacing segment'
+}
+
+@test "trace: the handshake pages' late worker (mqueue): its chunk lands in the next transfer" {
+	late_worker mqueue 1500000
+}
+
+@test "trace: the handshake pages' late worker (socket): its chunk lands in the next transfer" {
+	late_worker socket 300000
 }
 
 @test "trace: without IPCLAB_TRACE the programs run without the library" {
