@@ -136,28 +136,24 @@ build_patched() {
 	assert_line --partial "never ended: none"
 }
 
-# The late worker the handshake pages draw (trace_shots.sh): the patch
+# The late worker the handshake pages draw (trace_late.sh): the patch
 # still applies to the reference, and the run still shows what the page
 # says: the segment's next transfer gets the late worker's chunk, refuses
 # it and replaces the segment.
 late_worker() {
-	local delay=$2
 	build_patched "$1-late" "$root/tests/kit/trace-late-$1.patch" "$1"
-	echo /files/size-65537.bin >"$BATS_TEST_TMPDIR/second.txt"
-	IPCLAB_VARIANT=$1 IPCLAB_IMPL=$build/trace-$1-late TRACE_WORKLOAD=$BATS_TEST_TMPDIR/second.txt TRACE_SECONDS=6 \
-		TRACE_PROXY_ARGS="-n 1 -z 65536 -t 2" TRACE_CACHE_ARGS="-t 2 -d $delay" \
-		TRACE_HANG_UP=/files/size-16777216.bin run timeout 60 bash "$root/tests/lib/trace_run.sh" "$BATS_TEST_TMPDIR/out"
+	run timeout 60 bash "$root/tests/kit/trace_late.sh" "$1" "$build/trace-$1-late" "$BATS_TEST_TMPDIR/out"
 	assert_failure
 	assert_output --regexp 'webproxy: a chunk (for|of) /files/size-65537.bin broke the rules'
 	assert_output --regexp 'webproxy: replacing segment'
 }
 
 @test "trace: the handshake pages' late worker (mqueue): its chunk lands in the next transfer" {
-	late_worker mqueue 1500000
+	late_worker mqueue
 }
 
 @test "trace: the handshake pages' late worker (socket): its chunk lands in the next transfer" {
-	late_worker socket 300000
+	late_worker socket
 }
 
 @test "trace: without IPCLAB_TRACE the programs run without the library" {

@@ -2,8 +2,8 @@
 # trace_shots.sh: the timelines the "Seeing the handshake" pages show
 # (handouts/diagrams/trace-*.png): each reference moving a 1 MB file, a
 # broken copy of each (a patch of grader/mutants/ applied in build/), and a
-# late worker in each (trace-late-VARIANT.patch, here: the generation is
-# never checked), traced with tests/lib/trace_run.sh and drawn by headless
+# late worker in each (trace_late.sh), traced with tests/lib/trace_run.sh
+# and drawn by headless
 # Chromium. Run it again when the trace page or the references change; the
 # PNGs are committed.
 set -euo pipefail
@@ -48,15 +48,12 @@ print("#view=%.3f,%.3f" % (max(t - 0.9, 0), t + 0.15))
 PY
 }
 
-# late VARIANT CACHE_DELAY_US: the late worker of VARIANT. A first client's
-# transfer is given up (the proxy's wait for the first chunk runs out
-# during the cache's -d lookup, or the client hangs up mid-file), then a
-# second client's transfer reuses the segment while the first transfer's
-# worker is still at work. Its run fails: the second client gets no file.
+# late VARIANT: the late worker of VARIANT (trace_late.sh), drawn around
+# the moment the proxy replaced the segment it wrote into.
 late() {
-	echo /files/size-65537.bin >"$work/second.txt"
-	TRACE_WORKLOAD=$work/second.txt TRACE_CACHE_ARGS="-t 2 -d $2" TRACE_HANG_UP=/files/size-16777216.bin \
-		traced "$1-late" "$1" "$(patched "$1-late" "tests/kit/trace-late-$1.patch" "$1")" >/dev/null 2>&1
+	# Its run fails by design: the second client gets no file.
+	bash tests/kit/trace_late.sh "$1" "$(patched "$1-late" "tests/kit/trace-late-$1.patch" "$1")" \
+		"build/trace-$1-late" >/dev/null 2>&1 || true
 	draw "$1-late" "$(around_replacement "$1-late")"
 }
 
@@ -75,5 +72,5 @@ shot mqueue mqueue solution
 shot mqueue-lost mqueue "$(patched mqueue-lost grader/mutants/chunk-last-dropped.patch mqueue)"
 shot socket socket solution
 shot socket-unshared socket "$(patched socket-unshared grader/mutants/socket/cond-not-pshared.patch socket)"
-late mqueue 1500000
-late socket 300000
+late mqueue
+late socket
