@@ -15,6 +15,13 @@ records of records.py, each stage a module:
     render   render.py  report.txt, grade.json, results.json and junit.xml
                         from one grade record
 
+A test that ran out its limit is run again traced (lab/trace/, preloaded
+by the harness: IPCLAB_TRACE), every test when IPCLAB_TRACE is set for the
+grade. The first run's verdict stands, so the trace never changes a
+score; the timeline of a traced run that stalled too is kept in the
+grade's folder (trace/TEST/) for the instructor, and the row's reason
+names it and the wait that never ended (run.py).
+
 Nothing a student program may print reaches the reports unfiltered: grader
 paths and hidden file names are removed. The reports are root's, 0700/0600.
 """
@@ -155,7 +162,7 @@ def fresh_folders(g):
     os.makedirs(g.out, exist_ok=True)
     # Reports and logs: no student uid reads them (nor other submissions').
     os.chmod(g.out, 0o700)
-    for old in ("logs", "bin"):
+    for old in ("logs", "bin", "trace"):
         shutil.rmtree(os.path.join(g.out, old), ignore_errors=True)
     for old in ("results.json", "junit.xml", "report.txt", "build.log", "grade.json"):
         if os.path.exists(os.path.join(g.out, old)):
@@ -195,7 +202,8 @@ def summarize(g):
               + ("\tINCOMPLETE" if incomplete else ""))
     else:
         sys.stdout.write(render.report_text(g.grade, color=sys.stdout.isatty()))
-        print(f"reports: {g.out}/{{report.txt,results.json,grade.json,junit.xml,logs/}}")
+        traces = ",trace/" if os.path.isdir(os.path.join(g.out, "trace")) else ""
+        print(f"reports: {g.out}/{{report.txt,results.json,grade.json,junit.xml,logs/{traces}}}")
     return EXIT_INCOMPLETE if incomplete else 0
 
 

@@ -33,6 +33,10 @@ class Run:
     machine: str = ""
     # The time scale it ran with.
     scale: float = 1.0
+    # A traced run that stalled: its timeline's path in the grade's folder,
+    # and the wait its trace shows never ended.
+    timeline: str = ""
+    hang: str = ""
 
 
 @dataclass

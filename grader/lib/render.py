@@ -102,7 +102,7 @@ def grade_json(g, out):
              "tests": [{"name": t.name, "status": t.status, "reason": t.reason,
                         "runs": [{"status": x.status, "seconds": round(x.seconds, 1), "reason": x.reason,
                                   "machine": x.machine, "scale": x.scale,
-                                  "log": os.path.relpath(x.log, out)} for x in t.runs]}
+                                  "log": os.path.relpath(x.log, out), "timeline": x.timeline} for x in t.runs]}
                        for t in r.tests]}
             for r in g.rows]
     m = g.machine

@@ -9,8 +9,10 @@ judged. A test that does not fit in what is left of the budget is NOT
 RUN, never failed. judge.py gives each run's and test's verdict.
 """
 
+import glob
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -30,6 +32,9 @@ LOG_MAX_BYTES = 4 << 20
 # from outside (stall.diagnose: a 1 s window, then the stacks, bounded by
 # snapshot.STACKS_LIMIT), so that its reason can say what stalled.
 STALL_LOOK = 4
+RENDER_TRACE = os.path.join(KIT, "lab", "trace", "render.py")
+# Seconds a trace may take to be drawn (render.py on a run's records).
+RENDER_LIMIT = 60
 
 
 @dataclass
@@ -43,6 +48,9 @@ class Testbed:
     out: str
     variant: str
     quiet: bool = False
+    # Every run traced (IPCLAB_TRACE set for the grade), else only the run
+    # after one that stalled.
+    trace_all: bool = field(default_factory=lambda: bool(os.environ.get("IPCLAB_TRACE")))
     procs: set = field(default_factory=set)
     stopping: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -145,7 +153,7 @@ def run_test(bed, test, slot):
     needs fits in what is left. A run past its limit makes the grade
     measure the machine again: if the machine slowed down meanwhile, that
     run is the machine's and not judged (judge.judge_test)."""
-    test.runs = [run_once(bed, test, slot, 1)]
+    test.runs = [run_once(bed, test, slot, 1, bed.trace_all)]
     for n in (2, 3):
         last = test.runs[-1]
         if last.status == PASS or bed.stopping:
@@ -158,15 +166,25 @@ def run_test(bed, test, slot):
             break
         if not clock_mod.fits(bed.clock, test):
             break
-        test.runs.append(run_once(bed, test, slot, n))
+        # After a stall the judged first run stands, so a trace's cost
+        # cannot change the verdict: it only shows what stalled.
+        traced = bed.trace_all or (last.status == SLOW and not last.machine)
+        test.runs.append(run_once(bed, test, slot, n, traced))
     judge.judge_test(test)
+    kept = next((r for r in test.runs if r.timeline), None)
+    if kept and test.status == FAIL:
+        test.reason += (f"; the timeline of a traced run that stalled is {kept.timeline} in the grade's "
+                        "folder, for the instructor")
+        if kept.hang:
+            test.reason += "; its trace: " + kept.hang
 
 
-def run_once(bed, test, slot, n):
+def run_once(bed, test, slot, n, traced=False):
     """One bats run of one test, in slot's uid, as PID 1's child of a PID
     namespace of its own (everything it starts dies with it), with its
     limit at the current scale, or what is left of the budget when that
-    is shorter (then a run stopped there is the machine's, not judged)."""
+    is shorter (then a run stopped there is the machine's, not judged).
+    TRACED: its programs record their calls (keep_trace)."""
     scale = bed.clock.scale
     full = timescale.scaled(test.limit, scale)
     limit = max(1, min(full, int(clock_mod.remaining(bed.clock))))
@@ -176,8 +194,14 @@ def run_once(bed, test, slot, n):
     cmd = ["timeout", "-k", "3", str(limit + 2)] + bed.jail.pidns + [
         "bats", "--tap", "--timing", "--no-tempdir-cleanup", "-f", "^" + re.escape(test.name) + "$", test.file]
     env = test_env(bed, slot, scale, tmp, limit)
+    trace_dir = os.path.join(tmp, f"trace.{n}")
+    if traced:
+        shutil.rmtree(trace_dir, ignore_errors=True)
+        os.makedirs(trace_dir)
+        os.chmod(trace_dir, 0o1777)
+        env["IPCLAB_TRACE"] = trace_dir
     start = time.monotonic()
-    rc, diagnosis, seen = watch(bed, cmd, env, log, limit)
+    rc, diagnosis, seen, stalled = watch(bed, cmd, env, log, limit)
     secs = time.monotonic() - start
     jail_mod.kill_slot(bed.jail, slot)
     # The programs' last lines first: a report that cuts a long output keeps them.
@@ -188,7 +212,37 @@ def run_once(bed, test, slot, n):
     run = judge.judge_run(text, rc, secs, limit, log, tails, diagnosis, cut=limit < full, work=bed.jail.work,
                           out=bed.out)
     run.scale = scale
+    if traced:
+        if run.status == SLOW and not run.machine:
+            keep_trace(bed, run, trace_dir, slug, stalled)
+        shutil.rmtree(trace_dir, ignore_errors=True)
     return run
+
+
+def keep_trace(bed, run, trace_dir, slug, stalled):
+    """Draws the trace of a run that stalled (lab/trace/render.py) into the
+    grade's folder, trace/SLUG/ (timeline.html, trace.json, summary.txt),
+    unless a run of the test was kept there already; notes in RUN its path
+    and the wait that never ended in a program that still ran at the stall
+    (STALLED: their pids as the trace knows them)."""
+    dest = os.path.join(bed.out, "trace", slug)
+    folders = sorted({os.path.dirname(p) for p in glob.glob(os.path.join(trace_dir, "**", "*.trace"),
+                                                           recursive=True)})
+    limit = min(RENDER_LIMIT, clock_mod.remaining(bed.clock))
+    if os.path.exists(dest) or len(folders) != 1 or limit < 5:
+        return
+    try:
+        # A killed program's waits end with it: only those still running count.
+        hang = subprocess.run([sys.executable, RENDER_TRACE, "--hang", folders[0]] + [str(p) for p in stalled],
+                              capture_output=True, text=True, timeout=limit).stdout.strip() if stalled else ""
+        drawn = subprocess.run([sys.executable, RENDER_TRACE, folders[0], dest], capture_output=True,
+                               timeout=limit).returncode == 0
+    except subprocess.TimeoutExpired:
+        return
+    if drawn:
+        run.timeline = os.path.join("trace", slug, "timeline.html")
+        sources = os.path.join(bed.jail.work, "kit", "sub") + "/"
+        run.hang = judge.clean_output(hang.replace(sources, ""), bed.jail.work, bed.out)
 
 
 def test_env(bed, slot, scale, tmp, limit):
@@ -196,6 +250,7 @@ def test_env(bed, slot, scale, tmp, limit):
                IPCLAB_VARIANT=bed.variant,
                IPCLAB_TIMEOUT_SCALE=f"{scale:g}", TMPDIR=tmp, BATS_TEST_TIMEOUT=str(limit))
     env.pop("IPCLAB_SMOKE_FAILED", None)
+    env.pop("IPCLAB_TRACE", None)
     if bed.jail.is_root:
         env["IPCLAB_RUN_AS_UID"] = str(jail_mod.uid(bed.jail, slot))
     if bed.jail.hide:
@@ -205,21 +260,24 @@ def test_env(bed, slot, scale, tmp, limit):
 
 def watch(bed, cmd, env, log, limit):
     """Runs the test's command into LOG: (exit status, stall reason, what
-    was seen), the last two when it was about to run out its limit."""
+    was seen, the pids of its programs as they see themselves), the last
+    three when it was about to run out its limit."""
     with open(log, "wb") as f:
         proc = subprocess.Popen(cmd, cwd=KIT, env=env, stdin=subprocess.DEVNULL, stdout=f,
                                 stderr=subprocess.STDOUT)
         with bed.lock:
             bed.procs.add(proc)
-        diagnosis, seen = "", ""
+        diagnosis, seen, stalled = "", "", []
         try:
             rc = proc.wait(timeout=max(limit - STALL_LOOK, 0.5))
         except subprocess.TimeoutExpired:
-            diagnosis, seen = stall.diagnose(proc, bed.bin)
+            progs = stall.programs_under(proc.pid, bed.bin)
+            stalled = [p for p in map(stall.ns_pid, progs) if p]
+            diagnosis, seen = stall.diagnose(proc, progs)
             rc = proc.wait()
         with bed.lock:
             bed.procs.discard(proc)
-    return rc, diagnosis, seen
+    return rc, diagnosis, seen, stalled
 
 
 def trim_log(log):

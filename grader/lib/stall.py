@@ -53,11 +53,10 @@ def fd_limit(pid):
     return 1 << 30
 
 
-def diagnose(proc, bin_dir):
+def diagnose(proc, progs):
     """(reason, the threads' states and stacks) of the submission's
-    programs under the test PROC; empty if the test ended meanwhile or
-    nothing can be said."""
-    progs = programs_under(proc.pid, bin_dir)
+    programs PROGS ({pid: name}) under the test PROC; empty if the test
+    ended meanwhile or nothing can be said."""
     if not progs or proc.poll() is not None:
         return "", ""
     full = [f"{name} has {n} descriptors open, its limit" for name, n, limit in
@@ -87,3 +86,16 @@ def tail_of(path, name):
         lines = f.read().decode("utf-8", "replace").splitlines()[-snapshot.LOG_LINES:]
     return (f"---- {name} (its last lines when the test was stopped)\n"
             + "\n".join(lines or ["(it printed nothing)"]) + "\n")
+
+
+def ns_pid(pid):
+    """PID as the process itself sees it, in its innermost PID namespace
+    (what a trace records), or None once it has ended."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("NSpid:"):
+                    return int(line.split()[-1])
+    except (OSError, ValueError):
+        pass
+    return None

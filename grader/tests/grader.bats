@@ -108,15 +108,30 @@ segfault_checks() {
 
 # deadlock_checks: the hung row's reason says where a thread waits (the
 # call and file:line, from its stack), never a guess, and the output below
-# it holds the threads and both programs' last lines of output.
+# it holds the threads and both programs' last lines of output. The run
+# after the stall was traced: its timeline is in the grade's folder, the
+# instructor's alone (0700/0600), and the reason names it and the wait
+# its trace shows never ended (the program, the object's role, the segment).
 deadlock_checks() {
-	local why out=$BATS_TEST_TMPDIR/out
+	local why out=$BATS_TEST_TMPDIR/out timeline f
 	why=$(row_reason "$out/grade.json" "tests/solution_transfer:a miss gets")
 	[[ $why == *thread* && $why =~ in\ [a-z_]+\ \([A-Za-z_]+\.c:[0-9]+ ]] ||
 		fail "the hung row's reason does not say where a thread waits: $why"
 	[[ $why != *"its log below"* && $why != *"idle (no CPU)"* ]] || fail "the hung row's reason guesses: $why"
 	jq -r '.tests[].output' "$out/results.json" | grep -q -- "---- cache.log (its last lines" ||
 		fail "results.json holds no lines of simplecached's output under the hung row"
+	[[ $why =~ timeline\ of\ a\ traced\ run\ that\ stalled\ is\ (trace/[^ ]+/timeline\.html)\ in\ the\ grade ]] ||
+		fail "the hung row's reason names no timeline: $why"
+	timeline=$out/${BASH_REMATCH[1]}
+	grep -qF "${BASH_REMATCH[1]}" "$out/report.txt" || fail "report.txt does not name ${BASH_REMATCH[1]}"
+	grep -q 'const D = {' "$timeline" || fail "no timeline at $timeline"
+	for f in "$(dirname "$timeline")"/{trace.json,summary.txt}; do
+		[[ -s $f ]] || fail "no $f beside the timeline"
+	done
+	[[ $(stat -c %a "$out/trace" "$(dirname "$timeline")" "$timeline" | paste -sd ' ') == "700 700 600" ]] ||
+		fail "the timeline is not the instructor's alone: $(stat -c '%a %n' "$out/trace" "$timeline")"
+	[[ $why =~ its\ trace:\ (webproxy|simplecached)\ thread\ [0-9]+\ has\ waited\ since\ t=[0-9.]+\ s\ on\ [a-z_]+\ of\ / ]] ||
+		fail "the hung row's reason does not name the wait the trace shows never ended: $why"
 }
 
 @test "grader: fixture deadlock: the reason says where the threads wait" {

@@ -46,7 +46,7 @@ class Event:
     """One call as recorded; a WAIT call's begin and done become one Event
     with start and end (end None: it never returned)."""
     __slots__ = ("pid", "tid", "call", "kind", "seg", "off", "result", "err",
-                 "start", "end", "caller", "arg", "source", "flow_in", "idx")
+                 "start", "end", "caller", "arg", "source", "callers", "flow_in", "idx")
 
     def obj_name(self):
         if self.seg is None:
@@ -123,7 +123,7 @@ class Trace:
         e = Event()
         e.pid, e.tid, e.call, e.kind, e.seg, e.off = pid, tid, call, kind, seg, off
         e.start, e.end, e.caller, e.result, e.err, e.arg = start, start, caller, "never ended", 0, 0
-        e.source, e.flow_in = "", None
+        e.source, e.callers, e.flow_in = "", [], None
         return e
 
     def _number_threads(self):
@@ -147,6 +147,9 @@ class Trace:
     # ---- Source lines (addr2line, when installed) ----
 
     def _resolve_sources(self):
+        """Each event's source line, and the lines of the calls a helper
+        the compiler inlined was called from (addr2line -i): innermost
+        first."""
         if not shutil.which("addr2line"):
             return
         by_pid = defaultdict(set)
@@ -161,36 +164,64 @@ class Trace:
             base = proc["base"] if _is_pie(proc["exe"]) else 0
             addrs = sorted(addrs)
             try:
-                out = subprocess.run(["addr2line", "-e", proc["exe"]] + ["%x" % (a - base - 1) for a in addrs],
+                out = subprocess.run(["addr2line", "-a", "-i", "-e", proc["exe"]]
+                                     + ["%x" % (a - base - 1) for a in addrs],
                                      capture_output=True, text=True, timeout=60).stdout.splitlines()
             except (OSError, subprocess.SubprocessError):
                 continue
-            for a, line in zip(addrs, out):
-                if not line.startswith("??"):
-                    cache[(pid, a)] = line.split(" (discriminator")[0]
+            # -a starts each address's lines with the address itself.
+            chains, chain = [], None
+            for line in out:
+                if line.startswith("0x"):
+                    chain = []
+                    chains.append(chain)
+                elif chain is not None and not line.startswith("??"):
+                    chain.append(line.split(" (discriminator")[0])
+            for a, chain in zip(addrs, chains):
+                if chain:
+                    cache[(pid, a)] = chain
         for e in self.events:
-            e.source = cache.get((e.pid, e.caller), "")
+            e.callers = cache.get((e.pid, e.caller), [])
+            e.source = e.callers[0] if e.callers else ""
 
     def _label_objects(self):
         """A name for each memory object from the source of a call on it:
         the member in `sem_post(&seg->header->data_ready)`, where some call
-        names one; else its offset."""
-        labels, lines = {}, {}
-        for e in self.events:
-            k = e.key()
-            if k in labels or not e.source or not e.call.startswith(MEMORY_PREFIXES):
-                continue
-            path, _, num = e.source.rpartition(":")
+        names one, or, when the call passes on a helper's parameter
+        (`pthread_cond_signal(cond)` in an inlined `wake(seg, &h->ready)`),
+        the one member whose address the line that called the helper
+        passes. An offset named in one segment is named so in the others
+        (one program makes them all alike) unless two names claim it."""
+        labels, lines, by_offset = {}, {}, defaultdict(set)
+
+        def line_of(source):
+            path, _, num = source.rpartition(":")
             if (path, num) not in lines:
                 lines[(path, num)] = _source_line(path, num)
-            m = re.search(re.escape(e.call) + r"\s*\(\s*&?\s*([\w.>\-\[\]]+)", lines[(path, num)])
-            if m and re.search(r"->|\.", m.group(1)):
-                labels[k] = re.split(r"->|\.", m.group(1))[-1]
+            return lines[(path, num)]
+
+        for e in self.events:
+            k = e.key()
+            if k in labels or not e.callers or not e.call.startswith(MEMORY_PREFIXES):
+                continue
+            m = re.search(re.escape(e.call) + r"\s*\(\s*&?\s*([\w.>\-\[\]]+)", line_of(e.callers[0]))
+            member = m.group(1) if m and re.search(r"->|\.", m.group(1)) else None
+            for outer in e.callers[1:] if m and not member else []:
+                found = re.findall(r"&\s*([\w\[\]]+(?:(?:->|\.)[\w\[\]]+)+)", line_of(outer))
+                if len(found) == 1:
+                    member = found[0]
+                    break
+            if member:
+                labels[k] = re.split(r"->|\.", member)[-1]
+                if e.seg:
+                    by_offset[k[1]].add(labels[k])
+        self.offset_labels = {off: names.pop() for off, names in by_offset.items() if len(names) == 1}
         return labels
 
     def label(self, e):
         if e.call.startswith(MEMORY_PREFIXES) and e.seg:
-            return "%s of %s" % (self.labels.get(e.key(), "offset %d" % e.off), e.seg)
+            name = self.labels.get(e.key()) or self.offset_labels.get(e.off, "offset %d" % e.off)
+            return "%s of %s" % (name, e.seg)
         return e.obj_name()
 
     # ---- Turns and hand-offs ----

@@ -87,6 +87,17 @@ class RenderTest(unittest.TestCase):
         self.assertNotIn("/*DATA*/null", page)
         self.assertNotIn("http", page.split("<script>")[1])  # nothing from the network
 
+    def test_an_object_passed_to_an_inlined_helper_is_named_from_its_caller(self):
+        src = self.dir / "channel.c"
+        src.write_text("\tsem_post(sem);\n\twake(seg, &h->space_free, &deadline);\n")
+        post = next(e for e in self.trace.events if e.call == "sem_post" and e.off == 64)
+        post.callers = ["%s:1" % src, "%s:2" % src]
+        self.trace.labels = self.trace._label_objects()
+        self.assertEqual(self.trace.label(post), "space_free of " + SEG)
+        # The same offset of another segment of the run has the same name.
+        post.seg = "/ipclab.0.seg.100.1"
+        self.assertEqual(self.trace.label(post), "space_free of /ipclab.0.seg.100.1")
+
     def test_turn_sequence_letters(self):
         self.assertEqual(self.trace.turn_sequence(SEG), "SSS")
 

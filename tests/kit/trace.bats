@@ -2,9 +2,10 @@
 # The trace (lab/trace/, make trace): both references traced over the short
 # workload of tests/lib/trace_run.sh take the turns their design implies,
 # the trace-event JSON is well formed, the HTML timeline draws in headless
-# Chromium, a hanging mutant's trace names the wait that never ended, a
-# design nobody wrote the tracer for (grader/independent/) traces, and
-# without IPCLAB_TRACE nothing is preloaded.
+# Chromium, a design nobody wrote the tracer for (grader/independent/)
+# traces, the late worker the handshake pages draw still lands its chunk,
+# and without IPCLAB_TRACE nothing is preloaded. The hanging mutants'
+# traces: trace_hangs.bats.
 # bats runs each test in a subshell; `run` sets output there on purpose.
 # shellcheck disable=SC2030,SC2031
 
@@ -123,24 +124,6 @@ build_patched() {
 		fail "the patched $3 reference does not build"
 }
 
-@test "trace: a lost last chunk: the hang report names the proxy's wait and the cache's last post" {
-	build_patched lost "$root/grader/mutants/chunk-last-dropped.patch" mqueue
-	# shellcheck disable=SC2034  # read by the harness
-	IPCLAB_IMPL=$build/trace-lost IMPL_BIN=$build/trace-lost
-	IPCLAB_TRACE=$BATS_TEST_TMPDIR/raw
-	export IPCLAB_TRACE
-	harness_setup
-	start_cache
-	start_proxy -n 2 -z 8192 -t 4
-	# The proxy waits for a last chunk that never comes; the client gives up.
-	# shellcheck disable=SC2016,SC2154  # $1 expands in the inner shell; start_proxy sets proxy_port
-	timeout 2 bash -c 'exec 5<>"/dev/tcp/127.0.0.1/$1"; printf "GETFILE GET /files/size-65537.bin\r\n\r\n" >&5
-		head -c 100000 <&5 >/dev/null' _ "$proxy_port" || true
-	run trace_hang_report
-	assert_output --regexp '^webproxy thread [0-9]+ has waited since t=[0-9.]+ s on [a-z_]+ of /[^ ]+ \(sem_clockwait'
-	assert_output --regexp 'the last post on it came from simplecached thread [0-9]+ at t=[0-9.]+ s'
-}
-
 @test "trace: a design the tracer was not written for (grader/independent/) traces" {
 	build_patched independent /dev/null mqueue
 	cp "$root/grader/independent"/*.[ch] "$BATS_FILE_TMPDIR/src-independent/"
@@ -151,6 +134,26 @@ build_patched() {
 	run cat "$BATS_TEST_TMPDIR/out/summary.txt"
 	assert_line --regexp '^/[^ ]+ +[1-9][0-9]* +[1-9][0-9]* '
 	assert_line --partial "never ended: none"
+}
+
+# The late worker the handshake pages draw (trace_late.sh): the patch
+# still applies to the reference, and the run still shows what the page
+# says: the segment's next transfer gets the late worker's chunk, refuses
+# it and replaces the segment.
+late_worker() {
+	build_patched "$1-late" "$root/tests/kit/trace-late-$1.patch" "$1"
+	run timeout 60 bash "$root/tests/kit/trace_late.sh" "$1" "$build/trace-$1-late" "$BATS_TEST_TMPDIR/out"
+	assert_failure
+	assert_output --regexp 'webproxy: a chunk (for|of) /files/size-65537.bin broke the rules'
+	assert_output --regexp 'webproxy: replacing segment'
+}
+
+@test "trace: the handshake pages' late worker (mqueue): its chunk lands in the next transfer" {
+	late_worker mqueue
+}
+
+@test "trace: the handshake pages' late worker (socket): its chunk lands in the next transfer" {
+	late_worker socket
 }
 
 @test "trace: without IPCLAB_TRACE the programs run without the library" {
