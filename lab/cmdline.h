@@ -9,8 +9,11 @@
 
 #include <stddef.h>
 
-/* The sizes -z accepts: a variant's segment layout must work for all. */
+/* The sizes -z accepts, a published rule (the usage line, the handouts): a
+ * variant's segment layout must work for all, its header leaving at least
+ * PROXY_SEGMENT_MIN_DATA bytes of the smallest for the file. */
 #define PROXY_SEGMENT_MIN_SIZE 824
+#define PROXY_SEGMENT_MIN_DATA 512
 #define PROXY_SEGMENT_MAX_SIZE (64L * 1024 * 1024)
 
 /* webproxy -p port -t threads -n segments -z segment bytes [-s server] */

@@ -346,7 +346,8 @@ static int open_segment(const char *name, struct stat *st, char *why,
 		close(fd);
 		return -1;
 	}
-	if (st->st_size < SEGMENT_MIN_SIZE || st->st_size > SEGMENT_MAX_SIZE) {
+	if (st->st_size < PROXY_SEGMENT_MIN_SIZE ||
+	    st->st_size > PROXY_SEGMENT_MAX_SIZE) {
 		snprintf(why, why_size, "%s has a bad size (%lld bytes)", name,
 			 (long long)st->st_size);
 		close(fd);

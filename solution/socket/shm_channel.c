@@ -498,7 +498,8 @@ static int open_segment(const char *name, uint64_t size, struct stat *st)
 		close_object(fd, name);
 		return -1;
 	}
-	if (st->st_size < SEGMENT_MIN_SIZE || st->st_size > SEGMENT_MAX_SIZE ||
+	if (st->st_size < PROXY_SEGMENT_MIN_SIZE ||
+	    st->st_size > PROXY_SEGMENT_MAX_SIZE ||
 	    (uint64_t)st->st_size != size) {
 		refusals_add("%s has %lld bytes, its request says %llu", name,
 			     (long long)st->st_size, (unsigned long long)size);

@@ -493,9 +493,9 @@ static int open_segment(const char *name, uint64_t size, struct stat *st)
 	/*
 	 * TODO(open a segment):
 	 * Open the proxy's segment `name` read-write and fill *st with
-	 * fstat(2). Refuse an object whose real size is outside
-	 * [SEGMENT_MIN_SIZE, SEGMENT_MAX_SIZE] or is not the `size` the
-	 * request said. Return the descriptor, or -1. The name and the
+	 * fstat(2). Refuse an object whose real size is not one -z accepts
+	 * (PROXY_SEGMENT_MIN_SIZE to PROXY_SEGMENT_MAX_SIZE, lab/cmdline.h)
+	 * or is not the `size` the request said. Return the descriptor, or -1. The name and the
 	 * size came from another process: say why you refuse with
 	 * refusals_add(), which counts instead of flooding the log.
 	 * Read shm_open(3), fstat(2).
