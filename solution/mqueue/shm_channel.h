@@ -79,12 +79,8 @@ struct segment_header {
 	uint64_t file_size;
 };
 
-_Static_assert(sizeof(struct segment_header) + PROXY_SEGMENT_MIN_DATA <=
-	       PROXY_SEGMENT_MIN_SIZE,
-	       "the header leaves too little room for data in the smallest segment");
-_Static_assert(PROXY_SEGMENT_MAX_SIZE - sizeof(struct segment_header) <=
-	       UINT32_MAX,
-	       "chunk_len must be able to hold a whole data area");
+_Static_assert(PROXY_SEGMENT_HEADER_FITS(sizeof(struct segment_header)),
+	       "the header must leave room for a chunk in every size -z accepts");
 
 /* One process's view of one mapped segment. Private memory, not shared. */
 struct segment {

@@ -476,6 +476,28 @@ bool channel_end_transfer(struct segment *seg, bool failed)
 
 /* ---- Cache side: a worker maps the segments it is sent. ---- */
 
+/* Maps the whole object into seg, which keeps fd to check the size. */
+static int map_segment(struct segment *seg, const char *name, int fd,
+		       const struct stat *st)
+{
+	//@ begin map a segment
+	void *base = mmap(NULL, (size_t)st->st_size, PROT_READ | PROT_WRITE,
+			  MAP_SHARED, fd, 0);
+
+	if (base == MAP_FAILED) {
+		report_failure("mmap", name, errno);
+		return -1;
+	}
+	snprintf(seg->name, sizeof(seg->name), "%s", name);
+	seg->header = base;
+	seg->fd = fd;
+	seg->size = (size_t)st->st_size;
+	seg->data = (unsigned char *)base + sizeof(struct segment_header);
+	seg->capacity = seg->size - sizeof(struct segment_header);
+	return 0;
+	//@ end
+}
+
 /*
  * Opens the proxy's segment `name` and checks the object's real size. The
  * name and the size come from another process: trust neither.
@@ -507,28 +529,6 @@ static int open_segment(const char *name, uint64_t size, struct stat *st)
 		return -1;
 	}
 	return fd;
-	//@ end
-}
-
-/* Maps the whole object into seg, which keeps fd to check the size. */
-static int map_segment(struct segment *seg, const char *name, int fd,
-		       const struct stat *st)
-{
-	//@ begin map a segment
-	void *base = mmap(NULL, (size_t)st->st_size, PROT_READ | PROT_WRITE,
-			  MAP_SHARED, fd, 0);
-
-	if (base == MAP_FAILED) {
-		report_failure("mmap", name, errno);
-		return -1;
-	}
-	snprintf(seg->name, sizeof(seg->name), "%s", name);
-	seg->header = base;
-	seg->fd = fd;
-	seg->size = (size_t)st->st_size;
-	seg->data = (unsigned char *)base + sizeof(struct segment_header);
-	seg->capacity = seg->size - sizeof(struct segment_header);
-	return 0;
 	//@ end
 }
 

@@ -480,6 +480,25 @@ bool channel_end_transfer(struct segment *seg, bool failed)
 
 /* ---- Cache side: a worker maps the segments it is sent. ---- */
 
+/* Maps the whole object into seg, which keeps fd to check the size. */
+static int map_segment(struct segment *seg, const char *name, int fd,
+		       const struct stat *st)
+{
+	/*
+	 * TODO(map a segment):
+	 * Map the whole object (st->st_size bytes) shared, read-write.
+	 * Fill seg->name, seg->header, seg->fd (kept open, so
+	 * segment_fits() can check the size), seg->data (just after the
+	 * header), seg->size and seg->capacity.
+	 * Read mmap(2).
+	 */
+	(void)seg;
+	(void)name;
+	(void)fd;
+	(void)st;
+	return -1;
+}
+
 /*
  * Opens the proxy's segment `name` and checks the object's real size. The
  * name and the size come from another process: trust neither.
@@ -501,25 +520,6 @@ static int open_segment(const char *name, uint64_t size, struct stat *st)
 	 * Read shm_open(3), fstat(2).
 	 */
 	(void)size;
-	(void)st;
-	return -1;
-}
-
-/* Maps the whole object into seg, which keeps fd to check the size. */
-static int map_segment(struct segment *seg, const char *name, int fd,
-		       const struct stat *st)
-{
-	/*
-	 * TODO(map a segment):
-	 * Map the whole object (st->st_size bytes) shared, read-write.
-	 * Fill seg->name, seg->header, seg->fd (kept open, so
-	 * segment_fits() can check the size), seg->data (just after the
-	 * header), seg->size and seg->capacity.
-	 * Read mmap(2).
-	 */
-	(void)seg;
-	(void)name;
-	(void)fd;
 	(void)st;
 	return -1;
 }
