@@ -26,9 +26,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* What a variant supplies for the workers: each keeps segment_maps_size
- * bytes, zeroed at start, as its struct segment_maps (shm_channel.h), and
- * gives them to segment_maps_clear as it ends. */
+/* What a variant supplies for the workers (its simplecached.c and
+ * shm_channel.c): each keeps segment_maps_size bytes, zeroed at start, as
+ * its struct segment_maps, and gives them to segment_maps_clear as it ends. */
 struct segment_maps;
 extern const size_t segment_maps_size;
 void segment_maps_clear(struct segment_maps *maps);
