@@ -344,6 +344,16 @@ bool channel_is_idle(const struct segment *seg)
 		return false;
 	}
 	rc = pthread_mutex_trylock(&h->lock);
+	if (rc == EOWNERDEAD) {
+		/* Then this thread holds the lock, and it is on the thread's
+		 * robust list: it must leave the list before the pool unmaps
+		 * the segment, or the thread's next lock writes into the hole.
+		 * Unlocked inconsistent, it is unusable, which is as well. */
+		int err = pthread_mutex_unlock(&h->lock);
+
+		if (err != 0)
+			report_failure("pthread_mutex_unlock", seg->name, err);
+	}
 	if (rc != 0) {
 		/* EBUSY, EOWNERDEAD, or words that are no lock: the segment is
 		 * renewed either way, lock and all. */
