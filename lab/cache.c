@@ -79,15 +79,20 @@ int cache_hand_over(void *request)
 	return bqueue_push(cache.work, request);
 }
 
-void *cache_next_request(void)
+/* A worker, with its own maps. After a stop began, what is left on the
+ * work list is ended unserved; the list closes behind the boss. */
+static void *work(void *maps)
 {
-	return bqueue_pop(cache.work);
-}
+	void *request;
 
-void cache_request_done(void *request)
-{
-	free(request);
-	cache_give_slot_back();
+	while ((request = bqueue_pop(cache.work)) != NULL) {
+		if (!atomic_load(&cache.stopping))
+			cache.channel->serve(maps, request);
+		cache.channel->end_request(request);
+		cache_give_slot_back();
+	}
+	segment_maps_clear(maps);
+	return NULL;
 }
 
 static void remove_channel_name(void *unused)
@@ -127,13 +132,19 @@ static int run(int threads)
 {
 	pthread_t boss, signal_thread;
 	pthread_t *workers = calloc((size_t)threads, sizeof(pthread_t));
+	/* Worker i's maps start at maps + i * each: a struct's size is a
+	 * multiple of its alignment, and calloc aligns for any type. */
+	size_t each = segment_maps_size;
+	unsigned char *maps = calloc((size_t)threads, each);
 	bool boss_started = false;
 	int started = 0;
 	int err;
 
-	if (workers == NULL) {
+	if (workers == NULL || maps == NULL) {
 		fprintf(stderr, "simplecached: no memory for %d threads\n",
 			threads);
+		free(workers);
+		free(maps);
 		return 1;
 	}
 	err = pthread_create(&signal_thread, NULL, wait_for_signal, NULL);
@@ -141,11 +152,12 @@ static int run(int threads)
 		fprintf(stderr, "simplecached: pthread_create: %s\n",
 			strerror(err));
 		free(workers);
+		free(maps);
 		return 1;
 	}
 	while (err == 0 && started < threads) {
-		err = pthread_create(&workers[started], NULL,
-				     cache.channel->worker, NULL);
+		err = pthread_create(&workers[started], NULL, work,
+				     maps + (size_t)started * each);
 		if (err == 0)
 			started++;
 	}
@@ -167,6 +179,7 @@ static int run(int threads)
 		join(workers[i], "worker thread", i);
 	watchdog_disarm();
 	free(workers);
+	free(maps);
 	refusals_report(true);
 	return atomic_load(&cache.failed) ? 1 : 0;
 }

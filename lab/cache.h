@@ -6,7 +6,10 @@
  * the cache list, makes the command channel (the variant's open), starts
  * the signal thread, -t workers and the boss, and on SIGINT or SIGTERM
  * stops taking work, joins every thread and only then removes the channel
- * (the variant's close). A thread that does not return in time is the
+ * (the variant's close). Every worker runs the same loop: it takes the
+ * next request off the work list, serves it with the segments it keeps
+ * mapped (the variant's serve) unless a stop has begun, and ends it (the
+ * variant's end_request). A thread that does not return in time is the
  * watchdog's (watchdog.h). Anything that stops the cache from serving goes
  * through cache_cannot_go_on(): one failure path, exit 1.
  *
@@ -21,6 +24,14 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
+
+/* What a variant supplies for the workers (its simplecached.c and
+ * shm_channel.c): each keeps segment_maps_size bytes, zeroed at start, as
+ * its struct segment_maps, and gives them to segment_maps_clear as it ends. */
+struct segment_maps;
+extern const size_t segment_maps_size;
+void segment_maps_clear(struct segment_maps *maps);
 
 /* What a variant's simplecached.c supplies. */
 struct cache_channel {
@@ -31,7 +42,10 @@ struct cache_channel {
 					 * until cache_stopping() */
 	void (*wake_boss)(void);	/* from the signal thread; NULL if the
 					 * boss looks at cache_stopping() often */
-	void *(*worker)(void *);	/* serves cache_next_request()s */
+	/* The workers': serve with this worker's own maps (never after a
+	 * stop began); end_request frees the request, served or not. */
+	void (*serve)(struct segment_maps *maps, void *request);
+	void (*end_request)(void *request);
 };
 
 /* Returns the process's exit status: 0 after a stop by a signal, 1 if it
@@ -50,16 +64,9 @@ void cache_cannot_go_on(const char *what, const char *why);
 bool cache_take_slot(int timeout_ms);
 /* Gives a slot back unused (the request it was for was refused). */
 void cache_give_slot_back(void);
-/* Hands a request (malloc'd; the workers free it) over with the slot the
- * boss holds. Returns 0, or -1 when the cache is stopping: the request
- * and the slot are then still the boss's. */
+/* Hands a request over with the slot the boss holds; the worker ends it
+ * with end_request. Returns 0, or -1 when the cache is stopping: the
+ * request and the slot are then still the boss's. */
 int cache_hand_over(void *request);
-
-/* The workers: the next request, or NULL when it is time to stop. After
- * a stop began, what is left is to be dropped (cache_request_done), not
- * served. */
-void *cache_next_request(void);
-/* The request is served: frees it and gives its slot back. */
-void cache_request_done(void *request);
 
 #endif

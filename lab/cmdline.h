@@ -8,10 +8,20 @@
 #define CMDLINE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
-/* The sizes -z accepts: a variant's segment layout must work for all. */
+/* The sizes -z accepts, a published rule (the usage line, the handouts): a
+ * variant's segment layout must work for all. */
 #define PROXY_SEGMENT_MIN_SIZE 824
 #define PROXY_SEGMENT_MAX_SIZE (64L * 1024 * 1024)
+
+/* It does if its header of header_size bytes leaves PROXY_SEGMENT_MIN_DATA
+ * bytes of the smallest for the file, and a chunk's length (32 bits) can
+ * count the data area of the largest. Each variant asserts it. */
+#define PROXY_SEGMENT_MIN_DATA 512
+#define PROXY_SEGMENT_HEADER_FITS(header_size)				\
+	((header_size) + PROXY_SEGMENT_MIN_DATA <= PROXY_SEGMENT_MIN_SIZE &&	\
+	 PROXY_SEGMENT_MAX_SIZE - (header_size) <= UINT32_MAX)
 
 /* webproxy -p port -t threads -n segments -z segment bytes [-s server] */
 struct proxy_options {

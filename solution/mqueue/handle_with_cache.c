@@ -55,15 +55,6 @@ static mqd_t open_cache_queue(const atomic_bool *stopping)
 		sleep_ms(QUEUE_RETRY_MS);
 		waited += QUEUE_RETRY_MS;
 	}
-	//@ todo Open the cache's queue (its name is in `name`) for writing.
-	//@ todo The cache may not be running yet: while mq_open fails with
-	//@ todo ENOENT, sleep QUEUE_RETRY_MS and try again, for at most
-	//@ todo QUEUE_WAIT_MS in all. Never spin. On giving up, print why (a
-	//@ todo failure other than ENOENT is an error, not a wait). Read
-	//@ todo mq_open(3).
-	//@ stub (void)stopping;
-	//@ stub (void)waited;
-	//@ stub return (mqd_t)-1;
 	//@ end
 }
 
@@ -89,10 +80,6 @@ static int send_request(const char *path, const struct segment *seg,
 	rc = mq_timedsend(q, (const char *)&req, sizeof(req), 0, &deadline);
 	if (rc != 0)
 		fprintf(stderr, "webproxy: mq_timedsend: %s\n", strerror(errno));
-	//@ todo Send `req` on the queue with a bounded wait (the queue can be
-	//@ todo full if the cache is stuck). Read mq_timedsend(3).
-	//@ stub (void)deadline;
-	//@ stub rc = -1;
 	//@ end
 	mq_close(q);
 	return rc;
@@ -186,27 +173,6 @@ static enum segment_state stream_file(gfcontext_t *ctx, struct segment *seg,
 			return TURN_LOST;
 		}
 	}
-	//@ todo Send the chunk in `c` to the client (gfs_send); if more of the
-	//@ todo file is due, give the turn to the cache first (the chunk is in
-	//@ todo your private copy, so the cache can fill the next one while
-	//@ todo you send), then take the next chunk (bounded by
-	//@ todo NEXT_CHUNK_TIMEOUT_MS). If the client hangs up while the cache
-	//@ todo holds the turn, wait_out_chunk(). Never trust a chunk beyond
-	//@ todo what is still due: its status must stay OK, its file size must
-	//@ todo stay the first one's, its length must fit what is left and not
-	//@ todo be 0 while bytes are due. If the cache breaks the rules or stops
-	//@ todo answering, gfs_abort() so the client sees a short body, and
-	//@ todo return TURN_LOST.
-	//@ stub (void)sent;
-	//@ stub (void)more;
-	//@ stub (void)wait_out_chunk;
-	//@ stub (void)seg;
-	//@ stub (void)path;
-	//@ stub (void)r;
-	//@ stub (void)report_no_chunk;
-	//@ stub (void)stopping;
-	//@ stub gfs_abort(ctx);
-	//@ stub return TURN_HELD;
 	//@ end
 }
 

@@ -53,16 +53,6 @@ enum wait_result segment_wait(sem_t *sem, int timeout_ms,
 		if (!deadline_before(&slice, &deadline))
 			return WAIT_TIMEOUT;
 	}
-	//@ todo Wait on sem for at most timeout_ms. Never block forever: the
-	//@ todo other process can die. Return WAIT_STOPPING soon after *stopping
-	//@ todo becomes true, so shutdown stays quick. A failure other than a
-	//@ todo timeout or an interruption is an error: print it and return
-	//@ todo WAIT_ERROR. Read sem_timedwait(3) (and sem_clockwait, its
-	//@ todo CLOCK_MONOTONIC variant).
-	//@ stub (void)sem;
-	//@ stub (void)deadline;
-	//@ stub (void)stopping;
-	//@ stub return WAIT_TIMEOUT;
 	//@ end
 }
 
@@ -142,15 +132,6 @@ int segment_create(struct segment *seg, const char *name, size_t size)
 	seg->data = (unsigned char *)base + sizeof(struct segment_header);
 	seg->capacity = size - sizeof(struct segment_header);
 	seg->holds_turn = true;
-	//@ todo Create the shared-memory object `name` of exactly `size` bytes
-	//@ todo (mode 0600, O_EXCL), keep its descriptor in seg->fd, map it, and
-	//@ todo put a struct segment_header at its start with both semaphores
-	//@ todo process-shared and at 0. Fill seg->header, seg->data and
-	//@ todo seg->capacity. Check every call; on a failure print why, undo
-	//@ todo what was done (goto fail) and return -1. Read shm_open(3),
-	//@ todo ftruncate(2), mmap(2), sem_init(3).
-	//@ stub (void)init_header;
-	//@ stub goto fail;
 	//@ end
 	seg->copy = malloc(seg->capacity);
 	if (seg->copy == NULL) {
@@ -187,8 +168,6 @@ void segment_destroy(struct segment *seg)
 	if (shm_unlink(seg->name) != 0)
 		fprintf(stderr, "webproxy: shm_unlink %s: %s\n", seg->name,
 			strerror(errno));
-	//@ todo Destroy the semaphores, unmap the segment and remove its name,
-	//@ todo so nothing is left in /dev/shm. Read munmap(2), shm_unlink(3).
 	//@ end
 	close(seg->fd);
 	seg->fd = -1;
@@ -335,19 +314,6 @@ enum wait_result channel_take_chunk(struct segment *seg, int timeout_ms,
 	out->file_size = f.file_size;
 	out->len = f.len;
 	out->bytes = seg->copy;
-	//@ todo Read the chunk's fields out of the header once (read_fields)
-	//@ todo and check them before believing any: the chunk must carry this
-	//@ todo transfer's token and the next offset (seg->taken), its length
-	//@ todo must fit the data area, and its status must be known. Copy the
-	//@ todo bytes into seg->copy, then read the fields again: if they
-	//@ todo changed, someone wrote during the copy. Any failed check:
-	//@ todo return WAIT_BAD_CHUNK. Otherwise fill *out from the copy.
-	//@ stub (void)f;
-	//@ stub (void)again;
-	//@ stub (void)read_fields;
-	//@ stub (void)same_fields;
-	//@ stub (void)out;
-	//@ stub return WAIT_BAD_CHUNK;
 	//@ end
 	seg->taken += out->len;
 	seg->holds_turn = true;
@@ -380,21 +346,14 @@ static int open_segment(const char *name, struct stat *st, char *why,
 		close(fd);
 		return -1;
 	}
-	if (st->st_size < SEGMENT_MIN_SIZE || st->st_size > SEGMENT_MAX_SIZE) {
+	if (st->st_size < PROXY_SEGMENT_MIN_SIZE ||
+	    st->st_size > PROXY_SEGMENT_MAX_SIZE) {
 		snprintf(why, why_size, "%s has a bad size (%lld bytes)", name,
 			 (long long)st->st_size);
 		close(fd);
 		return -1;
 	}
 	return fd;
-	//@ todo Open the proxy's segment `name` read-write and fill *st with
-	//@ todo fstat(2). Take the size from fstat, never from the message, and
-	//@ todo refuse sizes outside [SEGMENT_MIN_SIZE, SEGMENT_MAX_SIZE].
-	//@ todo Return the descriptor, or -1 with the reason written into why.
-	//@ todo Read shm_open(3), fstat(2).
-	//@ stub (void)st;
-	//@ stub snprintf(why, why_size, "cannot open %s yet", name);
-	//@ stub return -1;
 	//@ end
 }
 
@@ -414,16 +373,6 @@ static int map_segment(struct segment *seg, const char *name, int fd,
 	seg->data = (unsigned char *)base + sizeof(struct segment_header);
 	seg->capacity = seg->size - sizeof(struct segment_header);
 	return 0;
-	//@ todo Map the whole object (st->st_size bytes) shared, read-write.
-	//@ todo Fill seg->name, seg->header, seg->data (just after the
-	//@ todo header), seg->size and seg->capacity.
-	//@ todo Return -1 if mmap fails (errno tells why). Read mmap(2).
-	//@ stub (void)seg;
-	//@ stub (void)name;
-	//@ stub (void)fd;
-	//@ stub (void)st;
-	//@ stub errno = ENOSYS;
-	//@ stub return -1;
 	//@ end
 }
 
@@ -515,19 +464,6 @@ enum wait_result channel_take_turn(struct segment *seg, uint64_t generation,
 		return WAIT_STALE;
 	}
 	atomic_store(&h->status, CHUNK_WRITING);
-	//@ todo Wait (bounded by timeout_ms) on space_free. Once you have the
-	//@ todo turn, check that the object still fits its mapping
-	//@ todo (segment_fits: else return WAIT_BAD_SEGMENT and touch nothing),
-	//@ todo then the segment's generation and its
-	//@ todo turn_offset: if they are not `generation` and `offset`, the
-	//@ todo turn belongs to another transfer or another chunk, so post it
-	//@ todo back and return WAIT_STALE. Then mark the chunk CHUNK_WRITING.
-	//@ stub (void)h;
-	//@ stub (void)generation;
-	//@ stub (void)offset;
-	//@ stub (void)timeout_ms;
-	//@ stub (void)stopping;
-	//@ stub return WAIT_TIMEOUT;
 	//@ end
 	seg->holds_turn = true;
 	return WAIT_OK;

@@ -48,6 +48,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "cmdline.h"
 #include "ipcname.h"
 #include "mapping_cache.h"
 
@@ -78,20 +79,8 @@ struct segment_header {
 	uint64_t file_size;
 };
 
-/*
- * The smallest -z is a published rule (the usage line, the handouts). The
- * header must leave room in it for at least SEGMENT_MIN_DATA bytes of file
- * per chunk, whatever the header grows to.
- */
-#define SEGMENT_MIN_SIZE 824
-#define SEGMENT_MIN_DATA 512
-#define SEGMENT_MAX_SIZE (64L * 1024 * 1024)
-
-_Static_assert(sizeof(struct segment_header) + SEGMENT_MIN_DATA <=
-	       SEGMENT_MIN_SIZE,
-	       "the header leaves too little room for data in the smallest segment");
-_Static_assert(SEGMENT_MAX_SIZE - sizeof(struct segment_header) <= UINT32_MAX,
-	       "chunk_len must be able to hold a whole data area");
+_Static_assert(PROXY_SEGMENT_HEADER_FITS(sizeof(struct segment_header)),
+	       "the header must leave room for a chunk in every size -z accepts");
 
 /* One process's view of one mapped segment. Private memory, not shared. */
 struct segment {

@@ -57,12 +57,6 @@ static int open_channel(void)
 		return -1;
 	}
 	return 0;
-	//@ todo Create the request queue cache.queue_name (mode 0600) with room
-	//@ todo for CACHE_QUEUE_MAXMSG messages of sizeof(struct cache_request)
-	//@ todo bytes, open for reading and writing. Remove a stale queue first.
-	//@ todo Read mq_open(3), mq_unlink(3), mq_overview(7).
-	//@ stub cache.queue = (mqd_t)-1;
-	//@ stub return 0;
 	//@ end
 }
 
@@ -83,7 +77,6 @@ static void remove_queue(void)
 	if (mq_close(cache.queue) != 0)
 		fprintf(stderr, "simplecached: mq_close: %s\n", strerror(errno));
 	unlink_queue();
-	//@ todo Close and unlink the queue, so nothing is left in /dev/mqueue.
 	//@ end
 }
 
@@ -113,15 +106,6 @@ static int receive_message(struct cache_request *req, ssize_t *len)
 	if (*len >= 0)
 		return 1;
 	return errno == ETIMEDOUT || errno == EINTR ? 0 : -1;
-	//@ todo Receive one message from cache.queue into *req, its length
-	//@ todo into *len, waiting at most BOSS_SLICE_MS (mq_timedreceive(3)
-	//@ todo takes a CLOCK_REALTIME deadline). Return 1 if one came, 0 on a
-	//@ todo timeout or interruption, -1 on any other failure.
-	//@ stub (void)deadline;
-	//@ stub (void)req;
-	//@ stub *len = 0;
-	//@ stub errno = ENOSYS;
-	//@ stub return -1;
 	//@ end
 }
 
@@ -167,18 +151,6 @@ static void *receive_requests(void *arg)
 		if (got <= 0)
 			return NULL;
 	}
-	//@ todo Loop until cache_stopping(): take a slot of the work list
-	//@ todo (cache_take_slot, waiting at most BOSS_SLICE_MS), receive a
-	//@ todo message (receive_message) into memory of your own, check it
-	//@ todo with cache_request_is_valid(), and hand a good one to the
-	//@ todo workers (cache_hand_over). A bad one is refused
-	//@ todo (refusals_add()) and its slot given back
-	//@ todo (cache_give_slot_back). Each time round,
-	//@ todo refusals_report(false), so a burst is reported even if no
-	//@ todo refusal follows it. If anything fails, call boss_failed() and
-	//@ todo return.
-	//@ stub (void)receive_message;
-	//@ stub (void)boss_failed;
 	//@ end
 	return NULL;
 }
@@ -258,18 +230,6 @@ static void send_file(struct segment *seg, const struct cache_request *req,
 			return;
 		}
 	}
-	//@ todo Copy the file into the segment one chunk (at most
-	//@ todo seg->capacity bytes) at a time with read_chunk(), handing each
-	//@ todo over with channel_put_chunk() (with the request's token and
-	//@ todo the chunk's offset in the file). Between chunks take the turn
-	//@ todo for the next offset with channel_take_turn()
-	//@ todo (CACHE_TURN_TIMEOUT_MS), and give up if it fails
-	//@ todo (report_lost_turn says why).
-	//@ stub (void)read_chunk;
-	//@ stub (void)offset;
-	//@ stub (void)r;
-	//@ stub (void)report_lost_turn;
-	//@ stub channel_put_chunk(seg, req->token, CHUNK_ERROR, 0, 0, 0);
 	//@ end
 }
 
@@ -295,9 +255,11 @@ static void serve_file(struct segment *seg, const struct cache_request *req)
 		send_file(seg, req, fd);
 }
 
-static void serve_request(struct segment_maps *maps,
-			  const struct cache_request *req)
+const size_t segment_maps_size = sizeof(struct segment_maps);
+
+static void serve_request(struct segment_maps *maps, void *request)
 {
+	const struct cache_request *req = request;
 	char why[256];
 	struct segment *seg = segment_attach(maps, req->segment, why,
 					     sizeof(why));
@@ -312,28 +274,14 @@ static void serve_request(struct segment_maps *maps,
 	segment_release(seg);
 }
 
-static void *work(void *arg)
-{
-	struct segment_maps maps = { 0 };
-	struct cache_request *req;
-
-	(void)arg;
-	while ((req = cache_next_request()) != NULL) {
-		if (!atomic_load(cache_stopping()))
-			serve_request(&maps, req);
-		cache_request_done(req);
-	}
-	segment_maps_clear(&maps);
-	return NULL;
-}
-
 static const struct cache_channel queue_channel = {
 	.open = open_channel,
 	.close = remove_queue,
 	.remove_name = unlink_queue,
 	.boss = receive_requests,
 	.wake_boss = NULL,	/* it looks every BOSS_SLICE_MS */
-	.worker = work,
+	.serve = serve_request,
+	.end_request = free,
 };
 
 int main(int argc, char **argv)

@@ -99,19 +99,6 @@ static int connect_to_cache(const atomic_bool *stopping)
 			sleep_ms(CONNECT_RETRY_MS);
 		waited += CONNECT_RETRY_MS;
 	}
-	//@ todo Connect to the cache's socket at addr (try_connect does one
-	//@ todo attempt). The cache may not be running yet: while connecting
-	//@ todo fails with ENOENT or ECONNREFUSED, sleep CONNECT_RETRY_MS and
-	//@ todo try again; EAGAIN (a full backlog) is worth a new try too,
-	//@ todo without the sleep (connect has waited). At most CONNECT_WAIT_MS
-	//@ todo in all, and none once *stopping is true. Never spin. On giving
-	//@ todo up, print why (another failure is an error, not a wait), unless
-	//@ todo the proxy is stopping.
-	//@ todo Read connect(2), unix(7).
-	//@ stub (void)stopping;
-	//@ stub (void)waited;
-	//@ stub (void)try_connect;
-	//@ stub return -1;
 	//@ end
 }
 
@@ -148,15 +135,6 @@ static int ask_cache(int fd, const char *path, const struct segment *seg,
 		return -1;
 	}
 	return 0;
-	//@ todo Send the whole request (gfnet_send_within), then read exactly one
-	//@ todo struct cache_answer (gfnet_recv_all, which gives up after a
-	//@ todo deadline: make it ANSWER_TIMEOUT_MS from now). The answer comes
-	//@ todo from another process: refuse a status that is not one of
-	//@ todo enum answer_status. Return 0, or -1 saying what went wrong.
-	//@ stub (void)fd;
-	//@ stub (void)stopping;
-	//@ stub (void)answer;
-	//@ stub return -1;
 	//@ end
 }
 
@@ -204,22 +182,6 @@ static enum transfer_end stream_file(gfcontext_t *ctx, struct segment *seg,
 		}
 	}
 	return ENDED_CLEANLY;
-	//@ todo Until file_len bytes are sent: take the next chunk
-	//@ todo (channel_take_chunk, which checks it), send it to the client
-	//@ todo (gfs_send), and, if more is due, give the space back
-	//@ todo (channel_chunk_sent). If the cache fails, say why
-	//@ todo (report_no_chunk), gfs_abort() so the client sees a short body,
-	//@ todo and return ENDED_FAILED. A client that hangs up ends the
-	//@ todo transfer cleanly.
-	//@ stub (void)sent;
-	//@ stub (void)seg;
-	//@ stub (void)path;
-	//@ stub (void)r;
-	//@ stub (void)report_no_chunk;
-	//@ stub (void)c;
-	//@ stub (void)stopping;
-	//@ stub gfs_abort(ctx);
-	//@ stub return ENDED_CLEANLY;
 	//@ end
 }
 

@@ -92,17 +92,6 @@ static enum wait_result segment_lock(struct segment *seg)
 	}
 	report_failure("pthread_mutex_timedlock", seg->name, rc);
 	return WAIT_ERROR;
-	//@ todo Lock seg->header->lock, waiting until `deadline` at most
-	//@ todo (pthread_mutex_timedlock). If it returns EOWNERDEAD, the
-	//@ todo previous holder died: return owner_died(seg). Say why when it
-	//@ todo fails, then return WAIT_ERROR: a lock held past the deadline
-	//@ todo is a broken segment, not a slow peer (WAIT_TIMEOUT is for the
-	//@ todo waits on a condition); any other error via report_failure.
-	//@ todo Read pthread_mutex_timedlock(3), pthread_mutexattr_setrobust(3).
-	//@ stub (void)seg;
-	//@ stub (void)deadline;
-	//@ stub (void)owner_died;
-	//@ stub return WAIT_ERROR;
 	//@ end
 }
 
@@ -138,19 +127,6 @@ static enum wait_result wait_a_slice(struct segment *seg, pthread_cond_t *cond,
 		return WAIT_TIMEOUT;
 	}
 	return WAIT_OK;
-	//@ todo Wait on cond (pthread_cond_timedwait: its clock is
-	//@ todo CLOCK_MONOTONIC, set in segment_create) until `slice`, but never
-	//@ todo past *deadline. Return WAIT_OK when the caller should look at
-	//@ todo the flags again (the lock is then held). Otherwise unlock and
-	//@ todo return WAIT_TIMEOUT once *deadline has passed, or WAIT_ERROR
-	//@ todo on an error (report_failure); on EOWNERDEAD return
-	//@ todo owner_died(seg).
-	//@ stub (void)cond;
-	//@ stub (void)deadline;
-	//@ stub (void)slice;
-	//@ stub (void)rc;
-	//@ stub segment_unlock(seg);
-	//@ stub return WAIT_TIMEOUT;
 	//@ end
 }
 
@@ -217,12 +193,6 @@ static int init_lock(pthread_mutex_t *lock)
 		rc = pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
 	if (rc == 0)
 		rc = pthread_mutex_init(lock, &ma);
-	//@ todo Make the attributes process-shared and robust, then initialise
-	//@ todo *lock with them. Keep the first error in rc (these calls return
-	//@ todo it; they do not set errno).
-	//@ todo Read pthread_mutexattr_setpshared(3), pthread_mutexattr_setrobust(3).
-	//@ stub (void)lock;
-	//@ stub rc = ENOSYS;
 	//@ end
 	/* Destroying attributes that init made cannot fail: nothing to check. */
 	pthread_mutexattr_destroy(&ma);
@@ -245,11 +215,6 @@ static int init_condition(pthread_cond_t *cond)
 		rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	if (rc == 0)
 		rc = pthread_cond_init(cond, &ca);
-	//@ todo Make the attributes process-shared and on CLOCK_MONOTONIC, then
-	//@ todo initialise *cond with them. Keep the first error in rc.
-	//@ todo Read pthread_condattr_setpshared(3), pthread_condattr_setclock(3).
-	//@ stub (void)cond;
-	//@ stub rc = ENOSYS;
 	//@ end
 	/* Destroying attributes that init made cannot fail: nothing to check. */
 	pthread_condattr_destroy(&ca);
@@ -314,17 +279,6 @@ static void *create_object(const char *name, size_t size, int *fd)
 		return NULL;
 	}
 	return base;
-	//@ todo Create the shared-memory object `name` of exactly `size` bytes
-	//@ todo (mode 0600, O_EXCL) and map it shared, read-write. Check every
-	//@ todo call and report_failure() the one that fails; then close the
-	//@ todo descriptor (close_object), remove the name again (remove_name)
-	//@ todo and return NULL. Keep the descriptor in *fd: segment_fits()
-	//@ todo checks the object's size with it.
-	//@ todo Read shm_open(3), ftruncate(2), mmap(2).
-	//@ stub (void)name;
-	//@ stub (void)size;
-	//@ stub *fd = -1;
-	//@ stub return NULL;
 	//@ end
 }
 
@@ -367,9 +321,6 @@ void segment_destroy(struct segment *seg)
 	//@ begin remove a segment
 	unmap_segment(seg);
 	remove_name(seg->name);
-	//@ todo Unmap the segment (unmap_segment) and remove its name
-	//@ todo (remove_name), so nothing is left in /dev/shm.
-	//@ stub (void)remove_name;
 	//@ end
 }
 
@@ -399,6 +350,16 @@ bool channel_is_idle(const struct segment *seg)
 		return false;
 	}
 	rc = pthread_mutex_trylock(&h->lock);
+	if (rc == EOWNERDEAD) {
+		/* Then this thread holds the lock, and it is on the thread's
+		 * robust list: it must leave the list before the pool unmaps
+		 * the segment, or the thread's next lock writes into the hole.
+		 * Unlocked inconsistent, it is unusable, which is as well. */
+		int err = pthread_mutex_unlock(&h->lock);
+
+		if (err != 0)
+			report_failure("pthread_mutex_unlock", seg->name, err);
+	}
 	if (rc != 0) {
 		/* EBUSY, EOWNERDEAD, or words that are no lock: the segment is
 		 * renewed either way, lock and all. */
@@ -468,18 +429,6 @@ enum wait_result channel_take_chunk(struct segment *seg, uint64_t file_len,
 	       h->chunk_len <= due && h->chunk_len <= seg->capacity;
 	out->len = h->chunk_len;
 	out->bytes = seg->data;
-	//@ todo With the lock held, wait (wait_a_slice) until done_write is 1.
-	//@ todo Then check the chunk before believing it: the file length must
-	//@ todo be `file_len`, and chunk_len must be 1..due and fit the data
-	//@ todo area. Fill *out; `good` says whether the chunk keeps the rules.
-	//@ stub (void)h;
-	//@ stub (void)deadline;
-	//@ stub (void)file_len;
-	//@ stub (void)due;
-	//@ stub (void)stopping;
-	//@ stub (void)out;
-	//@ stub (void)wait_a_slice;
-	//@ stub good = false;
 	//@ end
 	segment_unlock(seg);
 	if (!good)
@@ -503,11 +452,6 @@ enum wait_result channel_chunk_sent(struct segment *seg)
 	h->done_write = 0;
 	h->done_read = 1;
 	wake(seg, &h->space_free);
-	//@ todo The proxy has sent the chunk: mark it read (done_write 0,
-	//@ todo done_read 1) and wake the worker waiting on space_free
-	//@ todo (wake(), which calls pthread_cond_signal(3)).
-	//@ stub (void)h;
-	//@ stub (void)wake;
 	//@ end
 	segment_unlock(seg);
 	return WAIT_OK;
@@ -532,11 +476,6 @@ bool channel_end_transfer(struct segment *seg, bool failed)
 	seg->generation++;
 	h->generation = seg->generation;
 	writing = h->done_read == 0 && h->done_write == 0;
-	//@ todo Bump the generation (seg->generation and the header's), so no
-	//@ todo late worker claims the data area again, and find out whether
-	//@ todo a worker is writing into it right now (both flags 0).
-	//@ stub (void)h;
-	//@ stub writing = true;
 	//@ end
 	segment_unlock(seg);
 	if (writing || failed)
@@ -546,6 +485,28 @@ bool channel_end_transfer(struct segment *seg, bool failed)
 }
 
 /* ---- Cache side: a worker maps the segments it is sent. ---- */
+
+/* Maps the whole object into seg, which keeps fd to check the size. */
+static int map_segment(struct segment *seg, const char *name, int fd,
+		       const struct stat *st)
+{
+	//@ begin map a segment
+	void *base = mmap(NULL, (size_t)st->st_size, PROT_READ | PROT_WRITE,
+			  MAP_SHARED, fd, 0);
+
+	if (base == MAP_FAILED) {
+		report_failure("mmap", name, errno);
+		return -1;
+	}
+	snprintf(seg->name, sizeof(seg->name), "%s", name);
+	seg->header = base;
+	seg->fd = fd;
+	seg->size = (size_t)st->st_size;
+	seg->data = (unsigned char *)base + sizeof(struct segment_header);
+	seg->capacity = seg->size - sizeof(struct segment_header);
+	return 0;
+	//@ end
+}
 
 /*
  * Opens the proxy's segment `name` and checks the object's real size. The
@@ -569,7 +530,8 @@ static int open_segment(const char *name, uint64_t size, struct stat *st)
 		close_object(fd, name);
 		return -1;
 	}
-	if (st->st_size < SEGMENT_MIN_SIZE || st->st_size > SEGMENT_MAX_SIZE ||
+	if (st->st_size < PROXY_SEGMENT_MIN_SIZE ||
+	    st->st_size > PROXY_SEGMENT_MAX_SIZE ||
 	    (uint64_t)st->st_size != size) {
 		refusals_add("%s has %lld bytes, its request says %llu", name,
 			     (long long)st->st_size, (unsigned long long)size);
@@ -577,48 +539,6 @@ static int open_segment(const char *name, uint64_t size, struct stat *st)
 		return -1;
 	}
 	return fd;
-	//@ todo Open the proxy's segment `name` read-write and fill *st with
-	//@ todo fstat(2). Refuse an object whose real size is outside
-	//@ todo [SEGMENT_MIN_SIZE, SEGMENT_MAX_SIZE] or is not the `size` the
-	//@ todo request said. Return the descriptor, or -1. The name and the
-	//@ todo size came from another process: say why you refuse with
-	//@ todo refusals_add(), which counts instead of flooding the log.
-	//@ todo Read shm_open(3), fstat(2).
-	//@ stub (void)size;
-	//@ stub (void)st;
-	//@ stub return -1;
-	//@ end
-}
-
-/* Maps the whole object into seg, which keeps fd to check the size. */
-static int map_segment(struct segment *seg, const char *name, int fd,
-		       const struct stat *st)
-{
-	//@ begin map a segment
-	void *base = mmap(NULL, (size_t)st->st_size, PROT_READ | PROT_WRITE,
-			  MAP_SHARED, fd, 0);
-
-	if (base == MAP_FAILED) {
-		report_failure("mmap", name, errno);
-		return -1;
-	}
-	snprintf(seg->name, sizeof(seg->name), "%s", name);
-	seg->header = base;
-	seg->fd = fd;
-	seg->size = (size_t)st->st_size;
-	seg->data = (unsigned char *)base + sizeof(struct segment_header);
-	seg->capacity = seg->size - sizeof(struct segment_header);
-	return 0;
-	//@ todo Map the whole object (st->st_size bytes) shared, read-write.
-	//@ todo Fill seg->name, seg->header, seg->fd (kept open, so
-	//@ todo segment_fits() can check the size), seg->data (just after the
-	//@ todo header), seg->size and seg->capacity.
-	//@ todo Read mmap(2).
-	//@ stub (void)seg;
-	//@ stub (void)name;
-	//@ stub (void)fd;
-	//@ stub (void)st;
-	//@ stub return -1;
 	//@ end
 }
 
@@ -695,17 +615,6 @@ enum wait_result channel_claim_space(struct segment *seg, uint64_t generation,
 			return r;
 	}
 	h->done_read = 0;
-	//@ todo With the lock held, wait (wait_a_slice on space_free) until the
-	//@ todo data area is free (done_read 1, done_write 0). Before each wait
-	//@ todo and after it, check the header's generation: if it is not
-	//@ todo `generation`, unlock and return WAIT_STALE. Claim the area by
-	//@ todo setting done_read to 0.
-	//@ stub (void)h;
-	//@ stub (void)deadline;
-	//@ stub (void)generation;
-	//@ stub (void)stopping;
-	//@ stub segment_unlock(seg);
-	//@ stub return WAIT_TIMEOUT;
 	//@ end
 	seg->holds_data = true;
 	segment_unlock(seg);
@@ -730,11 +639,6 @@ enum wait_result channel_put_chunk(struct segment *seg, uint64_t file_len,
 	h->chunk_len = (uint32_t)len;
 	h->done_write = 1;
 	wake(seg, &h->chunk_ready);
-	//@ todo Write the file length and the chunk's length into the header,
-	//@ todo set done_write, and wake the proxy waiting on chunk_ready
-	//@ todo (wake()).
-	//@ stub (void)h;
-	//@ stub (void)file_len;
 	//@ end
 	segment_unlock(seg);
 	return WAIT_OK;

@@ -50,17 +50,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "cmdline.h"
 #include "ipcname.h"
 #include "mapping_cache.h"
-
-/*
- * The smallest -z is a published rule (the usage line, the handouts). The
- * header must leave room in it for at least SEGMENT_MIN_DATA bytes of file
- * per chunk, whatever the header grows to.
- */
-#define SEGMENT_MIN_SIZE 824
-#define SEGMENT_MIN_DATA 512
-#define SEGMENT_MAX_SIZE (64L * 1024 * 1024)
 
 struct segment_header {
 	pthread_mutex_t lock;		/* robust, process-shared */
@@ -79,26 +71,24 @@ struct segment_header {
 	uint32_t unused;
 };
 
-_Static_assert(sizeof(struct segment_header) + SEGMENT_MIN_DATA <=
-	       SEGMENT_MIN_SIZE,
-	       "the header leaves too little room for data in the smallest segment");
-_Static_assert(SEGMENT_MAX_SIZE - sizeof(struct segment_header) <= UINT32_MAX,
-	       "chunk_len must be able to hold a whole data area");
+_Static_assert(PROXY_SEGMENT_HEADER_FITS(sizeof(struct segment_header)),
+	       "the header must leave room for a chunk in every size -z accepts");
 
-/* One process's view of one mapped segment. Private memory, not shared. */
+/* One process's view of one mapped segment: the object, then its
+ * mapping. Private memory, not shared. */
 struct segment {
 	char name[IPCNAME_MAX];
+	int fd;				/* to check the size; -1 when closed */
+	size_t size;			/* the whole object, header included */
 	struct segment_header *header;	/* NULL when not mapped */
 	unsigned char *data;		/* the data area after the header */
-	size_t size;			/* the whole object, header included */
 	size_t capacity;		/* bytes of the data area */
-	int fd;				/* to check the size; -1 when closed */
-	uint64_t generation;		/* proxy: the transfer in progress */
-	bool lost;			/* proxy: saw a dead lock owner */
 	bool holds_data;		/* this process may touch the data area:
 					 * the proxy from a taken chunk until it
 					 * is sent, a worker from its claim until
 					 * its chunk is handed over */
+	uint64_t generation;		/* proxy: the transfer in progress */
+	bool lost;			/* proxy: saw a dead lock owner */
 	/* Proxy: both condition variables as the last transfer that ended
 	 * well left them, with nobody waiting. An idle segment whose words
 	 * differ was written by another process (channel_is_idle). */

@@ -102,9 +102,6 @@ static void remove_listener(void)
 			fprintf(stderr, "simplecached: unlink %s: %s\n",
 				cache.addr.sun_path, strerror(errno));
 	}
-	//@ todo Close the listening socket and remove its file, so nothing is
-	//@ todo left in /dev/shm; say so if the file cannot be removed.
-	//@ todo Read unlink(2).
 	//@ end
 	cache.listener = -1;
 }
@@ -144,12 +141,6 @@ static int create_listener(void)
 		return -1;
 	}
 	return 0;
-	//@ todo Make cache.listener a Unix-domain stream socket listening at
-	//@ todo cache.addr (backlog CACHE_BACKLOG), its file mode 0600. Call
-	//@ todo remove_stale_socket() first: a crashed cache leaves its file.
-	//@ todo Read socket(2), bind(2), listen(2), unix(7).
-	//@ stub (void)remove_stale_socket;
-	//@ stub return 0;
 	//@ end
 }
 
@@ -287,14 +278,6 @@ static int read_more(struct connection *conn)
 	}
 	conn->got += (size_t)n;
 	return conn->got == sizeof(conn->req);
-	//@ todo Receive what has arrived of the request (at most what is
-	//@ todo still missing) into conn->req after the conn->got bytes
-	//@ todo already there, without waiting (MSG_DONTWAIT). Return 1 when
-	//@ todo the request is whole, 0 if more is to come (nothing yet is not
-	//@ todo an error), -1 if the peer closed first or recv failed: say
-	//@ todo why with refusals_add(). Read recv(2).
-	//@ stub (void)conn;
-	//@ stub return -1;
 	//@ end
 }
 
@@ -318,15 +301,6 @@ static bool hand_over(struct connection *conn)
 		drop(conn);
 	}
 	return true;
-	//@ todo Refuse a request that cache_request_is_valid() rejects
-	//@ todo (refusals_add(), then drop() the connection). Otherwise take
-	//@ todo a slot of the work list without waiting (cache_take_slot(0);
-	//@ todo return false if none is free) and hand the connection over
-	//@ todo (cache_hand_over). If that fails, the cache is stopping: give
-	//@ todo the slot back and drop the connection. Return true.
-	//@ stub (void)conn;
-	//@ stub drop(conn);
-	//@ stub return true;
 	//@ end
 }
 
@@ -538,24 +512,14 @@ static void send_file(struct segment *seg, uint64_t generation, int fd,
 		}
 		offset += len;
 	}
-	//@ todo Until file_len bytes are copied: claim the data area
-	//@ todo (channel_claim_space; give up if it fails), read the next chunk
-	//@ todo of at most seg->capacity bytes into it (read_chunk) and hand
-	//@ todo it over (channel_put_chunk). If read_chunk fails, hand over a
-	//@ todo chunk of 0 bytes so the proxy stops at once, and give up. Say
-	//@ todo why a transfer stops early (report_stop).
-	//@ stub (void)seg;
-	//@ stub (void)generation;
-	//@ stub (void)fd;
-	//@ stub (void)file_len;
-	//@ stub (void)offset;
-	//@ stub (void)read_chunk;
-	//@ stub (void)report_stop;
 	//@ end
 }
 
-static void serve(struct segment_maps *maps, const struct connection *conn)
+const size_t segment_maps_size = sizeof(struct segment_maps);
+
+static void serve(struct segment_maps *maps, void *request)
 {
+	const struct connection *conn = request;
 	const struct cache_request *req = &conn->req;
 	struct segment *seg;
 	struct stat st;
@@ -581,20 +545,10 @@ static void serve(struct segment_maps *maps, const struct connection *conn)
 		send_file(seg, req->generation, fd, (uint64_t)st.st_size);
 }
 
-static void *work(void *arg)
+/* Served or not: the proxy, if it still waits, sees the connection end. */
+static void end_request(void *request)
 {
-	struct segment_maps maps = { 0 };
-	struct connection *conn;
-
-	(void)arg;
-	while ((conn = cache_next_request()) != NULL) {
-		if (!atomic_load(cache_stopping()))
-			serve(&maps, conn);
-		close(conn->fd);
-		cache_request_done(conn);
-	}
-	segment_maps_clear(&maps);
-	return NULL;
+	drop(request);
 }
 
 /* ---- The channel's life ---- */
@@ -640,7 +594,8 @@ static const struct cache_channel socket_channel = {
 	.remove_name = unlink_socket_file,
 	.boss = gather_requests,
 	.wake_boss = wake_boss,
-	.worker = work,
+	.serve = serve,
+	.end_request = end_request,
 };
 
 int main(int argc, char **argv)

@@ -6,14 +6,9 @@
  */
 #include <stddef.h>
 
-#include "cmdline.h"
 #include "proxy.h"
 #include "segment_pool.h"
 #include "shm_channel.h"
-
-_Static_assert(SEGMENT_MIN_SIZE == PROXY_SEGMENT_MIN_SIZE &&
-	       SEGMENT_MAX_SIZE == PROXY_SEGMENT_MAX_SIZE,
-	       "the pool's segments may have every size -z accepts");
 
 const size_t segment_struct_size = sizeof(struct segment);
 

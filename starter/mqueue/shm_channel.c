@@ -303,8 +303,9 @@ static int open_segment(const char *name, struct stat *st, char *why,
 	 * TODO(open a segment):
 	 * Open the proxy's segment `name` read-write and fill *st with
 	 * fstat(2). Take the size from fstat, never from the message, and
-	 * refuse sizes outside [SEGMENT_MIN_SIZE, SEGMENT_MAX_SIZE].
-	 * Return the descriptor, or -1 with the reason written into why.
+	 * refuse sizes -z does not accept (PROXY_SEGMENT_MIN_SIZE to
+	 * PROXY_SEGMENT_MAX_SIZE, lab/cmdline.h). Return the descriptor, or
+	 * -1 with the reason written into why.
 	 * Read shm_open(3), fstat(2).
 	 */
 	(void)st;

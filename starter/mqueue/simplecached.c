@@ -213,9 +213,11 @@ static void serve_file(struct segment *seg, const struct cache_request *req)
 		send_file(seg, req, fd);
 }
 
-static void serve_request(struct segment_maps *maps,
-			  const struct cache_request *req)
+const size_t segment_maps_size = sizeof(struct segment_maps);
+
+static void serve_request(struct segment_maps *maps, void *request)
 {
+	const struct cache_request *req = request;
 	char why[256];
 	struct segment *seg = segment_attach(maps, req->segment, why,
 					     sizeof(why));
@@ -230,28 +232,14 @@ static void serve_request(struct segment_maps *maps,
 	segment_release(seg);
 }
 
-static void *work(void *arg)
-{
-	struct segment_maps maps = { 0 };
-	struct cache_request *req;
-
-	(void)arg;
-	while ((req = cache_next_request()) != NULL) {
-		if (!atomic_load(cache_stopping()))
-			serve_request(&maps, req);
-		cache_request_done(req);
-	}
-	segment_maps_clear(&maps);
-	return NULL;
-}
-
 static const struct cache_channel queue_channel = {
 	.open = open_channel,
 	.close = remove_queue,
 	.remove_name = unlink_queue,
 	.boss = receive_requests,
 	.wake_boss = NULL,	/* it looks every BOSS_SLICE_MS */
-	.worker = work,
+	.serve = serve_request,
+	.end_request = free,
 };
 
 int main(int argc, char **argv)

@@ -344,6 +344,16 @@ bool channel_is_idle(const struct segment *seg)
 		return false;
 	}
 	rc = pthread_mutex_trylock(&h->lock);
+	if (rc == EOWNERDEAD) {
+		/* Then this thread holds the lock, and it is on the thread's
+		 * robust list: it must leave the list before the pool unmaps
+		 * the segment, or the thread's next lock writes into the hole.
+		 * Unlocked inconsistent, it is unusable, which is as well. */
+		int err = pthread_mutex_unlock(&h->lock);
+
+		if (err != 0)
+			report_failure("pthread_mutex_unlock", seg->name, err);
+	}
 	if (rc != 0) {
 		/* EBUSY, EOWNERDEAD, or words that are no lock: the segment is
 		 * renewed either way, lock and all. */
@@ -480,31 +490,6 @@ bool channel_end_transfer(struct segment *seg, bool failed)
 
 /* ---- Cache side: a worker maps the segments it is sent. ---- */
 
-/*
- * Opens the proxy's segment `name` and checks the object's real size. The
- * name and the size come from another process: trust neither.
- */
-static int open_segment(const char *name, uint64_t size, struct stat *st)
-{
-	if (!ipcname_is_segment(name)) {
-		refusals_add("a request named \"%.64s\", not a segment", name);
-		return -1;
-	}
-	/*
-	 * TODO(open a segment):
-	 * Open the proxy's segment `name` read-write and fill *st with
-	 * fstat(2). Refuse an object whose real size is outside
-	 * [SEGMENT_MIN_SIZE, SEGMENT_MAX_SIZE] or is not the `size` the
-	 * request said. Return the descriptor, or -1. The name and the
-	 * size came from another process: say why you refuse with
-	 * refusals_add(), which counts instead of flooding the log.
-	 * Read shm_open(3), fstat(2).
-	 */
-	(void)size;
-	(void)st;
-	return -1;
-}
-
 /* Maps the whole object into seg, which keeps fd to check the size. */
 static int map_segment(struct segment *seg, const char *name, int fd,
 		       const struct stat *st)
@@ -520,6 +505,31 @@ static int map_segment(struct segment *seg, const char *name, int fd,
 	(void)seg;
 	(void)name;
 	(void)fd;
+	(void)st;
+	return -1;
+}
+
+/*
+ * Opens the proxy's segment `name` and checks the object's real size. The
+ * name and the size come from another process: trust neither.
+ */
+static int open_segment(const char *name, uint64_t size, struct stat *st)
+{
+	if (!ipcname_is_segment(name)) {
+		refusals_add("a request named \"%.64s\", not a segment", name);
+		return -1;
+	}
+	/*
+	 * TODO(open a segment):
+	 * Open the proxy's segment `name` read-write and fill *st with
+	 * fstat(2). Refuse an object whose real size is not one -z accepts
+	 * (PROXY_SEGMENT_MIN_SIZE to PROXY_SEGMENT_MAX_SIZE, lab/cmdline.h)
+	 * or is not the `size` the request said. Return the descriptor, or -1. The name and the
+	 * size came from another process: say why you refuse with
+	 * refusals_add(), which counts instead of flooding the log.
+	 * Read shm_open(3), fstat(2).
+	 */
+	(void)size;
 	(void)st;
 	return -1;
 }

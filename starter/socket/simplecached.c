@@ -473,8 +473,11 @@ static void send_file(struct segment *seg, uint64_t generation, int fd,
 	(void)report_stop;
 }
 
-static void serve(struct segment_maps *maps, const struct connection *conn)
+const size_t segment_maps_size = sizeof(struct segment_maps);
+
+static void serve(struct segment_maps *maps, void *request)
 {
+	const struct connection *conn = request;
 	const struct cache_request *req = &conn->req;
 	struct segment *seg;
 	struct stat st;
@@ -500,20 +503,10 @@ static void serve(struct segment_maps *maps, const struct connection *conn)
 		send_file(seg, req->generation, fd, (uint64_t)st.st_size);
 }
 
-static void *work(void *arg)
+/* Served or not: the proxy, if it still waits, sees the connection end. */
+static void end_request(void *request)
 {
-	struct segment_maps maps = { 0 };
-	struct connection *conn;
-
-	(void)arg;
-	while ((conn = cache_next_request()) != NULL) {
-		if (!atomic_load(cache_stopping()))
-			serve(&maps, conn);
-		close(conn->fd);
-		cache_request_done(conn);
-	}
-	segment_maps_clear(&maps);
-	return NULL;
+	drop(request);
 }
 
 /* ---- The channel's life ---- */
@@ -559,7 +552,8 @@ static const struct cache_channel socket_channel = {
 	.remove_name = unlink_socket_file,
 	.boss = gather_requests,
 	.wake_boss = wake_boss,
-	.worker = work,
+	.serve = serve,
+	.end_request = end_request,
 };
 
 int main(int argc, char **argv)
