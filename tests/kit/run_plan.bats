@@ -51,3 +51,10 @@ plan() {
 	assert_line $'tests/hostile_locks.bats\tsocket'
 	refute_line $'tests/hostile_locks.bats\tmqueue'
 }
+
+@test "run plan: a suite named by a relative path runs in every variant, as by its full path" {
+	cd "$root/tests"
+	plan --variant "mqueue socket" solution_transfer.bats
+	assert_line $'tests/solution_transfer.bats\tmqueue'
+	assert_line $'tests/solution_transfer.bats\tsocket'
+}
