@@ -48,7 +48,6 @@ plan() {
 	refute_line --partial 'hostile_peer.bats'
 	IPCLAB_TRACK=guided plan --variant mqueue
 	assert_line $'tests/hostile_peer.bats\tmqueue'
-	assert_line $'tests/hostile_locks.bats\tsocket'
 	refute_line $'tests/hostile_locks.bats\tmqueue'
 }
 
