@@ -47,17 +47,31 @@ static void segment_unlock(struct segment *seg)
 		report_failure("pthread_mutex_unlock", seg->name, rc);
 }
 
+/*
+ * A lock taken with EOWNERDEAD is this thread's, and glibc lists it among
+ * the thread's robust locks through words inside the segment. It must be
+ * let go before the segment can be unmapped: glibc's next lock or unlock
+ * by this thread would write through that entry into whatever is mapped
+ * there later, shared memory a peer's own list runs through too.
+ */
+static void release_dead_owners_lock(pthread_mutex_t *lock, const char *name)
+{
+	int rc = pthread_mutex_consistent(lock);
+
+	if (rc != 0)
+		report_failure("pthread_mutex_consistent", name, rc);
+	rc = pthread_mutex_unlock(lock);
+	if (rc != 0)
+		report_failure("pthread_mutex_unlock", name, rc);
+}
+
 /* The lock's holder died: make the lock usable again, release it, and
  * remember that the flags it guarded may be half written. */
 static enum wait_result owner_died(struct segment *seg)
 {
-	int rc = pthread_mutex_consistent(&seg->header->lock);
-
 	fprintf(stderr, "%s: a process died holding the lock of %s\n",
 		program_invocation_short_name, seg->name);
-	if (rc != 0)
-		report_failure("pthread_mutex_consistent", seg->name, rc);
-	segment_unlock(seg);
+	release_dead_owners_lock(&seg->header->lock, seg->name);
 	seg->lost = true;
 	return WAIT_LOST;
 }
@@ -399,6 +413,8 @@ bool channel_is_idle(const struct segment *seg)
 		return false;
 	}
 	rc = pthread_mutex_trylock(&h->lock);
+	if (rc == EOWNERDEAD)
+		release_dead_owners_lock(&h->lock, seg->name);
 	if (rc != 0) {
 		/* EBUSY, EOWNERDEAD, or words that are no lock: the segment is
 		 * renewed either way, lock and all. */
