@@ -540,6 +540,21 @@ static int map_segment(struct segment *seg, const char *name, int fd,
 	return -1;
 }
 
+/* A kept mapping of an object the proxy removed (it replaced the
+ * segment) is dropped, descriptor and all: what a worker keeps stays
+ * bounded by the live segments, not by how often they were replaced. */
+static void drop_removed_objects(struct segment_maps *maps)
+{
+	for (int i = 0; i < MAPPINGS_KEPT; i++) {
+		struct segment *seg = &maps->slot[i];
+
+		if (seg->header != NULL && shm_object_removed(seg->fd, seg->name)) {
+			unmap_segment(seg);
+			mapping_cache_forget(&maps->kept, i);
+		}
+	}
+}
+
 /*
  * A worker keeps its last mappings (lab/mapping_cache.h), each with its
  * descriptor, to check the size before each use. Each request still opens
@@ -553,6 +568,7 @@ struct segment *segment_attach(struct segment_maps *maps, const char *name,
 	int slot;
 	int fd = open_segment(name, size, &st);
 
+	drop_removed_objects(maps);
 	if (fd < 0)
 		return NULL;
 	slot = mapping_cache_find(&maps->kept, name, &st);

@@ -297,6 +297,39 @@ static void idle_dead_owner(struct segment *proxy, struct segment_maps *maps,
 	check_lock_free(proxy, "channel_is_idle kept the dead owner's lock");
 }
 
+/* ---- A worker's kept mappings of replaced segments. ---- */
+
+static int kept_mappings(const struct segment_maps *maps)
+{
+	int n = 0;
+
+	for (int i = 0; i < MAPPINGS_KEPT; i++)
+		n += maps->slot[i].header != NULL;
+	return n;
+}
+
+/*
+ * The proxy replaces the segment (a new object under a new name) again
+ * and again; the worker maps each. A mapping of a removed object keeps
+ * its descriptor for nothing: the worker holds only the live one.
+ */
+static void replaced_segments(struct segment *proxy, struct segment_maps *maps,
+			      const void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < MAPPINGS_KEPT + 2; i++) {
+		if (!CHECK(segment_attach(maps, proxy->name, proxy->size) != NULL,
+			   "segment_attach %s failed", proxy->name))
+			return;
+		CHECK(kept_mappings(maps) == 1,
+		      "after %d replacements the worker keeps %d mappings, not 1",
+		      i, kept_mappings(maps));
+		segment_destroy(proxy);
+		if (!new_segment(proxy, SEGMENT_SIZE))
+			return;
+	}
+}
+
 int main(void)
 {
 	static const enum flaw flaws[] = { WRONG_FILE_LEN, EMPTY, PAST_DUE,
@@ -311,5 +344,6 @@ int main(void)
 	on_new_transfer(timeout, NULL);
 	on_new_transfer(dead_worker, NULL);
 	on_new_transfer(idle_dead_owner, NULL);
+	on_new_transfer(replaced_segments, NULL);
 	return tests_result("shm_channel_socket");
 }
