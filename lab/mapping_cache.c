@@ -42,6 +42,18 @@ void mapping_cache_forget(struct mapping_cache *c, int slot)
 	c->kept[slot].used = false;
 }
 
+bool shm_object_removed(int fd, const char *name)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0) {
+		fprintf(stderr, "%s: fstat %s: %s\n",
+			program_invocation_short_name, name, strerror(errno));
+		return true;
+	}
+	return st.st_nlink == 0;
+}
+
 bool shm_object_fits(int fd, size_t size, const char *name)
 {
 	struct stat st;

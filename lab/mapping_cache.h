@@ -10,7 +10,9 @@
  * mapping is reused only for the very object it was made of: same name,
  * same file (device and inode), same size. A proxy that restarts, or
  * replaces a segment, makes a new object, which never matches an old
- * entry. One worker's own: no lock.
+ * entry; a worker that keeps descriptors drops the entries whose object
+ * was removed (shm_object_removed) each time it looks, so what it keeps
+ * is bounded by the live segments. One worker's own: no lock.
  */
 #ifndef MAPPING_CACHE_H
 #define MAPPING_CACHE_H
@@ -45,6 +47,14 @@ int mapping_cache_find(const struct mapping_cache *c, const char *name,
 int mapping_cache_claim(struct mapping_cache *c, const char *name,
 			const struct stat *st);
 void mapping_cache_forget(struct mapping_cache *c, int slot);
+
+/*
+ * True if the object open as `fd` has no name left (st_nlink 0): the
+ * proxy removed it, replacing the segment, so no request will name it
+ * again and a mapping kept of it only holds its memory and descriptor. A
+ * descriptor fstat fails on is as good as gone (said why, naming `name`).
+ */
+bool shm_object_removed(int fd, const char *name);
 
 /*
  * True if the object open as `fd` still has at least `size` bytes, so

@@ -8,6 +8,7 @@
 # the names an idle segment's replacement would get, dies holding every
 # segment's lock, or writes into the condition variables' words, idle or
 # during transfers. The pool must renew what was spoiled and never shrink,
+# the cache must keep no descriptor of a segment the pool replaced,
 # and SIGTERM must still end both programs within 2 s, names removed, even
 # with a thread stuck inside glibc's wake-up.
 
@@ -46,6 +47,34 @@ teardown() {
 	serves_normally
 	echo "# the workload took $(($(now_ms) - start)) ms" >&3
 	pool_holds 2 4096
+}
+
+# fds_at_most PID LIMIT: PID has at most LIMIT descriptors open.
+fds_at_most() {
+	[ "$(fd_count "$1")" -le "$2" ]
+}
+
+@test "segments renewed round after round: the cache keeps no descriptor of a removed one" {
+	local first round
+	start_cache -c "$IPCLAB_CONTENT/locals.txt" -t 4
+	start_proxy -n 2 -z 4096
+	serves_normally
+	first=$(fd_count "$cache_pid")
+	# Each round spoils both idle segments, so the pool renews them: new
+	# objects under new names, the old ones removed. A worker may keep
+	# the live segments it mapped, with their descriptors (at most -t x -n,
+	# 4 x 2), never a removed one: more traffic adds no descriptor.
+	for round in 1 2 3 4 5; do
+		run peer poke 60
+		assert_success
+		serves_normally
+	done
+	wait_until 5 fds_at_most "$cache_pid" $((first + 4 * 2)) || {
+		echo "simplecached had $first descriptors open after its first round and $(fd_count "$cache_pid") after 5 rounds of renewed segments"
+		dump_logs
+		false
+	}
+	echo "# simplecached: $first descriptors after its first round, $(fd_count "$cache_pid") after 5 rounds of renewed segments" >&3
 }
 
 @test "condition variables scribbled during transfers: SIGTERM still ends both within 2 s, names removed" {

@@ -47,17 +47,31 @@ static void segment_unlock(struct segment *seg)
 		report_failure("pthread_mutex_unlock", seg->name, rc);
 }
 
+/*
+ * A lock taken with EOWNERDEAD is this thread's, and glibc lists it among
+ * the thread's robust locks through words inside the segment. It must be
+ * let go before the segment can be unmapped: glibc's next lock or unlock
+ * by this thread would write through that entry into whatever is mapped
+ * there later, shared memory a peer's own list runs through too.
+ */
+static void release_dead_owners_lock(pthread_mutex_t *lock, const char *name)
+{
+	int rc = pthread_mutex_consistent(lock);
+
+	if (rc != 0)
+		report_failure("pthread_mutex_consistent", name, rc);
+	rc = pthread_mutex_unlock(lock);
+	if (rc != 0)
+		report_failure("pthread_mutex_unlock", name, rc);
+}
+
 /* The lock's holder died: make the lock usable again, release it, and
  * remember that the flags it guarded may be half written. */
 static enum wait_result owner_died(struct segment *seg)
 {
-	int rc = pthread_mutex_consistent(&seg->header->lock);
-
 	fprintf(stderr, "%s: a process died holding the lock of %s\n",
 		program_invocation_short_name, seg->name);
-	if (rc != 0)
-		report_failure("pthread_mutex_consistent", seg->name, rc);
-	segment_unlock(seg);
+	release_dead_owners_lock(&seg->header->lock, seg->name);
 	seg->lost = true;
 	return WAIT_LOST;
 }
@@ -344,16 +358,8 @@ bool channel_is_idle(const struct segment *seg)
 		return false;
 	}
 	rc = pthread_mutex_trylock(&h->lock);
-	if (rc == EOWNERDEAD) {
-		/* Then this thread holds the lock, and it is on the thread's
-		 * robust list: it must leave the list before the pool unmaps
-		 * the segment, or the thread's next lock writes into the hole.
-		 * Unlocked inconsistent, it is unusable, which is as well. */
-		int err = pthread_mutex_unlock(&h->lock);
-
-		if (err != 0)
-			report_failure("pthread_mutex_unlock", seg->name, err);
-	}
+	if (rc == EOWNERDEAD)
+		release_dead_owners_lock(&h->lock, seg->name);
 	if (rc != 0) {
 		/* EBUSY, EOWNERDEAD, or words that are no lock: the segment is
 		 * renewed either way, lock and all. */
@@ -534,6 +540,21 @@ static int open_segment(const char *name, uint64_t size, struct stat *st)
 	return -1;
 }
 
+/* A kept mapping of an object the proxy removed (it replaced the
+ * segment) is dropped, descriptor and all: what a worker keeps stays
+ * bounded by the live segments, not by how often they were replaced. */
+static void drop_removed_objects(struct segment_maps *maps)
+{
+	for (int i = 0; i < MAPPINGS_KEPT; i++) {
+		struct segment *seg = &maps->slot[i];
+
+		if (seg->header != NULL && shm_object_removed(seg->fd, seg->name)) {
+			unmap_segment(seg);
+			mapping_cache_forget(&maps->kept, i);
+		}
+	}
+}
+
 /*
  * A worker keeps its last mappings (lab/mapping_cache.h), each with its
  * descriptor, to check the size before each use. Each request still opens
@@ -547,6 +568,7 @@ struct segment *segment_attach(struct segment_maps *maps, const char *name,
 	int slot;
 	int fd = open_segment(name, size, &st);
 
+	drop_removed_objects(maps);
 	if (fd < 0)
 		return NULL;
 	slot = mapping_cache_find(&maps->kept, name, &st);

@@ -21,11 +21,12 @@ static atomic_bool never_stopping;
 #ifdef __SANITIZE_THREAD__
 /* ThreadSanitizer's pthread_mutex_timedlock() marks the lock taken only
  * when it returns 0, not on EOWNERDEAD (pthread_mutex_lock() it repairs),
- * so the unlock in owner_died() looks like one of a free lock. */
+ * so the unlock in release_dead_owners_lock() looks like one of a free
+ * lock. */
 const char *__tsan_default_suppressions(void);
 const char *__tsan_default_suppressions(void)
 {
-	return "mutex:owner_died\n";
+	return "mutex:release_dead_owners_lock\n";
 }
 #endif
 
@@ -231,6 +232,16 @@ static void timeout(struct segment *proxy, struct segment_maps *maps,
 
 /* ---- A worker that dies holding the lock. ---- */
 
+/* This thread can take the lock (so it does not hold it already). */
+static void check_lock_free(const struct segment *proxy, const char *what)
+{
+	int rc = pthread_mutex_trylock(&proxy->header->lock);
+
+	CHECK(rc == 0, "%s: %s", what, strerror(rc));
+	if (rc == 0)
+		pthread_mutex_unlock(&proxy->header->lock);
+}
+
 static bool worker_claims_and_locks(void *arg)
 {
 	const struct segment *proxy = arg;
@@ -245,7 +256,6 @@ static void dead_worker(struct segment *proxy, struct segment_maps *maps,
 {
 	struct chunk c;
 	enum wait_result r;
-	int rc;
 
 	(void)maps, (void)arg;
 	if (!CHECK(in_child(worker_claims_and_locks, proxy),
@@ -255,11 +265,69 @@ static void dead_worker(struct segment *proxy, struct segment_maps *maps,
 	CHECK(r == WAIT_LOST, "a lock whose owner died gave %d, not WAIT_LOST", r);
 	CHECK(!channel_end_transfer(proxy, false),
 	      "a segment whose lock owner died was kept for reuse");
-	rc = pthread_mutex_trylock(&proxy->header->lock);
-	CHECK(rc == 0, "after EOWNERDEAD the lock is not usable again: %s",
-	      strerror(rc));
-	if (rc == 0)
-		pthread_mutex_unlock(&proxy->header->lock);
+	check_lock_free(proxy, "after EOWNERDEAD the lock is not usable again");
+}
+
+/* ---- An idle segment whose lock a dead process left. ---- */
+
+static bool child_locks(void *arg)
+{
+	const struct segment *proxy = arg;
+
+	return pthread_mutex_trylock(&proxy->header->lock) == 0;
+}
+
+/*
+ * channel_is_idle() takes such a lock with EOWNERDEAD, and the pool then
+ * unmaps the segment: the lock must be let go first. Held, it stays on
+ * this thread's robust list, whose next update writes through whatever
+ * is mapped there later: the replacement segment, whose lock a cache
+ * worker then unlocked through this process's pointers (SIGSEGV).
+ */
+static void idle_dead_owner(struct segment *proxy, struct segment_maps *maps,
+			    const void *arg)
+{
+	(void)maps, (void)arg;
+	if (!CHECK(channel_end_transfer(proxy, false),
+		   "a transfer that ended well left its segment unusable") ||
+	    !CHECK(in_child(child_locks, proxy), "the child did not lock"))
+		return;
+	CHECK(!channel_is_idle(proxy),
+	      "a segment whose lock owner died was taken as idle");
+	check_lock_free(proxy, "channel_is_idle kept the dead owner's lock");
+}
+
+/* ---- A worker's kept mappings of replaced segments. ---- */
+
+static int kept_mappings(const struct segment_maps *maps)
+{
+	int n = 0;
+
+	for (int i = 0; i < MAPPINGS_KEPT; i++)
+		n += maps->slot[i].header != NULL;
+	return n;
+}
+
+/*
+ * The proxy replaces the segment (a new object under a new name) again
+ * and again; the worker maps each. A mapping of a removed object keeps
+ * its descriptor for nothing: the worker holds only the live one.
+ */
+static void replaced_segments(struct segment *proxy, struct segment_maps *maps,
+			      const void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < MAPPINGS_KEPT + 2; i++) {
+		if (!CHECK(segment_attach(maps, proxy->name, proxy->size) != NULL,
+			   "segment_attach %s failed", proxy->name))
+			return;
+		CHECK(kept_mappings(maps) == 1,
+		      "after %d replacements the worker keeps %d mappings, not 1",
+		      i, kept_mappings(maps));
+		segment_destroy(proxy);
+		if (!new_segment(proxy, SEGMENT_SIZE))
+			return;
+	}
 }
 
 int main(void)
@@ -275,5 +343,7 @@ int main(void)
 		on_new_transfer(bad_chunk, &flaws[i]);
 	on_new_transfer(timeout, NULL);
 	on_new_transfer(dead_worker, NULL);
+	on_new_transfer(idle_dead_owner, NULL);
+	on_new_transfer(replaced_segments, NULL);
 	return tests_result("shm_channel_socket");
 }
