@@ -162,18 +162,44 @@ run_step() {
 	assert_output 0
 }
 
+# suite_and_prefix COMMAND: the suite and the prefix a test step's command
+# passes to .github/classroom/check, one a line, as the runner's bash splits
+# them; fails if COMMAND is not such a step.
+suite_and_prefix() {
+	bash -c "set -- ${1#bash .github/classroom/check }; [[ \$# -eq 2 ]] && printf '%s\n' \"\$@\"" 2>/dev/null &&
+		[[ $1 == "bash .github/classroom/check "* ]]
+}
+
+# The install and compile steps and the first test step (which builds the
+# tests' tools and content, the most any step does) run as written. Each
+# later test step runs its row's tests, which make test runs on the
+# reference (tests/solution_*.bats); here its command is checked to name a
+# suite of the clone and a prefix that starts at least one of its tests,
+# once the runner's bash has split it. make kit-check (IPCLAB_KIT_FULL=1)
+# runs every step, as an instructor checking a template does.
 @test "classroom: every command of the workflow passes in a fresh clone holding the reference" {
 	[[ -z ${IPCLAB_SMOKE_FAILED:-} ]] || skip "the smoke check failed"
 	fresh_clone "$work/repo" "$KIT/solution/mqueue"
 	workflow_steps >"$BATS_TEST_TMPDIR/steps.tsv"
-	local kind id minutes cmd failed=() t0
+	local kind id minutes cmd failed=() t0 tests_run=0 words
 	while IFS=$'\t' read -r kind id minutes _ cmd; do
 		t0=$SECONDS
+		if [[ $kind == grader && $cmd != *" compile" && $tests_run -ge 1 && ${IPCLAB_KIT_FULL:-} != 1 ]]; then
+			words=$(suite_and_prefix "$cmd") || { failed+=("$kind $id: not a test step: $cmd"); continue; }
+			# The prefix matched literally, as the check script does.
+			# shellcheck disable=SC2001
+			run bats --count -f "^$(sed 's/[][\.^$*+?(){}|]/\\&/g' <<<"$(tail -n 1 <<<"$words")")" \
+				"$work/repo/$(head -n 1 <<<"$words")"
+			[[ $status -eq 0 && $output -ge 1 ]] 2>/dev/null ||
+				failed+=("$kind $id: no test of its suite starts with its prefix: $cmd ($output)")
+			continue
+		fi
 		case $kind in
 		install) run_step "$work/repo" 600 "$cmd" ;;
 		grader) run_step "$work/repo" "$((minutes * 60))" "$cmd" ;;
 		*) continue ;;
 		esac
+		[[ $kind != grader || $cmd == *" compile" ]] || tests_run=$((tests_run + 1))
 		echo "# $kind $id ($((SECONDS - ${t0:-SECONDS}))s): $cmd" >&3
 		[[ $status -eq 0 ]] || failed+=("$kind $id: $cmd (status $status): $(tail -n 15 <<<"$output")")
 		# A step keeps at least twice its measured time in hand.

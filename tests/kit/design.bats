@@ -149,12 +149,14 @@ smoke_on_design_starter() {
 
 # design_grade VARIANT: grades the untouched design starter of VARIANT
 # with design.md, and checks the compile row, the smoke row's rule and the
-# ungraded design.md row.
+# ungraded design.md row. Those rows only: the compile and hand-graded rows
+# are scored whatever --only says, and what the other rows give an untouched
+# starter is grader.bats's check (its full grade of the guided starter).
 design_grade() {
 	local sub=$BATS_TEST_TMPDIR/sub-$1 out=$BATS_TEST_TMPDIR/grade-$1
 	mkdir "$sub"
 	cp "$root"/starter/design/* "$(design_dir "$1")"/* "$root/handouts/design/design.md" "$sub/"
-	run timeout 600 bash "$root/grader/grade" --track design --variant "$1" --no-kit-build --quiet -o "$out" "$sub" 3>&- 4>&-
+	run timeout 600 bash "$root/grader/grade" --track design --variant "$1" --no-kit-build --quiet --only smoke -o "$out" "$sub" 3>&- 4>&-
 	echo "$output"
 	[ -f "$out/results.json" ] || false
 	python3 - "$out" "$sub" <<'PY'
