@@ -251,8 +251,12 @@ def main(argv):
     kit = argv[:1] == ["--kit"]
     if kit:
         argv = argv[1:]
-    if len(argv) != 1:
-        sys.exit("usage: names_exist.py TREE | --kit KIT")
+    if argv[:1] in (["-h"], ["--help"]):
+        print(__doc__.strip())
+        return 0
+    if len(argv) != 1 or not os.path.isdir(argv[0]):
+        print("usage: names_exist.py TREE | --kit KIT (a folder)", file=sys.stderr)
+        return 2
     r = Reader(argv[0], kit)
     r.what = "the kit" if kit else "the handout"
     missing = []
