@@ -32,9 +32,10 @@ similar) needs+=("${test_needs[@]}" "sim_c similarity-tester") ;;
 deploy) needs+=("${test_needs[@]}" "${handout_needs[@]}" "debootstrap debootstrap" "zip zip"
 	"/usr/share/keyrings/debian-archive-keyring.gpg debian-archive-keyring"
 	"/etc/ssl/certs/ca-certificates.crt ca-certificates") ;;
-# The kit checks its classroom template's workflow with yamllint, and the
-# snapshot's fallback, gdb, with the kit's own snapshot tests.
-kit) needs+=("${test_needs[@]}" "${handout_needs[@]}" "yamllint yamllint" "sim_c similarity-tester" "gdb gdb") ;;
+# The kit checks its classroom template's workflow with yamllint, the
+# snapshot's fallback, gdb, with its own snapshot tests, and the trace's
+# timeline by drawing it in headless Chromium (tests/kit/trace.bats).
+kit) needs+=("${test_needs[@]}" "${handout_needs[@]}" "yamllint yamllint" "sim_c similarity-tester" "gdb gdb" "chromium chromium") ;;
 esac
 
 missing=()
