@@ -34,7 +34,7 @@ deploy) needs+=("${test_needs[@]}" "${handout_needs[@]}" "debootstrap debootstra
 	"/etc/ssl/certs/ca-certificates.crt ca-certificates") ;;
 # The kit checks its classroom template's workflow with yamllint, the
 # snapshot's fallback, gdb, with its own snapshot tests, and the trace's
-# timeline by drawing it in headless Chromium (tests/kit/trace.bats).
+# timeline by drawing it in headless Chromium.
 kit) needs+=("${test_needs[@]}" "${handout_needs[@]}" "yamllint yamllint" "sim_c similarity-tester" "gdb gdb" "chromium chromium") ;;
 esac
 
