@@ -576,7 +576,6 @@ struct segment *segment_attach(struct segment_maps *maps, const char *name,
 	int slot;
 	int fd = open_segment(name, size, &st);
 
-	drop_removed_objects(maps);
 	if (fd < 0)
 		return NULL;
 	slot = mapping_cache_find(&maps->kept, name, &st);
@@ -584,6 +583,9 @@ struct segment *segment_attach(struct segment_maps *maps, const char *name,
 		seg = &maps->slot[slot];
 		close_object(fd, name);	/* the slot has its own */
 	} else {
+		/* A new object is met only when the proxy made one, often to
+		 * replace a segment: only then can a kept one have gone. */
+		drop_removed_objects(maps);
 		slot = mapping_cache_claim(&maps->kept, name, &st);
 		seg = &maps->slot[slot];
 		unmap_segment(seg);
