@@ -4,6 +4,8 @@
 # tests/run runs it in the socket variant, whose segments hold a robust
 # mutex and two condition variables:
 # ipclab-variants: socket
+# and in the guided track only: a design-track student publishes a layout of their own.
+# ipclab-track: guided
 # A hostile process of the same user (tests/fixtures/hostile_peer.c) takes
 # the names an idle segment's replacement would get, dies holding every
 # segment's lock, or writes into the condition variables' words, idle or

@@ -46,6 +46,8 @@ plan() {
 @test "run plan: a suite of one track is not run in the other" {
 	IPCLAB_TRACK=design plan --variant mqueue
 	refute_line --partial 'hostile_peer.bats'
+	IPCLAB_TRACK=design plan --variant socket
+	refute_line --partial 'hostile_locks.bats'
 	IPCLAB_TRACK=guided plan --variant mqueue
 	assert_line $'tests/hostile_peer.bats\tmqueue'
 	refute_line $'tests/hostile_locks.bats\tmqueue'
