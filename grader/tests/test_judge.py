@@ -257,8 +257,12 @@ class TimeScale(unittest.TestCase):
 
     def test_slots_follow_spare_cpu(self):
         self.assertEqual(timescale.slots_for(3, 2.0), 3)
-        self.assertEqual(timescale.slots_for(3, 0.0), 1)
-        self.assertEqual(timescale.slots_for(3, 0.7), 1)
+        self.assertEqual(timescale.slots_for(4, 2.0), 4)
+        # Two idle cores measured a little short still feed four slots.
+        self.assertEqual(timescale.slots_for(4, 1.97), 4)
+        self.assertEqual(timescale.slots_for(4, 1.2), 2)
+        self.assertEqual(timescale.slots_for(4, 0.0), 1)
+        self.assertEqual(timescale.slots_for(4, 0.7), 1)
 
     def test_scaled_rounds_up(self):
         self.assertEqual(timescale.scaled(20, 1.5), 30)
