@@ -208,10 +208,13 @@ kit-check: ## make test with every fixture graded in both variants, then deploy-
 	@IPCLAB_KIT_FULL=1 $(MAKE) --no-print-directory test VARIANT=
 	@if [ "$$(id -u)" -eq 0 ]; then $(MAKE) --no-print-directory deploy-check; fi
 
-mutants: ## grade every student bug of grader/mutants/ and its socket/ (MUTANTS="a socket/b" for some, MUTANTS_FLAGS=--full or --check); prints caught/total
+# Two grades at once: most of a grade waits on bounds, and each one runs
+# fewer slots beside the other (the spare CPU it measures).
+MUTANTS_JOBS ?= 2
+mutants: ## grade every student bug of grader/mutants/ and its socket/ (MUTANTS="a socket/b" for some, MUTANTS_FLAGS=--full or --check, MUTANTS_JOBS=2 at once); prints caught/total
 	@bash tests/lib/deps.sh kit
 	@$(MAKE) --no-print-directory lab content
-	@python3 grader/mutants/run $(MUTANTS_FLAGS) $(MUTANTS)
+	@python3 grader/mutants/run -j $(MUTANTS_JOBS) $(MUTANTS_FLAGS) $(MUTANTS)
 
 clean: ## remove build/ and dist/
 	rm -rf build dist
