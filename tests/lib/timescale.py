@@ -6,7 +6,7 @@ The one formula, used by grade, grade-all and `sandbox.bash calibrate`:
     limit   = ceil(row's limit * scale)
     budget  = min(rubric's budget * scale, platform limit)   (--budget: as given)
     expect  = limit / HEADROOM     a test starts when this fits in what is left
-    slots   = min(jobs, spare CPUs / SLOT_CPU), at least 1
+    slots   = min(jobs, spare CPUs * SPARE_NOISE / SLOT_CPU), at least 1
 
 ms is the middle of three runs of PROBE: the shell work the tests spend
 their own time on (the harness is a shell that starts a process for every
