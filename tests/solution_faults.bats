@@ -20,6 +20,11 @@ teardown() {
 	start_proxy
 	gf_get /files/size-825.bin >"$BATS_TEST_TMPDIR/reply" &
 	client=$!
+	# The cache starts a second (scaled) after the request, or once it has
+	# its answer: on a busy machine a cache started at once could be up
+	# before the proxy first looked, and a proxy that looks only once
+	# would pass.
+	wait_until 1 is_gone "$client" 2>/dev/null || true
 	start_cache
 	wait "$client"
 	assert_equal "$(cat "$BATS_TEST_TMPDIR/reply")" "GETFILE OK 825"
