@@ -208,8 +208,8 @@ kit-check: ## make test with every fixture graded in both variants, then deploy-
 	@IPCLAB_KIT_FULL=1 $(MAKE) --no-print-directory test VARIANT=
 	@if [ "$$(id -u)" -eq 0 ]; then $(MAKE) --no-print-directory deploy-check; fi
 
-# Two grades at once: most of a grade waits on bounds, and each one runs
-# fewer slots beside the other (the spare CPU it measures).
+# Two grades at once, two test slots each: a grade that fails early (the
+# smoke test, one row) leaves a lone grade's slots idle, two keep them fed.
 MUTANTS_JOBS ?= 2
 mutants: ## grade every student bug of grader/mutants/ and its socket/ (MUTANTS="a socket/b" for some, MUTANTS_FLAGS=--full or --check, MUTANTS_JOBS=2 at once); prints caught/total
 	@bash tests/lib/deps.sh kit
