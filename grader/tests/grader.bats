@@ -85,17 +85,17 @@ rows_points() {
 	PY
 }
 
-# The reference of each variant scores full marks. The socket reference is
-# graded on every row; the mqueue reference (unless IPCLAB_KIT_FULL=1, make
-# kit-check) on the rows only a grade runs, compile and grader/hidden/'s:
-# its public rows are tests/solution_*.bats, which make test runs on it
-# directly, and independent.bats grades a queue design on every row.
+# The reference of each variant scores full marks: on every row under
+# IPCLAB_KIT_FULL=1 (make kit-check), otherwise on the rows only a grade
+# runs, compile and grader/hidden/'s. Its public rows are
+# tests/solution_*.bats, which make test runs on each reference directly,
+# and independent.bats grades a design of its own on every row.
 @test "grader: the reference solution scores full marks" {
 	local v uid=64000
 	for v in $(variants_for solution); do
 		GRADE_VARIANT=$v
 		echo "# variant $v"
-		if [[ $v == mqueue && ${IPCLAB_KIT_FULL:-} != 1 ]]; then
+		if [[ ${IPCLAB_KIT_FULL:-} != 1 ]]; then
 			GRADE_ROWS='^hidden/' grade_variant solution "$uid"
 		else
 			grade_variant solution "$uid"
