@@ -90,7 +90,7 @@ teardown() {
 @test "cache killed mid-transfer: the client is cut off within 5 s, then served by a new cache" {
 	start_cache
 	start_proxy -n 2 -z 824
-	stall_transfer "$proxy_port" /files/size-16777216.bin
+	stalled_on "$proxy_port" /files/size-16777216.bin
 	stop_daemon cache KILL
 	start=$(now_ms)
 	rest=$(timeout "$(scaled 10)" cat <&5 | wc -c)
@@ -109,7 +109,7 @@ teardown() {
 @test "proxy killed mid-transfer: a one-worker cache serves the next proxy within 6 s" {
 	start_cache -c "$IPCLAB_CONTENT/locals.txt" -t 1
 	start_proxy -n 2 -z 824
-	stall_transfer "$proxy_port" /files/size-16777216.bin
+	stalled_on "$proxy_port" /files/size-16777216.bin
 	stop_daemon proxy KILL
 	exec 5<&-
 	start_proxy_named proxy2 -n 2

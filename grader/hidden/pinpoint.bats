@@ -15,16 +15,6 @@ teardown() {
 	hidden_teardown
 }
 
-# stalled_on PORT PATH: a client of the proxy on PORT asks for PATH on fd 5,
-# reads 100 KB and stops; returns once the transfer has stalled.
-stalled_on() {
-	stall_transfer "$1" "$2"
-	wait_until 20 transfer_stalled "$1" || {
-		echo "expected the transfer of $2 to stall behind a client that stops reading; it never did"
-		return 1
-	}
-}
-
 # timed_fetch SECONDS PORT PATH...: downloads PATH... through PORT, every
 # body checked, within SECONDS (scaled); fails quietly on a timeout.
 timed_fetch() {

@@ -71,19 +71,17 @@ hang_matches() {
 # stalled_then_proxy_killed: a client takes the first 100 KB of a large
 # file and stops reading, so the cache's worker waits for a turn the
 # proxy holds; then the proxy dies, and with it every post that could end
-# that wait. The proxy dies only once its transfer has stalled (its send
-# buffers full and unchanged): while they still fill it takes the
-# segment's robust lock chunk after chunk, and a proxy killed holding it
-# leaves the worker EOWNERDEAD, which ends the transfer with no wait left
-# to name. (Large segments: the few MB the socket buffers take before the
+# that wait. The proxy dies only once its transfer has stalled
+# (stalled_on): killed holding the segment's robust lock, it would leave
+# the worker EOWNERDEAD, which ends the transfer with no wait left to
+# name. (Large segments: the few MB the socket buffers take before the
 # stall are a few dozen hand-offs, so the trace read at each poll of
 # hang_names stays small.)
 stalled_then_proxy_killed() {
 	start_cache -c "$IPCLAB_CONTENT/locals.txt" -t 1
 	start_proxy -n 1 -z 65536
 	# shellcheck disable=SC2154  # start_proxy sets proxy_port
-	stall_transfer "$proxy_port" /files/size-16777216.bin
-	wait_until 20 transfer_stalled "$proxy_port" || fail "the transfer did not stall"
+	stalled_on "$proxy_port" /files/size-16777216.bin
 	stop_daemon proxy KILL
 	exec 5<&-
 }

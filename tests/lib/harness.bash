@@ -592,6 +592,22 @@ stall_transfer() {
 	head -c 100000 <&5 >/dev/null
 }
 
+# stalled_on PORT PATH: stall_transfer, then waits (20 s, scaled) until the
+# transfer has stalled (transfer_stalled). Only then do both programs wait
+# on each other with no lock held: a test that kills one of them sees what
+# the other's bounded wait does. While the buffers still fill, a side killed
+# mid-chunk can leave its peer the lock's dead owner (EOWNERDEAD) instead,
+# which ends the transfer however the peer waits: on a busy machine the
+# buffers fill slowly, and a test that did not wait here passed an
+# unbounded wait.
+stalled_on() {
+	stall_transfer "$1" "$2"
+	wait_until 20 transfer_stalled "$1" || {
+		echo "expected the transfer of $2 to stall behind a client that stops reading; it never did"
+		return 1
+	}
+}
+
 # trickle_transfer PORT PATH: stall_transfer, then one reader process in
 # the background reads the rest at about 640 KB/s (64 KB every 0.1 s),
 # noting in $trickle_count how many bytes it has read. Each turn of the
