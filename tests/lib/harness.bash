@@ -595,11 +595,11 @@ stall_transfer() {
 # stalled_on PORT PATH: stall_transfer, then waits (20 s, scaled) until the
 # transfer has stalled (transfer_stalled). Only then do both programs wait
 # on each other with no lock held: a test that kills one of them sees what
-# the other's bounded wait does. While the buffers still fill, a side killed
-# mid-chunk can leave its peer the lock's dead owner (EOWNERDEAD) instead,
-# which ends the transfer however the peer waits: on a busy machine the
-# buffers fill slowly, and a test that did not wait here passed an
-# unbounded wait.
+# the other's bounded wait does. While the buffers still fill, the two hand
+# chunks back and forth, and a side killed mid-hand-off (holding the
+# socket design's robust lock, say) ends the transfer through a path of its
+# own, whatever the peer's wait: on a busy machine the buffers fill slowly,
+# and a test that did not wait here passed an unbounded wait.
 stalled_on() {
 	stall_transfer "$1" "$2"
 	wait_until 20 transfer_stalled "$1" || {
