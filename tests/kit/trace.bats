@@ -140,7 +140,7 @@ build_patched() {
 # still applies to the reference, and the run still shows what the page
 # says: the segment's next transfer gets the late worker's chunk, refuses
 # it and replaces the segment. The bug is a race, and a run can miss it:
-# in 3 socket runs of 28 here, the late worker claimed the data area
+# in 3 socket runs of 24 here, the late worker claimed the data area
 # before the next request took the segment from the pool, so the proxy
 # found the segment not idle and replaced it (its trace shows segment .1
 # made by the next request's thread), and the late chunk went into the
