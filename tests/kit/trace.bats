@@ -146,15 +146,15 @@ build_patched() {
 # made by the next request's thread), and the late chunk went into the
 # orphan. So the scenario runs up to five times; it must show once.
 late_worker() {
-	local try
+	local try landed='webproxy: a chunk (for|of) /files/size-65537\.bin broke the rules'
 	build_patched "$1-late" "$root/tests/kit/trace-late-$1.patch" "$1"
 	for try in 1 2 3 4 5; do
 		run timeout 60 bash "$root/tests/kit/trace_late.sh" "$1" "$build/trace-$1-late" "$BATS_TEST_TMPDIR/out"
-		[[ $output =~ webproxy:\ a\ chunk\ (for|of)\ /files/size-65537\.bin\ broke\ the\ rules ]] && break
+		[[ $output =~ $landed ]] && break
 		echo "# try $try: the late chunk did not land"
 	done
 	assert_failure
-	assert_output --regexp 'webproxy: a chunk (for|of) /files/size-65537.bin broke the rules'
+	assert_output --regexp "$landed"
 	assert_output --regexp 'webproxy: replacing segment'
 }
 
