@@ -47,7 +47,10 @@ teardown() {
 	echo "# $output" >&3
 	sleep "$(scaled 2)"	# the workers wake from -d and find the change
 	both_alive
-	serves_normally
+	# Two workers, each 1.5 s a lookup: four files, one of them 257
+	# chunks, not the whole workload's 23 files (17 s).
+	printf '/files/%s\n' size-0.bin size-1.bin size-825.bin size-1048577.bin >"$BATS_TEST_TMPDIR/four.txt"
+	serves_normally -w "$BATS_TEST_TMPDIR/four.txt"
 }
 
 @test "a thread stuck for good in a wake-up of the other process: SIGTERM still ends both within 2 s, names removed" {

@@ -13,6 +13,7 @@ import glob
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -263,9 +264,14 @@ def watch(bed, cmd, env, log, limit):
     was seen, the pids of its programs as they see themselves), the last
     three when it was about to run out its limit."""
     with open(log, "wb") as f:
-        proc = subprocess.Popen(cmd, cwd=KIT, env=env, stdin=subprocess.DEVNULL, stdout=f,
-                                stderr=subprocess.STDOUT)
+        # Started and noted under the lock that stop() takes: a run is
+        # either in bed.procs when stop() looks, or never started (a run
+        # started after it would keep the grade up for its whole limit).
         with bed.lock:
+            if bed.stopping:
+                return -signal.SIGTERM, "", "", []
+            proc = subprocess.Popen(cmd, cwd=KIT, env=env, stdin=subprocess.DEVNULL, stdout=f,
+                                    stderr=subprocess.STDOUT)
             bed.procs.add(proc)
         diagnosis, seen, stalled = "", "", []
         try:

@@ -4,13 +4,13 @@
 # its time bound, with a valid results.json (Gradescope) and junit.xml, and
 # nothing left running or lying in /dev/shm or /dev/mqueue afterwards.
 
-# tests/run runs its tests as up to 3 jobs side by side (each grade is
-# independent, with uids of its own), job K taking every third test from
-# the Kth. The order spreads the longest (the starter's, deadlock's,
-# off-by-one's and shared-offset's grades) over the three jobs, so that
-# they end together: the starter and deadlock in one job made it the
-# last to end by four minutes.
-# ipclab-shards: 3
+# tests/run runs its tests as up to 4 jobs side by side (each grade is
+# independent, with uids of its own), job K taking every fourth test from
+# the Kth. The order spreads the longest grades over the four jobs, so
+# that they end together: the first four tests are the longest, one a job,
+# the next four the next longest. (With both references in one test, and
+# three jobs, the job holding them ended two minutes after the others.)
+# ipclab-shards: 4
 
 # run_grade sets status and output in the test, read by the helpers.
 # shellcheck disable=SC2030,SC2031
@@ -89,58 +89,17 @@ rows_points() {
 	PY
 }
 
-# The reference of each variant scores full marks: on every row under
-# IPCLAB_KIT_FULL=1 (make kit-check), otherwise on the rows only a grade
-# runs, compile and grader/hidden/'s. Its public rows are
-# tests/solution_*.bats, which make test runs on each reference directly,
-# and independent.bats grades a design of its own on every row.
-@test "grader: the reference solution scores full marks" {
-	local v uid=64000 rows='^hidden/'
+# reference_grade VARIANT UID: the reference of VARIANT scores full marks:
+# on every row under IPCLAB_KIT_FULL=1 (make kit-check), otherwise on the
+# rows only a grade runs, compile and grader/hidden/'s. Its public rows
+# are tests/solution_*.bats, which make test runs on each reference
+# directly, and independent.bats grades a design of its own on every row.
+reference_grade() {
+	local rows='^hidden/'
+	[[ " $GRADER_TEST_VARIANTS " == *" $1 "* ]] || skip "$1 is not among the variants under test ($GRADER_TEST_VARIANTS)"
 	[[ ${IPCLAB_KIT_FULL:-} != 1 ]] || rows=
-	for v in $(variants_for solution); do
-		GRADE_VARIANT=$v
-		echo "# variant $v"
-		GRADE_ROWS=$rows grade_variant solution "$uid"
-		uid=$((uid + 10))
-	done
-}
-
-# starter_checks: the compile row passes, and the smoke row's reason names
-# the rule to start with (the same words in either track).
-starter_checks() {
-	jq -e '.rows[] | select(.id == "compile") | .status == "PASS"' "$BATS_TEST_TMPDIR/out/grade.json"
-	[[ $(row_reason "$BATS_TEST_TMPDIR/out/grade.json" hidden/smoke:smoke:) == *"rule 1: the cache creates its command channel at start"* ]] ||
-		fail "the smoke row's reason names no rule: $(row_reason "$BATS_TEST_TMPDIR/out/grade.json" hidden/smoke:smoke:)"
-}
-
-@test "grader: the untouched starter scores the compile points and the rows it passes without a transfer" {
-	grade_expected starter 64020 starter_checks
-}
-
-no_compile_checks() {
-	grep -q 'segmnet' "$BATS_TEST_TMPDIR/out/build.log"
-	jq -e '.tests[0] | .output | contains("error")' "$BATS_TEST_TMPDIR/out/results.json"
-}
-
-@test "grader: fixture no-compile scores 0 and shows the compiler's error" {
-	grade_expected no-compile 64040 no_compile_checks
-}
-
-segfault_checks() {
-	local why
-	why=$(row_reason "$BATS_TEST_TMPDIR/out/grade.json" hidden/smoke:smoke:)
-	[[ $why == *"crashed: SIGSEGV"* ]] || fail "the smoke row's reason does not name the crash: $why"
-	# No job-control line of the shell reaches the student.
-	! grep -qE 'line [0-9]+: +[0-9]+ ' "$BATS_TEST_TMPDIR/out/results.json" ||
-		fail "a shell job line reached results.json"
-}
-
-@test "grader: fixture segfault-start: the reason names the program and the signal" {
-	grade_expected segfault-start 64060 segfault_checks
-}
-
-@test "grader: fixture busy-loop" {
-	grade_expected busy-loop 64100
+	GRADE_VARIANT=$1
+	GRADE_ROWS=$rows grade_variant solution "$2"
 }
 
 # deadlock_checks: the hung row's reason says where a thread waits (the
@@ -180,42 +139,12 @@ deadlock_checks() {
 	grade_expected deadlock 64080 deadlock_checks
 }
 
-@test "grader: fixture fork-bomb" {
-	grade_expected fork-bomb 64120
+@test "grader: the reference solution (mqueue) scores full marks" {
+	reference_grade mqueue 64000
 }
 
-@test "grader: fixture ipc-leak" {
-	grade_expected ipc-leak 64140
-}
-
-@test "grader: fixture ignores-sigterm" {
-	grade_expected ignores-sigterm 64160
-}
-
-stdout_flood_checks() {
-	local size
-	size=$(du -sk "$BATS_TEST_TMPDIR/out" | cut -f1)
-	[[ $size -lt 65536 ]] || fail "the reports take ${size} KiB"
-}
-
-@test "grader: fixture stdout-flood keeps its reports small" {
-	grade_expected stdout-flood 64180 stdout_flood_checks
-}
-
-@test "grader: fixture leftover-process" {
-	grade_expected leftover-process 64200
-}
-
-leak_checks() {
-	local failed
-	failed=$(failed_rows "$BATS_TEST_TMPDIR/out/grade.json" | paste -sd ';')
-	assert_equal "$failed" "tests/solution_cleanup:valgrind;hidden/memory:valgrind"
-	# The valgrind report starts with "----": it is a reason like any other.
-	[[ $(row_reason "$BATS_TEST_TMPDIR/out/grade.json" tests/solution_cleanup:valgrind) == *"definitely lost"* ]]
-}
-
-@test "grader: fixture leak-per-request loses only the valgrind rows" {
-	grade_expected leak-per-request 64220 leak_checks
+@test "grader: the reference solution (socket) scores full marks" {
+	reference_grade socket 64010
 }
 
 off_by_one_checks() {
@@ -229,6 +158,10 @@ off_by_one_checks() {
 
 @test "grader: fixture off-by-one scores the rows that need no correct transfer" {
 	grade_expected off-by-one 64240 off_by_one_checks
+}
+
+@test "grader: fixture ignores-sigterm" {
+	grade_expected ignores-sigterm 64160
 }
 
 # slow_pshared UID: the slow-pshared fixture of GRADE_VARIANT within a budget.
@@ -282,6 +215,18 @@ slow_pshared() {
 	done
 }
 
+# starter_checks: the compile row passes, and the smoke row's reason names
+# the rule to start with (the same words in either track).
+starter_checks() {
+	jq -e '.rows[] | select(.id == "compile") | .status == "PASS"' "$BATS_TEST_TMPDIR/out/grade.json"
+	[[ $(row_reason "$BATS_TEST_TMPDIR/out/grade.json" hidden/smoke:smoke:) == *"rule 1: the cache creates its command channel at start"* ]] ||
+		fail "the smoke row's reason names no rule: $(row_reason "$BATS_TEST_TMPDIR/out/grade.json" hidden/smoke:smoke:)"
+}
+
+@test "grader: the untouched starter scores the compile points and the rows it passes without a transfer" {
+	grade_expected starter 64020 starter_checks
+}
+
 # grade_three NAME UID ROWS: grades NAME three times on the ROWS regex;
 # prints the three totals.
 grade_three() {
@@ -307,6 +252,31 @@ grade_three() {
 	done
 }
 
+@test "grader: fixture busy-loop" {
+	grade_expected busy-loop 64100
+}
+
+leak_checks() {
+	local failed
+	failed=$(failed_rows "$BATS_TEST_TMPDIR/out/grade.json" | paste -sd ';')
+	assert_equal "$failed" "tests/solution_cleanup:valgrind;hidden/memory:valgrind"
+	# The valgrind report starts with "----": it is a reason like any other.
+	[[ $(row_reason "$BATS_TEST_TMPDIR/out/grade.json" tests/solution_cleanup:valgrind) == *"definitely lost"* ]]
+}
+
+@test "grader: fixture leak-per-request loses only the valgrind rows" {
+	grade_expected leak-per-request 64220 leak_checks
+}
+
+no_compile_checks() {
+	grep -q 'segmnet' "$BATS_TEST_TMPDIR/out/build.log"
+	jq -e '.tests[0] | .output | contains("error")' "$BATS_TEST_TMPDIR/out/results.json"
+}
+
+@test "grader: fixture no-compile scores 0 and shows the compiler's error" {
+	grade_expected no-compile 64040 no_compile_checks
+}
+
 secrets_checks() {
 	check_no_secrets "$BATS_TEST_TMPDIR/out"
 }
@@ -314,6 +284,37 @@ secrets_checks() {
 @test "grader: fixture reads-secrets finds none of the kit's secrets" {
 	plant_others "$GRADE_TMP"
 	grade_expected reads-secrets 64300 secrets_checks
+}
+
+segfault_checks() {
+	local why
+	why=$(row_reason "$BATS_TEST_TMPDIR/out/grade.json" hidden/smoke:smoke:)
+	[[ $why == *"crashed: SIGSEGV"* ]] || fail "the smoke row's reason does not name the crash: $why"
+	# No job-control line of the shell reaches the student.
+	! grep -qE 'line [0-9]+: +[0-9]+ ' "$BATS_TEST_TMPDIR/out/results.json" ||
+		fail "a shell job line reached results.json"
+}
+
+@test "grader: fixture segfault-start: the reason names the program and the signal" {
+	grade_expected segfault-start 64060 segfault_checks
+}
+
+@test "grader: fixture ipc-leak" {
+	grade_expected ipc-leak 64140
+}
+
+stdout_flood_checks() {
+	local size
+	size=$(du -sk "$BATS_TEST_TMPDIR/out" | cut -f1)
+	[[ $size -lt 65536 ]] || fail "the reports take ${size} KiB"
+}
+
+@test "grader: fixture stdout-flood keeps its reports small" {
+	grade_expected stdout-flood 64180 stdout_flood_checks
+}
+
+@test "grader: fixture fork-bomb" {
+	grade_expected fork-bomb 64120
 }
 
 @test "grader: every fixture has a row in expected.tsv and every row a fixture of each variant" {
@@ -330,9 +331,8 @@ secrets_checks() {
 	done <"$EXPECTED"
 }
 
-@test "grader: the fixtures are what grader/fixtures/generate.py writes from the references" {
-	run python3 "$FIXTURES/generate.py" --check
-	assert_success
+@test "grader: fixture leftover-process" {
+	grade_expected leftover-process 64200
 }
 
 @test "grader: a grade stopped by SIGTERM writes a fallback results.json and leaves nothing" {
@@ -356,4 +356,9 @@ secrets_checks() {
 	jq -e '.score == 0 and (.output | contains("course staff"))' "$out/results.json" >/dev/null
 	jq -e '.status == "grader-failure"' "$out/grade.json" >/dev/null
 	check_nothing_left 64340 20 "$GRADE_TMP"
+}
+
+@test "grader: the fixtures are what grader/fixtures/generate.py writes from the references" {
+	run python3 "$FIXTURES/generate.py" --check
+	assert_success
 }

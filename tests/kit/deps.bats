@@ -7,6 +7,7 @@
 setup() {
 	load '/usr/lib/bats/bats-support/load'
 	load '/usr/lib/bats/bats-assert/load'
+	load commands_but
 	root=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 	as=()
 	[[ $(id -u) -ne 0 ]] || as=(setpriv --reuid=64703 --regid=64703 --clear-groups)
@@ -23,16 +24,8 @@ teardown() {
 # hidden: $work/bin links every program but sudo, once; COMMAND's link is
 # taken out for the run and put back.
 missing_for() {
-	local bin=$work/bin d f target=''
-	if [[ ! -d $bin ]]; then
-		mkdir -p "$bin"
-		for d in /usr/local/bin /usr/bin /bin /usr/sbin /sbin; do
-			for f in "$d"/*; do
-				[[ -x $f && ! -e $bin/${f##*/} ]] && ln -s "$f" "$bin/${f##*/}"
-			done
-		done
-		rm -f "$bin/sudo"
-	fi
+	local bin=$work/bin target=''
+	[[ -d $bin ]] || commands_but "$bin" sudo
 	[[ -L $bin/$2 ]] && target=$(readlink "$bin/$2") && rm "$bin/$2"
 	run "${as[@]}" env -i PATH="$bin" HOME=/ timeout 30 bash "$root/tests/lib/deps.sh" "$1"
 	[[ -z $target ]] || ln -s "$target" "$bin/$2"

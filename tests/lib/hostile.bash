@@ -16,10 +16,11 @@ both_alive() {
 	is_running "$proxy_pid" || { echo "the proxy died"; report_crashes; dump_logs; return 1; }
 }
 
-# serves_normally: the whole workload, every byte checked, and both
-# programs still up.
+# serves_normally [ARGS...]: the whole workload (or -w FILE's), every byte
+# checked, and both programs still up. ARGS go to gfclient_download.
+# shellcheck disable=SC2120  # hostile_segments.bats passes ARGS
 serves_normally() {
-	run download_verify -t 4
+	run download_verify -t 4 "$@"
 	[ "$status" -eq 0 ] || { echo "$output"; dump_logs; return 1; }
 	both_alive
 }
