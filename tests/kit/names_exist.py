@@ -36,6 +36,7 @@ if there is any.
 
 import os
 import re
+import subprocess
 import sys
 
 SPAN = re.compile(r"`([^`]+)`")
@@ -192,8 +193,9 @@ class Reader:
         if re.search(rf"\b{re.escape(name)}\b", self.code):
             return True
         if self.system is None:
-            self.system = read_all(p for d in SYSTEM_DIRS for p in sources(d, ("",)))
-        return bool(re.search(rf"\b{re.escape(name)}\b", self.system))
+            asked = {n for page in self.pages for _, n in page_names(page_spans(read_text(page))[1])}
+            self.system = system_words(asked)
+        return name in self.system
 
     def file_exists(self, page, span):
         """For the kit, a bare name is found anywhere in it, and a path is
@@ -211,21 +213,51 @@ HAND_INS = {"design.md", "reflection.md"}
 SYSTEM_DIRS = ("/usr/include", "/usr/lib/bats-core", "/usr/libexec/bats-core")
 
 
+def system_words(words):
+    """Which of WORDS the system's headers hold as whole words: one pass of
+    grep -F over every file (a search of its text for each name took
+    seconds a page: /usr/include may hold a hundred megabytes)."""
+    if not words:
+        return set()
+    dirs = [d for d in SYSTEM_DIRS if os.path.isdir(d)]
+    r = subprocess.run(["grep", "-rhowF", "-f", "-", "--"] + dirs, input="\n".join(sorted(words)) + "\n",
+                       capture_output=True, text=True, errors="replace")
+    if r.returncode > 1:
+        raise RuntimeError("grep over the system's headers failed: " + r.stderr.strip())
+    return set(r.stdout.split())
+
+
+def read_text(page):
+    with open(page, encoding="utf-8") as f:
+        return f.read()
+
+
+def page_spans(text):
+    """The page's prose (fenced blocks out) and its code spans, each on one
+    line."""
+    prose = FENCE.sub("", text)
+    return prose, [" ".join(s.split()) for s in SPAN.findall(prose) if not re.search(r"\n\s*\n", s)]
+
+
+def page_names(spans):
+    """(kind, name) of each struct and constant the SPANS name."""
+    for span in spans:
+        for n in STRUCT.findall(span):
+            yield "struct", n
+        if CONSTANT.match(span):
+            yield "constant", span
+
+
 def check_page(r, page):
     missing = []
     rel = os.path.relpath(page, r.tree)
-    with open(page, encoding="utf-8") as f:
-        text = f.read()
-    prose = FENCE.sub("", text)
-    spans = [" ".join(s.split()) for s in SPAN.findall(prose) if not re.search(r"\n\s*\n", s)]
+    text = read_text(page)
+    prose, spans = page_spans(text)
     commands = spans + [line for m in FENCE.finditer(text) for line in m.group(0).splitlines()[1:-1]]
+    for kind, name in page_names(spans):
+        if not r.defined(name):
+            missing.append(f"{rel}: {kind} {name} is in no file of {r.what}")
     for span in spans:
-        names = [("struct", n) for n in STRUCT.findall(span)]
-        if CONSTANT.match(span):
-            names.append(("constant", span))
-        for kind, name in names:
-            if not r.defined(name):
-                missing.append(f"{rel}: {kind} {name} is in no file of {r.what}")
         if span in HAND_INS and page.endswith("README.md"):
             continue
         if r.file_re.match(span) and not span.startswith(("build/", "dist/")) \
