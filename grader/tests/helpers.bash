@@ -39,16 +39,16 @@ export GRADER_TIMEOUT_SCALE
 GRADE_VARIANT=${GRADE_VARIANT:-mqueue}
 GRADER_TEST_VARIANTS=${GRADER_TEST_VARIANTS:-mqueue socket}
 
-# variants_for NAME: the variants whose NAME is graded. The reference,
-# always all of GRADER_TEST_VARIANTS. The starter and a fixture too under
-# IPCLAB_KIT_FULL=1 (make kit-check); otherwise, to keep make test quick,
-# one of them, taking turns down expected.tsv so that the fixtures of both
-# variants are graded. (The other variant's untouched starter is still
-# checked in make test: handout.bats runs a student's make test on it, and
-# design.bats grades both design starters.)
+# variants_for NAME: the variants whose starter or fixture NAME is graded
+# (each reference has a test of its own in grader.bats): all of
+# GRADER_TEST_VARIANTS under IPCLAB_KIT_FULL=1 (make kit-check); otherwise,
+# to keep make test quick, one of them, taking turns down expected.tsv so
+# that the fixtures of both variants are graded. (The other variant's
+# untouched starter is still checked in make test: handout.bats runs a
+# student's make test on it, and design.bats grades both design starters.)
 variants_for() {
 	local n
-	if [[ $1 == solution || ${IPCLAB_KIT_FULL:-} == 1 ]]; then
+	if [[ ${IPCLAB_KIT_FULL:-} == 1 ]]; then
 		echo "$GRADER_TEST_VARIANTS"
 		return
 	fi
