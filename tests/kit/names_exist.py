@@ -215,12 +215,14 @@ SYSTEM_DIRS = ("/usr/include", "/usr/lib/bats-core", "/usr/libexec/bats-core")
 
 def system_words(words):
     """Which of WORDS the system's headers hold as whole words: one pass of
-    grep -F over every file (a search of its text for each name took
-    seconds a page: /usr/include may hold a hundred megabytes)."""
+    grep -F over every file, a binary one read as text (-a: else grep says
+    "Binary file ... matches", whose words are no match). A search of the
+    text for each name took seconds a page: /usr/include may hold a
+    hundred megabytes."""
     if not words:
         return set()
     dirs = [d for d in SYSTEM_DIRS if os.path.isdir(d)]
-    r = subprocess.run(["grep", "-rhowF", "-f", "-", "--"] + dirs, input="\n".join(sorted(words)) + "\n",
+    r = subprocess.run(["grep", "-rhowaF", "-f", "-", "--"] + dirs, input="\n".join(sorted(words)) + "\n",
                        capture_output=True, text=True, errors="replace")
     if r.returncode > 1:
         raise RuntimeError("grep over the system's headers failed: " + r.stderr.strip())
