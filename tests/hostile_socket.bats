@@ -22,13 +22,9 @@ teardown() {
 	harness_teardown
 }
 
-attack() {
-	attacker "$attacker_bin" "$@"
-}
-
-# start_attack NAME ARGS...: attack ARGS in the background, as a process
-# group of its own (start_daemon; its output in NAME.log), so that
-# stop_attack ends all of it.
+# start_attack NAME ARGS...: the attacker with ARGS in the background, as
+# a process group of its own (start_daemon; its output in NAME.log), so
+# that stop_attack ends all of it.
 start_attack() {
 	local name=$1
 	shift
